@@ -1,0 +1,122 @@
+//! Serving side: validate, submit a one-time Jobs run that will execute `run`, answer at once.
+
+use crate::databricks::{Workspace, jobs};
+use crate::error::Result;
+use crate::payload::{Compute, Payload, Side};
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+const TASK_KEY: &str = "sdp_agent_run";
+const ENVIRONMENT_KEY: &str = "sdp_agent_env";
+
+#[derive(Debug, Clone)]
+pub struct SubmittedRun {
+    pub run_id: i64,
+    pub run_url: String,
+}
+
+pub async fn predict(text: &str) -> Result<SubmittedRun> {
+    let payload = Payload::parse(text, Side::Predict)?;
+    let ws = Workspace::from_env()?;
+    // One token per predict call, reused by every retry of the submit inside it.
+    let token = payload
+        .idempotency_token
+        .clone()
+        .unwrap_or_else(fresh_token);
+    let body = submit_body(&payload, &token);
+    let run_id = jobs::submit(&ws, &body).await?;
+    let fallback = format!("{}/jobs/runs/{run_id}", ws.base());
+    let run_url = match jobs::run_page_url(&ws, run_id).await {
+        Ok(Some(url)) => url,
+        Ok(None) => fallback,
+        Err(e) => {
+            // The run exists; losing its link is no reason to report a failure.
+            eprintln!("sdp-agent: runs/get for {run_id} failed ({e}); using {fallback}");
+            fallback
+        }
+    };
+    Ok(SubmittedRun { run_id, run_url })
+}
+
+/// The `runs/submit` body: one task that runs the launcher with the payload as base64.
+pub fn submit_body(payload: &Payload, token: &str) -> Value {
+    let mut body = Map::new();
+    body.insert("run_name".into(), Value::from(run_name(payload)));
+    body.insert("idempotency_token".into(), Value::from(token));
+    if let Some(t) = payload.timeout_seconds {
+        body.insert("timeout_seconds".into(), Value::from(t));
+    }
+    let mut environments = payload.environments.clone();
+    let task = match &payload.task_overrides {
+        Some(overrides) => {
+            let mut task = overrides.clone();
+            task.entry("task_key").or_insert_with(|| TASK_KEY.into());
+            task
+        }
+        None => {
+            let runner = payload.runner_path.clone().unwrap_or_default();
+            let encoded = base64::engine::general_purpose::STANDARD
+                .encode(Value::Object(payload.doc.clone()).to_string());
+            let mut python = json!({ "python_file": runner, "parameters": [encoded] });
+            if runner.starts_with('/') {
+                python["source"] = "WORKSPACE".into();
+            }
+            let mut task = Map::new();
+            task.insert("task_key".into(), TASK_KEY.into());
+            task.insert("spark_python_task".into(), python);
+            match &payload.compute {
+                Compute::ExistingCluster(id) => {
+                    task.insert("existing_cluster_id".into(), id.as_str().into());
+                }
+                Compute::NewCluster(spec) => {
+                    task.insert("new_cluster".into(), Value::Object(spec.clone()));
+                }
+                Compute::Serverless {
+                    environment_version,
+                } => {
+                    let envs = environments.get_or_insert_with(|| {
+                        vec![json!({
+                            "environment_key": ENVIRONMENT_KEY,
+                            "spec": {"environment_version": environment_version},
+                        })]
+                    });
+                    let key = envs
+                        .first()
+                        .and_then(|e| e.get("environment_key"))
+                        .cloned()
+                        .unwrap_or_else(|| ENVIRONMENT_KEY.into());
+                    task.insert("environment_key".into(), key);
+                }
+            }
+            task
+        }
+    };
+    body.insert("tasks".into(), Value::Array(vec![Value::Object(task)]));
+    if let Some(envs) = environments {
+        body.insert("environments".into(), Value::Array(envs));
+    }
+    Value::Object(body)
+}
+
+fn run_name(payload: &Payload) -> String {
+    if let Some(n) = &payload.run_name {
+        return n.clone();
+    }
+    match (&payload.config.pipeline_name, &payload.question) {
+        (Some(name), _) => format!("sdp-agent: {name}"),
+        (None, Some(q)) => {
+            let short: String = q.chars().take(80).collect();
+            format!("sdp-agent: {short}")
+        }
+        (None, None) => "sdp-agent".into(),
+    }
+}
+
+/// A random (v4) UUID from WASI's random source.
+fn fresh_token() -> String {
+    let mut bytes = [0u8; 16];
+    wstd::rand::get_random_bytes(&mut bytes);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}

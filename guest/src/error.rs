@@ -1,0 +1,66 @@
+//! The agent's error type: one variant per `agent-error` case in `wit/agent.wit`.
+//!
+//! Kept separate from the generated WIT type so the logic (and its `Display` text, used in
+//! logs and HTTP answers) does not depend on the bindings.
+
+use std::fmt;
+
+/// One problem found in a payload or a model answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub path: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            path: path.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.message)
+    }
+}
+
+/// A non-success answer from the workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    pub status: u16,
+    pub error_code: String,
+    pub message: String,
+    /// `METHOD /path` of the failed request.
+    pub request: String,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum Error {
+    #[error("invalid payload: {}", join(.0))]
+    InvalidPayload(Vec<FieldError>),
+    #[error("missing config: {}", .0.join(", "))]
+    MissingConfig(Vec<String>),
+    #[error("{} answered {} {}: {}", .0.request, .0.status, .0.error_code, .0.message)]
+    Upstream(Upstream),
+    #[error("the model's answer is unusable: {0}")]
+    LlmUnusable(String),
+    #[error("timed out: {0}")]
+    Timeout(String),
+    #[error("an update of pipeline {0} is already running; no new update was started")]
+    UpdateActive(String),
+    #[error("{0}")]
+    Transport(String),
+}
+
+fn join(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
