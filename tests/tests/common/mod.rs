@@ -1,0 +1,161 @@
+//! Shared helpers: run the built `sdp-agent` binary against an emulator and read its one line
+//! of JSON.
+#![allow(dead_code)]
+
+use base64::Engine;
+use sdp_emulator::{Emulator, EmulatorConfig};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// The `sdp-agent` binary: `SDP_AGENT_BIN`, else beside this test's `deps/` folder.
+pub fn agent_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("SDP_AGENT_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test executable path");
+    let dir = exe.parent().and_then(|d| d.parent()).expect("target dir");
+    let bin = dir.join("sdp-agent");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (`cargo build -p sdp-agent`, or run scripts/test)",
+        bin.display()
+    );
+    bin
+}
+
+pub fn emulator() -> Emulator {
+    Emulator::spawn(EmulatorConfig::default()).expect("emulator starts")
+}
+
+pub fn emulator_with(config: EmulatorConfig) -> Emulator {
+    Emulator::spawn(config).expect("emulator starts")
+}
+
+/// What one invocation printed.
+#[derive(Debug)]
+pub struct Outcome {
+    pub code: i32,
+    pub json: Value,
+    pub stderr: String,
+}
+
+impl Outcome {
+    /// `error.kind` of a failure.
+    pub fn kind(&self) -> &str {
+        self.json["error"]["kind"].as_str().unwrap_or("")
+    }
+    pub fn error_paths(&self) -> Vec<String> {
+        self.json["error"]["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["path"].as_str().map(str::to_string))
+            .collect()
+    }
+    pub fn assert_ok(&self) -> &Value {
+        assert_eq!(
+            self.code, 0,
+            "expected success, got {}\nstderr:\n{}",
+            self.json, self.stderr
+        );
+        &self.json
+    }
+}
+
+/// A command for the agent pointed at `emu`, with a clean environment for the variables the
+/// agent reads.
+pub fn agent_command(emu: &Emulator) -> Command {
+    let mut cmd = Command::new(agent_bin());
+    cmd.env("DATABRICKS_HOST", emu.url())
+        .env_remove("CLAUDE_ENDPOINT_NAME")
+        .env_remove("DATABRICKS_CONFIG_PROFILE")
+        .env("RUST_LOG", "warn");
+    match emu.token() {
+        Some(t) => cmd.env("DATABRICKS_TOKEN", t),
+        None => cmd.env_remove("DATABRICKS_TOKEN"),
+    };
+    cmd
+}
+
+/// Runs `cmd`, asserting the contract: exactly one line of JSON on stdout.
+pub fn finish(mut cmd: Command) -> Outcome {
+    cmd.stdin(Stdio::null());
+    let out = cmd.output().expect("sdp-agent runs");
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines.len(),
+        1,
+        "stdout must be exactly one line, got {stdout:?}\nstderr:\n{stderr}"
+    );
+    let json: Value = serde_json::from_str(lines[0])
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr:\n{stderr}"));
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        json,
+        stderr,
+    }
+}
+
+pub fn predict(emu: &Emulator, payload: &Value) -> Outcome {
+    let mut cmd = agent_command(emu);
+    cmd.arg("predict").arg(payload.to_string());
+    finish(cmd)
+}
+
+/// `sdp-agent run <base64>`: the calling convention of the Databricks job.
+pub fn run(emu: &Emulator, payload: &Value) -> Outcome {
+    let mut cmd = agent_command(emu);
+    cmd.arg("run").arg(b64(payload));
+    finish(cmd)
+}
+
+pub fn b64(payload: &Value) -> String {
+    base64::engine::general_purpose::STANDARD.encode(payload.to_string())
+}
+
+pub fn unb64(text: &str) -> Value {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .expect("base64 parameter");
+    serde_json::from_slice(&bytes).expect("parameter is JSON")
+}
+
+pub const RUNNER: &str = "/Workspace/Shared/sdp-agent/sdp_agent_launcher.py";
+pub const ROOT: &str = "/Workspace/Users/dev@example.com/clickstream";
+
+/// A payload with the whole config, its source files seeded in the emulator.
+pub fn full_payload(emu: &Emulator, name: &str) -> Value {
+    let bronze = format!("{ROOT}/transformations/bronze.sql");
+    let silver = format!("{ROOT}/transformations/silver.sql");
+    emu.put_file(&bronze, "CREATE OR REFRESH MATERIALIZED VIEW bronze AS SELECT 1 AS id");
+    emu.put_file(&silver, "CREATE OR REFRESH MATERIALIZED VIEW silver AS SELECT * FROM bronze");
+    json!({
+        "runner_path": RUNNER,
+        "existing_cluster_id": "0101-123456-abcdef12",
+        "catalog": "main",
+        "schema": "demo",
+        "pipelineName": name,
+        "root_path": ROOT,
+        "workspace_file_paths": [bronze, silver],
+    })
+}
+
+/// Pipelines in the emulator with exactly this name.
+pub fn pipelines_named(emu: &Emulator, name: &str) -> Vec<Value> {
+    emu.pipelines()
+        .into_iter()
+        .filter(|p| p["spec"]["name"] == name)
+        .collect()
+}
+
+/// The emulator's requests to paths starting with `prefix`, as `METHOD path`.
+pub fn calls(emu: &Emulator, prefix: &str) -> Vec<String> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with(prefix))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
