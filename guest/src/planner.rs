@@ -143,3 +143,17 @@ fn first_object(text: &str) -> Option<Map<String, Value>> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_json_in_fences_and_prose() {
+        let t = "Sure!\n```json\n{\"catalog\": \"main\"}\n```\nbye";
+        assert_eq!(extract_object(t).unwrap()["catalog"], "main");
+        let t = "Here you go: {\"schema\": \"s\"} — done";
+        assert_eq!(extract_object(t).unwrap()["schema"], "s");
+        assert!(extract_object("no json at all").is_none());
+    }
+}
