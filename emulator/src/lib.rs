@@ -1,1 +1,181 @@
+//! A faithful local Databricks workspace on 127.0.0.1: Jobs one-time runs, Pipelines (SDP),
+//! Workspace files and Foundation Model chat, with the real paths, shapes and error codes.
+//! End-to-end tests script it (chat replies, faults, run execution) and inspect what the
+//! client sent; the offline demo answers chat from a deterministic planner.
 
+mod auth;
+mod body;
+mod config;
+mod error;
+mod faults;
+mod fm;
+mod ids;
+mod jobs;
+mod jobs_validate;
+mod like;
+mod middleware;
+mod pipeline_spec;
+mod pipelines;
+mod planner;
+mod server;
+mod state;
+mod updates;
+mod validate;
+mod workspace;
+
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+pub use config::{EmulatorConfig, RunExecutor, RunOutcome, SubmittedRun};
+pub use faults::Fault;
+pub use fm::ChatReply;
+pub use middleware::RecordedRequest;
+
+use state::{App, SharedApp};
+
+/// The identity the emulated workspace reports as creator / run-as user.
+pub(crate) const USER_NAME: &str = "sdp-agent@example.com";
+
+/// A running emulator. Dropping it stops the server.
+pub struct Emulator {
+    app: SharedApp,
+    /// Dropping this sender is the stop signal.
+    stop: Option<watch::Sender<()>>,
+    /// The serving thread when started with `spawn`.
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1:0 and serves on a dedicated thread with its own tokio runtime, so sync
+    /// tests can use it. Stops on Drop.
+    pub fn spawn(config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        let (listener, addr) = server::bind(0)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("sdp-emulator-rt")
+            .enable_all()
+            .build()?;
+        let listener = {
+            let _guard = runtime.enter();
+            tokio::net::TcpListener::from_std(listener)?
+        };
+        let app = App::new(config, format!("http://{addr}"));
+        let (stop, stopped) = watch::channel(());
+        let served = app.clone();
+        let thread = std::thread::Builder::new()
+            .name("sdp-emulator".into())
+            .spawn(move || {
+                runtime.block_on(server::serve(listener, served, stopped));
+                // Executor tasks and lingering connections must not keep the thread alive.
+                runtime.shutdown_timeout(Duration::from_millis(200));
+            })?;
+        Ok(Emulator {
+            app,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// Binds 127.0.0.1:0 and serves inside the caller's tokio runtime (for the host's `demo`
+    /// and `serve`). Stops on Drop.
+    pub async fn start(config: EmulatorConfig) -> anyhow::Result<Emulator> {
+        Self::start_on_port(config, 0).await
+    }
+
+    /// Like `start`, on a fixed port (0 = ephemeral); used by the `sdp-emulator` binary.
+    pub async fn start_on_port(config: EmulatorConfig, port: u16) -> anyhow::Result<Emulator> {
+        let (listener, addr) = server::bind(port)?;
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        let app = App::new(config, format!("http://{addr}"));
+        let (stop, stopped) = watch::channel(());
+        tokio::spawn(server::serve(listener, app.clone(), stopped));
+        Ok(Emulator {
+            app,
+            stop: Some(stop),
+            thread: None,
+        })
+    }
+
+    /// "http://127.0.0.1:PORT" (no trailing slash).
+    pub fn url(&self) -> String {
+        self.app.url.clone()
+    }
+
+    pub fn token(&self) -> Option<String> {
+        self.app.config.token.clone()
+    }
+
+    /// Queues replies (FIFO) for one serving endpoint; the planner answers once they run out.
+    pub fn script_chat(&self, endpoint: &str, replies: Vec<ChatReply>) {
+        self.app.lock().chat.script(endpoint, replies);
+    }
+
+    /// Bodies received by any chat endpoint, in order.
+    pub fn chat_requests(&self) -> Vec<Value> {
+        self.app.lock().chat.requests.clone()
+    }
+
+    pub fn inject_fault(&self, fault: Fault) {
+        self.app.lock().faults.inject(fault);
+    }
+
+    /// Every request, in arrival order, with the status answered.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.app.lock().requests.clone()
+    }
+
+    /// Every run: `{"run_id", "request", "state": {...}}`.
+    pub fn runs(&self) -> Vec<Value> {
+        self.app.lock().jobs.summaries()
+    }
+
+    /// Logs of a run (by run id or task run id); empty until the run has finished.
+    pub fn run_logs(&self, run_id: i64) -> Option<String> {
+        self.app.lock().jobs.logs(run_id)
+    }
+
+    /// Each: `{"pipeline_id", "spec": {...}, "updates": [{update_id, state, full_refresh, ...}]}`.
+    pub fn pipelines(&self) -> Vec<Value> {
+        self.app.lock().pipelines.summaries()
+    }
+
+    /// Seeds a pipeline directly (no validation); returns its id.
+    pub fn create_pipeline(&self, spec: Value) -> String {
+        let mut state = self.app.lock();
+        let state = &mut *state;
+        let spec = match spec {
+            Value::Object(map) => map,
+            _ => Default::default(),
+        };
+        state.pipelines.insert(&mut state.ids, spec)
+    }
+
+    /// "COMPLETED" (default) | "FAILED" | "CANCELED" for the next update started.
+    pub fn set_next_update_outcome(&self, final_state: &str) {
+        self.app.lock().pipelines.next_outcome = Some(final_state.to_string());
+    }
+
+    /// Seeds a workspace FILE (parents become directories).
+    pub fn put_file(&self, path: &str, content: &str) {
+        let mut state = self.app.lock();
+        let state = &mut *state;
+        state.workspace.put_file(&mut state.ids, path, content);
+    }
+
+    /// Decoded content of an imported or seeded file.
+    pub fn file(&self, path: &str) -> Option<String> {
+        self.app.lock().workspace.file(path)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

@@ -267,6 +267,7 @@ fn names_with_quotes_and_wildcards_match_exactly() {
 fn the_pipeline_is_found_on_a_later_page() {
     let emu = emulator_with(EmulatorConfig {
         list_page_size: 1,
+        like_case_insensitive: true,
         ..Default::default()
     });
     // Names a case-insensitive LIKE also matches, listed before the real one.

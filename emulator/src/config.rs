@@ -1,0 +1,59 @@
+//! How an emulator instance behaves, and the hook that "executes" submitted job runs.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// Knobs for one emulator instance. `Default` gives a realistic workspace that needs a token.
+#[derive(Clone)]
+pub struct EmulatorConfig {
+    /// Bearer token every request must carry (401 UNAUTHENTICATED otherwise). None = no check.
+    pub token: Option<String>,
+    /// Max page size for GET /api/2.0/pipelines (requests asking more are capped). Default 25.
+    pub list_page_size: usize,
+    /// How many GETs of an update it takes to move it one state forward (default 1):
+    /// QUEUED -> CREATED -> WAITING_FOR_RESOURCES -> INITIALIZING -> SETTING_UP_TABLES -> RUNNING -> COMPLETED.
+    pub update_polls_per_state: usize,
+    /// Make the pipelines `name LIKE` filter case-insensitive, as SQL LIKE is in some engines:
+    /// a LIKE match is then clearly not an exact match. Default false.
+    pub like_case_insensitive: bool,
+    /// Omit run_page_url from runs/get answers (tests the agent's fallback). Default false.
+    pub omit_run_page_url: bool,
+    /// Called (as a spawned tokio task) for every NEW run accepted by runs/submit; the run goes
+    /// PENDING -> RUNNING while it executes and TERMINATED/SUCCESS or FAILED afterwards, and
+    /// `RunOutcome.logs` becomes runs/get-output `logs`.
+    /// None = the run is marked TERMINATED/SUCCESS immediately with empty logs.
+    pub run_executor: Option<RunExecutor>,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        Self {
+            token: Some("dapi-emulator-token".to_string()),
+            list_page_size: 25,
+            update_polls_per_state: 1,
+            like_case_insensitive: false,
+            omit_run_page_url: false,
+            run_executor: None,
+        }
+    }
+}
+
+/// Runs a submitted job run (e.g. by executing the agent's runner) and reports how it ended.
+pub type RunExecutor =
+    Arc<dyn Fn(SubmittedRun) -> Pin<Box<dyn Future<Output = RunOutcome> + Send>> + Send + Sync>;
+
+/// What the executor is handed: the new run id and the runs/submit body exactly as received.
+#[derive(Clone, Debug)]
+pub struct SubmittedRun {
+    pub run_id: i64,
+    pub request: serde_json::Value,
+}
+
+/// How an executed run ended; `logs` is what runs/get-output answers as `logs`.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub success: bool,
+    pub logs: String,
+    pub error: Option<String>,
+}

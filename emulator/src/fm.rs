@@ -1,0 +1,174 @@
+//! Foundation Model chat (`/serving-endpoints/{name}/invocations`): validates the request,
+//! answers from a per-endpoint script, else from the deterministic demo planner.
+
+use std::collections::{HashMap, VecDeque};
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+
+use crate::body::JsonBody;
+use crate::error::{ApiError, ApiResult};
+use crate::planner;
+use crate::state::SharedApp;
+use crate::validate::{item_obj, opt_array, opt_int, opt_obj};
+
+#[derive(Clone, Debug)]
+pub enum ChatReply {
+    /// content is a plain string
+    Text(String),
+    /// content is a list of blocks: a reasoning block (summary_text) then a text block
+    Blocks { reasoning: String, text: String },
+    /// the whole HTTP body as given (e.g. garbage or a custom shape), status 200
+    RawBody(String),
+    /// an error answer
+    Error {
+        status: u16,
+        error_code: String,
+        message: String,
+    },
+}
+
+#[derive(Debug, Default)]
+pub struct ChatState {
+    scripted: HashMap<String, VecDeque<ChatReply>>,
+    pub requests: Vec<Value>,
+}
+
+impl ChatState {
+    pub fn script(&mut self, endpoint: &str, replies: Vec<ChatReply>) {
+        self.scripted
+            .entry(endpoint.to_string())
+            .or_default()
+            .extend(replies);
+    }
+}
+
+/// `POST /serving-endpoints/{name}/invocations`.
+pub async fn invocations(
+    State(app): State<SharedApp>,
+    Path(endpoint): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    answer(&app, &endpoint, body)
+}
+
+/// `POST /serving-endpoints/chat/completions` (OpenAI-compatible; endpoint named by `model`).
+pub async fn chat_completions(
+    State(app): State<SharedApp>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Response> {
+    let endpoint = crate::validate::req_str(&body, "model", "")?.to_string();
+    answer(&app, &endpoint, body)
+}
+
+fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResult<Response> {
+    let (scripted, id) = {
+        let mut state = app.lock();
+        state.chat.requests.push(Value::Object(body.clone()));
+        validate(&body)?;
+        let scripted = state
+            .chat
+            .scripted
+            .get_mut(endpoint)
+            .and_then(VecDeque::pop_front);
+        (scripted, state.ids.chat_id())
+    };
+    let reply = scripted.unwrap_or_else(|| ChatReply::Text(planner::plan(&body)));
+    let prompt_chars: usize = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|m| m["content"].to_string().len())
+        .sum();
+    let content = match reply {
+        ChatReply::Text(text) => json!(text),
+        ChatReply::Blocks { reasoning, text } => json!([
+            {"type": "reasoning", "summary": [{"type": "summary_text", "text": reasoning}]},
+            {"type": "text", "text": text},
+        ]),
+        ChatReply::RawBody(raw) => {
+            return Ok(([(header::CONTENT_TYPE, "application/json")], raw).into_response());
+        }
+        ChatReply::Error {
+            status,
+            error_code,
+            message,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Err(ApiError::new(status, &error_code, message));
+        }
+    };
+    Ok(Json(completion(&id, endpoint, content, prompt_chars)).into_response())
+}
+
+/// The OpenAI chat-completions envelope Databricks answers with; token counts are estimated
+/// at ~4 characters per token.
+fn completion(id: &str, model: &str, content: Value, prompt_chars: usize) -> Value {
+    let prompt_tokens = prompt_chars.div_ceil(4);
+    let completion_tokens = content.to_string().len().div_ceil(4);
+    let created = crate::ids::now_ms() / 1000;
+    json!({
+        "id": id,
+        "object": "chat.completion",
+        "created": created,
+        "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": content},
+            "finish_reason": "stop",
+        }],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    })
+}
+
+fn validate(body: &Map<String, Value>) -> ApiResult<()> {
+    let messages = match opt_array(body, "messages", "")? {
+        Some(messages) if !messages.is_empty() => messages,
+        _ => {
+            return Err(ApiError::invalid(
+                "messages is required and must contain at least one message",
+            ));
+        }
+    };
+    for (i, message) in messages.iter().enumerate() {
+        let ctx = format!("messages[{i}]");
+        let message = item_obj(message, &ctx)?;
+        let role = message.get("role").and_then(Value::as_str);
+        if !matches!(role, Some("system" | "user" | "assistant")) {
+            return Err(ApiError::invalid(format!(
+                "{ctx}.role must be one of system, user, assistant (got {})",
+                message.get("role").unwrap_or(&Value::Null)
+            )));
+        }
+        if !matches!(
+            message.get("content"),
+            Some(Value::String(_) | Value::Array(_))
+        ) {
+            return Err(ApiError::invalid(format!(
+                "{ctx}.content must be a string or a list of content blocks"
+            )));
+        }
+    }
+    if opt_int(body, "max_tokens", "")?.is_some_and(|n| n < 1) {
+        return Err(ApiError::invalid("max_tokens must be a positive integer"));
+    }
+    match body.get("temperature") {
+        None | Some(Value::Null) => {}
+        Some(Value::Number(t)) if t.as_f64().is_some_and(|t| (0.0..=2.0).contains(&t)) => {}
+        Some(_) => {
+            return Err(ApiError::invalid(
+                "temperature must be a number between 0 and 2",
+            ));
+        }
+    }
+    opt_obj(body, "thinking", "")?;
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! The gate every request passes: buffer and record it, apply an injected fault, check auth,
+//! then hand it to the route with its JSON body parsed once.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+
+use crate::auth;
+use crate::body::ParsedBody;
+use crate::error::ApiError;
+use crate::state::SharedApp;
+
+/// Workspace imports carry up to 10 MB of base64; leave headroom.
+const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub authorization: Option<String>,
+    pub user_agent: Option<String>,
+    /// Null when empty or not JSON.
+    pub body: Value,
+    /// The status answered (0 while the request is still being handled).
+    pub status: u16,
+}
+
+pub async fn gate(State(app): State<SharedApp>, request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    // An unreadable body is treated like unparsable JSON: routes that need one say MALFORMED.
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok();
+    let parsed = bytes
+        .as_deref()
+        .map_or(ParsedBody::Invalid, ParsedBody::parse);
+    let header_text = |name: header::HeaderName| {
+        let value = parts.headers.get(name)?.to_str().ok()?;
+        Some(value.to_string())
+    };
+    let method = parts.method.to_string();
+    let path = parts.uri.path().to_string();
+    tracing::debug!(%method, %path, "request");
+    let recorded = RecordedRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: parts.uri.query().unwrap_or_default().to_string(),
+        authorization: header_text(header::AUTHORIZATION),
+        user_agent: header_text(header::USER_AGENT),
+        body: parsed.recorded(),
+        status: 0,
+    };
+    // Record on arrival so `requests()` is in arrival order; the status is filled in below.
+    let index = {
+        let mut state = app.lock();
+        state.requests.push(recorded);
+        state.requests.len() - 1
+    };
+    let request = Request::from_parts(parts, Body::from(bytes.unwrap_or_default()));
+    let response = answer(&app, &method, &path, request, parsed, next).await;
+    app.lock().requests[index].status = response.status().as_u16();
+    response
+}
+
+/// Faults first (they simulate the network/front end), then auth, then the route itself.
+async fn answer(
+    app: &SharedApp,
+    method: &str,
+    path: &str,
+    mut request: Request,
+    parsed: ParsedBody,
+    next: Next,
+) -> Response {
+    let fault = app.lock().faults.take(method, path);
+    if let Some(fault) = &fault {
+        if fault.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(fault.delay_ms)).await;
+        }
+        if fault.answers() && !fault.after_handling {
+            return fault.response();
+        }
+    }
+    if let Err(err) = auth::check(app.config.token.as_deref(), request.headers()) {
+        return err.into_response();
+    }
+    request.extensions_mut().insert(parsed);
+    let response = next.run(request).await;
+    match fault {
+        // The work is done (state changed) but the client sees the error: a "lost" answer.
+        Some(fault) if fault.answers() => fault.response(),
+        _ => response,
+    }
+}
+
+/// Unknown routes and unsupported methods both answer like the real front end.
+pub async fn not_found(request: Request) -> ApiError {
+    ApiError::endpoint_not_found(request.method().as_str(), request.uri().path())
+}

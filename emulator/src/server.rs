@@ -1,0 +1,91 @@
+//! Routes and serving: the router, and the two ways to run it (own thread + runtime for sync
+//! tests, or a task in the caller's runtime).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tokio::sync::watch;
+
+use crate::state::SharedApp;
+use crate::{fm, jobs, middleware, pipelines, updates, workspace};
+
+pub fn router(app: SharedApp) -> Router {
+    let jobs = Router::new()
+        .route("/runs/submit", post(jobs::submit))
+        .route("/runs/get", get(jobs::get))
+        .route("/runs/get-output", get(jobs::get_output));
+    Router::new()
+        // Current SDKs use 2.2; 2.1 still answers the same.
+        .nest("/api/2.2/jobs", jobs.clone())
+        .nest("/api/2.1/jobs", jobs)
+        .route(
+            "/api/2.0/pipelines",
+            get(pipelines::list).post(pipelines::create),
+        )
+        .route(
+            "/api/2.0/pipelines/{id}",
+            get(pipelines::get)
+                .put(pipelines::edit)
+                .delete(pipelines::delete),
+        )
+        .route("/api/2.0/pipelines/{id}/updates", post(updates::start))
+        .route(
+            "/api/2.0/pipelines/{id}/updates/{update_id}",
+            get(updates::get),
+        )
+        .route("/api/2.0/pipelines/{id}/stop", post(updates::stop))
+        .route("/api/2.0/pipelines/{id}/events", get(updates::events))
+        .route("/api/2.0/workspace/mkdirs", post(workspace::mkdirs))
+        .route("/api/2.0/workspace/import", post(workspace::import))
+        .route("/api/2.0/workspace/get-status", get(workspace::get_status))
+        .route(
+            "/serving-endpoints/chat/completions",
+            post(fm::chat_completions),
+        )
+        .route(
+            "/serving-endpoints/{name}/invocations",
+            post(fm::invocations),
+        )
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            middleware::gate,
+        ))
+        .with_state(app)
+}
+
+/// After shutdown starts, requests still in flight get this long before they are cut off.
+const GRACE: Duration = Duration::from_secs(1);
+
+/// Serves until the `stop` sender is dropped: in-flight requests may finish (within GRACE),
+/// idle keep-alive connections close at once.
+pub async fn serve(listener: tokio::net::TcpListener, app: SharedApp, stop: watch::Receiver<()>) {
+    let mut graceful = stop.clone();
+    let mut hard = stop;
+    let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {
+        let _ = graceful.changed().await;
+    });
+    let deadline = async move {
+        let _ = hard.changed().await;
+        tokio::time::sleep(GRACE).await;
+    };
+    tokio::select! {
+        result = server => {
+            if let Err(err) = result {
+                tracing::error!(%err, "emulator server failed");
+            }
+        }
+        () = deadline => tracing::debug!("emulator stopped with requests still in flight"),
+    }
+}
+
+/// Binds loopback (port 0 = ephemeral) with a std listener, so it works outside a runtime.
+pub fn bind(port: u16) -> anyhow::Result<(std::net::TcpListener, SocketAddr)> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", port))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    Ok((listener, addr))
+}

@@ -1,0 +1,23 @@
+//! HTTP-level tests of the emulator: one binary, a module per service.
+
+mod chat;
+mod client;
+mod gate;
+mod jobs;
+mod pipelines;
+mod workspace;
+
+use sdp_emulator::{Emulator, EmulatorConfig};
+
+pub use client::{Client, encode};
+
+/// An emulator in the test's runtime plus a client carrying the right token.
+pub async fn start(config: EmulatorConfig) -> (Emulator, Client) {
+    let emulator = Emulator::start(config).await.expect("emulator starts");
+    let client = Client::new(&emulator);
+    (emulator, client)
+}
+
+pub async fn start_default() -> (Emulator, Client) {
+    start(EmulatorConfig::default()).await
+}
