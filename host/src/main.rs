@@ -1,1 +1,125 @@
-fn main() {}
+//! `sdp-agent`: a wasmtime host for the sdp-agent component.
+//!
+//! `predict` and `run` print exactly one JSON line on stdout (exit 0 on success, 1 on failure,
+//! 2 on usage errors); logs go to stderr. `demo` runs the whole flow against an in-process
+//! workspace emulator.
+
+mod agent;
+mod cache;
+mod cli;
+mod client;
+mod component;
+mod config;
+mod demo;
+mod egress;
+mod epoch;
+mod output;
+mod state;
+
+use agent::{Agent, AgentOptions, Export};
+use clap::Parser;
+use cli::{Cli, Command};
+use client::HttpClient;
+use component::Runtime;
+use config::Workspace;
+use output::{Failure, Success};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let tokio = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            println!(
+                "{}",
+                Failure::Config(format!("cannot start tokio: {e}")).to_json()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    tokio.block_on(dispatch(cli))
+}
+
+async fn dispatch(cli: Cli) -> ExitCode {
+    match &cli.command {
+        Command::Predict { payload } => {
+            if payload.is_none() && std::io::stdin().is_terminal() {
+                eprintln!("sdp-agent: reading the payload JSON from stdin (end with Ctrl-D)");
+            }
+            let outcome = call_once(&cli, Export::Predict, || {
+                cli::predict_payload(payload.as_deref(), std::io::stdin().lock())
+            })
+            .await;
+            print_outcome(&outcome)
+        }
+        Command::Run(args) => {
+            let outcome = call_once(&cli, Export::Run, || {
+                cli::run_payload(args, std::io::stdin().lock())
+            })
+            .await;
+            print_outcome(&outcome)
+        }
+        Command::Demo { question } => demo::run(&cli, question.as_deref()).await,
+    }
+}
+
+/// One call against the workspace named by the environment.
+async fn call_once(
+    cli: &Cli,
+    export: Export,
+    payload: impl FnOnce() -> Result<String, Failure>,
+) -> Result<Success, Failure> {
+    // Cheapest checks first: a missing DATABRICKS_HOST should not cost a compile.
+    let workspace = Workspace::from_env().map_err(Failure::Config)?;
+    let payload = payload()?;
+    let runtime = load_runtime(cli).await?;
+    let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
+    let agent = Agent::new(runtime, client, &workspace, agent_options(cli));
+    agent.call(export, &payload).await
+}
+
+/// Compiling the component is CPU-bound: keep it off the async workers.
+pub async fn load_runtime(cli: &Cli) -> Result<Arc<Runtime>, Failure> {
+    let path = cli.component.clone();
+    tokio::task::spawn_blocking(move || Runtime::from_source(path.as_deref()))
+        .await
+        .map_err(|e| Failure::Config(format!("loading the component: {e}")))?
+        .map(Arc::new)
+        .map_err(|e| Failure::Config(format!("{e:#}")))
+}
+
+pub fn agent_options(cli: &Cli) -> AgentOptions {
+    AgentOptions {
+        allow_hosts: cli.allow_host.clone(),
+        timeout: Duration::from_secs(cli.timeout),
+        claude_endpoint: std::env::var(config::CLAUDE_ENDPOINT_ENV)
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
+    }
+}
+
+fn print_outcome(outcome: &Result<Success, Failure>) -> ExitCode {
+    println!("{}", output::render(outcome));
+    match outcome {
+        Ok(s) if s.succeeded() => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    }
+}
+
+/// `RUST_LOG` filters (default `warn`); always to stderr, stdout is reserved for results.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+}

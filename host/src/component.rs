@@ -1,0 +1,119 @@
+//! The engine and the pre-instantiated component: built once, used for every call.
+
+use crate::cache::{cache_dir, cache_file_name, write_atomic};
+use crate::epoch::EpochTicker;
+use crate::state::AgentState;
+use anyhow::Context as _;
+use std::path::Path;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine};
+
+/// Typed bindings for `wit/agent.wit`; exports are called asynchronously because the guest's
+/// HTTP and clock imports are async host functions.
+pub mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../wit",
+        world: "sdp-agent",
+        exports: { default: async },
+    });
+}
+
+pub use bindings::SdpAgentPre;
+pub use bindings::sdp::agent::types::{AgentError, PipelineResult, SubmittedRun};
+
+/// The component built with this binary (see build.rs).
+pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SDP_AGENT_GUEST_WASM"));
+
+/// Everything that is expensive to set up and safe to share between calls (and threads).
+pub struct Runtime {
+    engine: Engine,
+    pre: SdpAgentPre<AgentState>,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Compiles (or loads from cache) `wasm` and links it against WASI + wasi-http.
+    pub fn new(wasm: &[u8]) -> anyhow::Result<Self> {
+        let engine = new_engine()?;
+        let component = load_component(&engine, wasm)?;
+        let mut linker = Linker::<AgentState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(to_anyhow)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(to_anyhow)?;
+        let pre = linker
+            .instantiate_pre(&component)
+            .map_err(to_anyhow)
+            .context("the component's imports cannot be satisfied (WASI 0.2 + wasi:http only)")?;
+        let pre = SdpAgentPre::new(pre)
+            .map_err(to_anyhow)
+            .context("the component does not export sdp:agent/agent@0.1.0")?;
+        let ticker = EpochTicker::start(&engine);
+        Ok(Self {
+            engine,
+            pre,
+            _ticker: ticker,
+        })
+    }
+
+    /// From `--component PATH` when given, else the embedded component.
+    pub fn from_source(path: Option<&Path>) -> anyhow::Result<Self> {
+        match path {
+            Some(path) => {
+                let wasm = std::fs::read(path)
+                    .with_context(|| format!("reading component {}", path.display()))?;
+                Self::new(&wasm).with_context(|| format!("loading component {}", path.display()))
+            }
+            None => Self::new(EMBEDDED_COMPONENT).context("loading the embedded component"),
+        }
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn pre(&self) -> &SdpAgentPre<AgentState> {
+        &self.pre
+    }
+}
+
+/// Async host calls and epoch-based deadlines. (The pooling allocator could be enabled here
+/// once a server instantiates per request.)
+pub(crate) fn new_engine() -> anyhow::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    Engine::new(&config).map_err(to_anyhow)
+}
+
+/// `Component::new` with an on-disk cache of the compiled artifact.
+pub fn load_component(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component> {
+    let path = cache_dir().join(cache_file_name(wasm, engine));
+    if path.is_file() {
+        // SAFETY: the file is one we wrote with `Component::serialize` for an engine with the
+        // same compatibility hash (part of its name), renamed into place atomically; wasmtime
+        // also checks the header. A cache directory writable by an attacker would already let
+        // them replace this binary.
+        match unsafe { Component::deserialize_file(engine, &path) } {
+            Ok(component) => {
+                tracing::debug!(path = %path.display(), "loaded compiled component from cache");
+                return Ok(component);
+            }
+            Err(e) => tracing::warn!(path = %path.display(), "ignoring unusable cache entry: {e}"),
+        }
+    }
+    let component = Component::new(engine, wasm)
+        .map_err(to_anyhow)
+        .context("not a valid WebAssembly component")?;
+    match component.serialize() {
+        Ok(bytes) => match write_atomic(&path, &bytes) {
+            Ok(()) => tracing::debug!(path = %path.display(), "cached compiled component"),
+            Err(e) => tracing::debug!(path = %path.display(), "cache not writable: {e}"),
+        },
+        Err(e) => tracing::debug!("cannot serialize compiled component: {e}"),
+    }
+    Ok(component)
+}
+
+/// wasmtime 48 has its own error type; keep its cause chain when moving to `anyhow`.
+pub fn to_anyhow(e: wasmtime::Error) -> anyhow::Error {
+    anyhow::Error::from_boxed(e.into_boxed_dyn_error())
+}

@@ -1,0 +1,365 @@
+//! The one JSON line `predict` and `run` print, for success and for failure.
+
+use crate::component::{AgentError, PipelineResult, SubmittedRun};
+use serde::Serialize;
+
+/// A successful call's answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Success {
+    Submitted {
+        run_id: i64,
+        run_url: String,
+    },
+    Pipeline {
+        service_url: String,
+        pipeline_id: String,
+        update_id: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
+    },
+}
+
+impl Success {
+    /// Whether the work it reports went well: a waited-for update that ended FAILED or
+    /// CANCELED is reported in full but fails the job.
+    pub fn succeeded(&self) -> bool {
+        match self {
+            Success::Pipeline {
+                state: Some(state), ..
+            } => state == "COMPLETED",
+            _ => true,
+        }
+    }
+}
+
+impl From<SubmittedRun> for Success {
+    fn from(r: SubmittedRun) -> Self {
+        Success::Submitted {
+            run_id: r.run_id,
+            run_url: r.run_url,
+        }
+    }
+}
+
+impl From<PipelineResult> for Success {
+    fn from(r: PipelineResult) -> Self {
+        Success::Pipeline {
+            service_url: r.service_url,
+            pipeline_id: r.pipeline_id,
+            update_id: r.update_id,
+            message: r.message,
+            state: r.state,
+        }
+    }
+}
+
+/// One problem with a payload (`path` is a JSON path, or a CLI argument name).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct FieldProblem {
+    pub path: String,
+    pub message: String,
+}
+
+/// Why a call failed: the WIT `agent-error` cases plus what can go wrong in the host.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Failure {
+    InvalidPayload(Vec<FieldProblem>),
+    MissingConfig(Vec<String>),
+    Upstream {
+        status: u16,
+        error_code: String,
+        message: String,
+        request: String,
+    },
+    LlmUnusable(String),
+    Timeout(String),
+    UpdateActive(String),
+    Transport(String),
+    /// The guest trapped (a bug in it, or the engine stopped it).
+    Trap(String),
+    /// Host-side setup: environment, flags, loading the component.
+    Config(String),
+}
+
+impl From<AgentError> for Failure {
+    fn from(e: AgentError) -> Self {
+        match e {
+            AgentError::InvalidPayload(fields) => Failure::InvalidPayload(
+                fields
+                    .into_iter()
+                    .map(|f| FieldProblem {
+                        path: f.path,
+                        message: f.message,
+                    })
+                    .collect(),
+            ),
+            AgentError::MissingConfig(keys) => Failure::MissingConfig(keys),
+            AgentError::Upstream(u) => Failure::Upstream {
+                status: u.status,
+                error_code: u.error_code,
+                message: u.message,
+                request: u.request,
+            },
+            AgentError::LlmUnusable(m) => Failure::LlmUnusable(m),
+            AgentError::Timeout(m) => Failure::Timeout(m),
+            AgentError::UpdateActive(id) => Failure::UpdateActive(id),
+            AgentError::Transport(m) => Failure::Transport(m),
+        }
+    }
+}
+
+impl Failure {
+    /// One invalid field, for payload problems the host finds itself.
+    pub fn invalid_field(path: &str, message: impl Into<String>) -> Self {
+        Failure::InvalidPayload(vec![FieldProblem {
+            path: path.to_string(),
+            message: message.into(),
+        }])
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Failure::InvalidPayload(_) => "invalid_payload",
+            Failure::MissingConfig(_) => "missing_config",
+            Failure::Upstream { .. } => "upstream",
+            Failure::LlmUnusable(_) => "llm_unusable",
+            Failure::Timeout(_) => "timeout",
+            Failure::UpdateActive(_) => "update_active",
+            Failure::Transport(_) => "transport",
+            Failure::Trap(_) => "trap",
+            Failure::Config(_) => "config",
+        }
+    }
+
+    /// A sentence that makes sense without the details.
+    pub fn message(&self) -> String {
+        match self {
+            Failure::InvalidPayload(fields) => {
+                let each: Vec<String> = fields
+                    .iter()
+                    .map(|f| format!("{}: {}", f.path, f.message))
+                    .collect();
+                format!("invalid payload: {}", each.join("; "))
+            }
+            Failure::MissingConfig(keys) => format!("missing config: {}", keys.join(", ")),
+            Failure::Upstream {
+                status,
+                error_code,
+                message,
+                request,
+            } => {
+                let code = if error_code.is_empty() {
+                    String::new()
+                } else {
+                    format!(" {error_code}")
+                };
+                format!("{request} answered {status}{code}: {message}")
+            }
+            Failure::UpdateActive(id) => {
+                format!("an update of pipeline {id} is already running; nothing new was started")
+            }
+            Failure::LlmUnusable(m)
+            | Failure::Timeout(m)
+            | Failure::Transport(m)
+            | Failure::Trap(m)
+            | Failure::Config(m) => m.clone(),
+        }
+    }
+
+    /// `{"error": {"kind", "message", …details}}`.
+    pub fn to_json(&self) -> String {
+        let details = match self {
+            Failure::InvalidPayload(fields) => Details::Fields { fields },
+            Failure::MissingConfig(missing) => Details::Missing { missing },
+            Failure::Upstream {
+                status,
+                error_code,
+                request,
+                ..
+            } => Details::Upstream {
+                status: *status,
+                error_code,
+                request,
+            },
+            Failure::UpdateActive(pipeline_id) => Details::Pipeline { pipeline_id },
+            _ => Details::None {},
+        };
+        let envelope = Envelope {
+            error: ErrorBody {
+                kind: self.kind(),
+                message: self.message(),
+                details,
+            },
+        };
+        serde_json::to_string(&envelope).expect("error JSON serialises")
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind(), self.message())
+    }
+}
+
+impl Success {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("result JSON serialises")
+    }
+}
+
+/// The line to print for a call's outcome.
+pub fn render(outcome: &Result<Success, Failure>) -> String {
+    match outcome {
+        Ok(s) => s.to_json(),
+        Err(f) => f.to_json(),
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: ErrorBody<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    kind: &'static str,
+    message: String,
+    #[serde(flatten)]
+    details: Details<'a>,
+}
+
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Details<'a> {
+    Fields {
+        fields: &'a [FieldProblem],
+    },
+    Missing {
+        missing: &'a [String],
+    },
+    Upstream {
+        status: u16,
+        error_code: &'a str,
+        request: &'a str,
+    },
+    Pipeline {
+        pipeline_id: &'a str,
+    },
+    None {},
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn parsed(f: &Failure) -> Value {
+        let line = f.to_json();
+        assert!(!line.contains('\n'));
+        serde_json::from_str(&line).unwrap()
+    }
+
+    #[test]
+    fn invalid_payload_lists_every_field() {
+        let f = Failure::InvalidPayload(vec![
+            FieldProblem {
+                path: "runner_path".into(),
+                message: "required".into(),
+            },
+            FieldProblem {
+                path: "new_cluster.num_workers".into(),
+                message: "must be >= 0".into(),
+            },
+        ]);
+        assert_eq!(
+            parsed(&f),
+            json!({"error": {
+                "kind": "invalid_payload",
+                "message": "invalid payload: runner_path: required; new_cluster.num_workers: must be >= 0",
+                "fields": [
+                    {"path": "runner_path", "message": "required"},
+                    {"path": "new_cluster.num_workers", "message": "must be >= 0"}
+                ]
+            }})
+        );
+        // Kind comes first for humans reading the line.
+        assert!(
+            f.to_json()
+                .starts_with(r#"{"error":{"kind":"invalid_payload","message":"#)
+        );
+    }
+
+    #[test]
+    fn missing_config_and_upstream_details() {
+        let f = Failure::MissingConfig(vec!["catalog".into(), "schema".into()]);
+        assert_eq!(
+            parsed(&f),
+            json!({"error": {"kind": "missing_config", "message": "missing config: catalog, schema",
+                              "missing": ["catalog", "schema"]}})
+        );
+        let f = Failure::Upstream {
+            status: 403,
+            error_code: "PERMISSION_DENIED".into(),
+            message: "no access".into(),
+            request: "POST /api/2.0/pipelines".into(),
+        };
+        assert_eq!(
+            parsed(&f),
+            json!({"error": {"kind": "upstream",
+                              "message": "POST /api/2.0/pipelines answered 403 PERMISSION_DENIED: no access",
+                              "status": 403, "error_code": "PERMISSION_DENIED",
+                              "request": "POST /api/2.0/pipelines"}})
+        );
+    }
+
+    #[test]
+    fn simple_kinds() {
+        for (f, kind) in [
+            (Failure::LlmUnusable("x".into()), "llm_unusable"),
+            (Failure::Timeout("x".into()), "timeout"),
+            (Failure::Transport("x".into()), "transport"),
+            (Failure::Trap("x".into()), "trap"),
+            (Failure::Config("x".into()), "config"),
+        ] {
+            assert_eq!(parsed(&f), json!({"error": {"kind": kind, "message": "x"}}));
+        }
+        assert_eq!(
+            parsed(&Failure::UpdateActive("p-1".into())),
+            json!({"error": {"kind": "update_active",
+                              "message": "an update of pipeline p-1 is already running; nothing new was started",
+                              "pipeline_id": "p-1"}})
+        );
+    }
+
+    #[test]
+    fn success_shapes() {
+        let s = Success::Submitted {
+            run_id: 42,
+            run_url: "https://h/jobs/runs/42".into(),
+        };
+        assert_eq!(
+            s.to_json(),
+            r#"{"run_id":42,"run_url":"https://h/jobs/runs/42"}"#
+        );
+        let mut s = Success::Pipeline {
+            service_url: "https://h/pipelines/p".into(),
+            pipeline_id: "p".into(),
+            update_id: "u".into(),
+            message: "created".into(),
+            state: None,
+        };
+        assert_eq!(
+            s.to_json(),
+            r#"{"service_url":"https://h/pipelines/p","pipeline_id":"p","update_id":"u","message":"created"}"#
+        );
+        if let Success::Pipeline { state, .. } = &mut s {
+            *state = Some("COMPLETED".into());
+        }
+        assert!(
+            s.to_json()
+                .ends_with(r#""message":"created","state":"COMPLETED"}"#)
+        );
+    }
+}

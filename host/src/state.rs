@@ -1,0 +1,57 @@
+//! The data of one `Store`: one per call, so nothing leaks between calls.
+
+use crate::config::{CLAUDE_ENDPOINT_ENV, HOST_ENV};
+use crate::egress::Egress;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+pub struct AgentState {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: Egress,
+}
+
+impl AgentState {
+    /// `workspace_url` is the only host setting the guest sees; the token stays in `hooks`.
+    pub fn new(workspace_url: &str, claude_endpoint: Option<&str>, hooks: Egress) -> Self {
+        let mut wasi = WasiCtx::builder();
+        wasi.env(HOST_ENV, workspace_url);
+        if let Some(endpoint) = claude_endpoint {
+            wasi.env(CLAUDE_ENDPOINT_ENV, endpoint);
+        }
+        // The guest's log lines go to the user's stderr. Its stdout is discarded: ours carries
+        // exactly one JSON line.
+        wasi.inherit_stderr();
+        // Raw sockets and DNS stay closed; HTTP goes through `hooks` only.
+        wasi.allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false);
+        Self {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks,
+        }
+    }
+}
+
+impl WasiView for AgentState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for AgentState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
