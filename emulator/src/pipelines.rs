@@ -210,7 +210,11 @@ pub async fn delete(
 pub async fn list(State(app): State<SharedApp>, params: Params) -> ApiResult<Json<Value>> {
     let fold = app.config.like_case_insensitive;
     let filter = params.get("filter").unwrap_or("");
-    let pattern = parse_filter(&if fold { filter.to_lowercase() } else { filter.to_string() })?;
+    let pattern = parse_filter(&if fold {
+        filter.to_lowercase()
+    } else {
+        filter.to_string()
+    })?;
     let page_size = match params.get("max_results") {
         None | Some("") => app.config.list_page_size,
         Some(raw) => match raw.parse::<usize>() {

@@ -58,7 +58,8 @@ impl PartialConfig {
             cfg.pipeline_name = string(key, v, errors).and_then(|s| pipeline_name(key, s, errors));
         }
         if let Some(v) = doc.get("catalog") {
-            cfg.catalog = string("catalog", v, errors).and_then(|s| identifier("catalog", s, errors));
+            cfg.catalog =
+                string("catalog", v, errors).and_then(|s| identifier("catalog", s, errors));
         }
         if let Some(v) = doc.get("schema") {
             cfg.schema = string("schema", v, errors).and_then(|s| identifier("schema", s, errors));
@@ -98,7 +99,10 @@ impl PartialConfig {
         self.catalog = self.catalog.take().or(other.catalog);
         self.schema = self.schema.take().or(other.schema);
         self.root_path = self.root_path.take().or(other.root_path);
-        self.workspace_file_paths = self.workspace_file_paths.take().or(other.workspace_file_paths);
+        self.workspace_file_paths = self
+            .workspace_file_paths
+            .take()
+            .or(other.workspace_file_paths);
         for (path, text) in other.sources {
             self.sources.entry(path).or_insert(text);
         }
@@ -258,7 +262,10 @@ fn sources(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> BTreeMap<Stri
     let Value::Object(map) = v else {
         errors.push(FieldError::new(
             path,
-            format!("must be an object mapping workspace paths to source text, got {}", kind(v)),
+            format!(
+                "must be an object mapping workspace paths to source text, got {}",
+                kind(v)
+            ),
         ));
         return out;
     };

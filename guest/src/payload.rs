@@ -36,7 +36,9 @@ pub enum Compute {
     ExistingCluster(String),
     NewCluster(Map<String, Value>),
     /// Neither given: a serverless environment of this version.
-    Serverless { environment_version: String },
+    Serverless {
+        environment_version: String,
+    },
 }
 
 #[derive(Debug, Clone)]

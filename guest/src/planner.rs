@@ -55,7 +55,10 @@ pub async fn fill_missing(
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
                     .join("; ");
-                eprintln!("sdp-agent: model answer {} unusable: {last_problems}", round + 1);
+                eprintln!(
+                    "sdp-agent: model answer {} unusable: {last_problems}",
+                    round + 1
+                );
                 messages.push(Message {
                     role: "assistant",
                     content: answer,
@@ -88,7 +91,11 @@ pub fn read_answer(text: &str, required: &[String]) -> Result<PartialConfig, Vec
     // Values the payload already fixed are not the model's to get right.
     problems.retain(|p| {
         let root = p.path.split(['.', '[']).next().unwrap_or_default();
-        root == "sources" || root == "$" || required.iter().any(|k| k == root || (k == "pipelineName" && root == "pipeline_name"))
+        root == "sources"
+            || root == "$"
+            || required
+                .iter()
+                .any(|k| k == root || (k == "pipelineName" && root == "pipeline_name"))
     });
     let still_missing = cfg.missing();
     for key in required {

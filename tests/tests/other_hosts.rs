@@ -16,7 +16,11 @@ fn component() -> PathBuf {
     let bin = agent_bin();
     let target = bin.parent().and_then(|d| d.parent()).expect("target dir");
     let wasm = target.join("guest-build/wasm32-wasip2/release/sdp_agent_guest.wasm");
-    assert!(wasm.exists(), "{} is missing: build the host first", wasm.display());
+    assert!(
+        wasm.exists(),
+        "{} is missing: build the host first",
+        wasm.display()
+    );
     wasm
 }
 
@@ -26,7 +30,10 @@ fn wasmtime() -> PathBuf {
         return PathBuf::from(p);
     }
     let out = Command::new("python3")
-        .args(["-c", "import wasmtime_cli, os; print(os.path.dirname(wasmtime_cli.__file__))"])
+        .args([
+            "-c",
+            "import wasmtime_cli, os; print(os.path.dirname(wasmtime_cli.__file__))",
+        ])
         .output()
         .expect("python3 runs");
     let dir = String::from_utf8(out.stdout).unwrap();
@@ -43,25 +50,42 @@ fn stock_wasmtime_run_invokes_predict() {
     let emu = emulator();
     let payload = full_payload(&emu, "from_wasmtime_cli");
     // WAVE string literal: escape backslashes and quotes.
-    let text = payload.to_string().replace('\\', "\\\\").replace('"', "\\\"");
+    let text = payload
+        .to_string()
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"");
     let out = Command::new(wasmtime())
         .arg("run")
         .arg("-Shttp")
         .args(["--env", &format!("DATABRICKS_HOST={}", emu.url())])
-        .args(["--env", &format!("DATABRICKS_TOKEN={}", emu.token().unwrap())])
+        .args([
+            "--env",
+            &format!("DATABRICKS_TOKEN={}", emu.token().unwrap()),
+        ])
         .args(["--invoke", &format!("predict(\"{text}\")")])
         .arg(component())
         .output()
         .expect("wasmtime runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let runs = emu.runs();
     assert_eq!(runs.len(), 1);
     assert!(stdout.starts_with("ok("), "{stdout}");
     assert!(stdout.contains(&runs[0]["run_id"].to_string()), "{stdout}");
     // The component set the token itself here, since this host adds none.
-    let submit = emu.requests().into_iter().find(|r| r.path.ends_with("/runs/submit")).unwrap();
-    assert_eq!(submit.authorization, Some(format!("Bearer {}", emu.token().unwrap())));
+    let submit = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/runs/submit"))
+        .unwrap();
+    assert_eq!(
+        submit.authorization,
+        Some(format!("Bearer {}", emu.token().unwrap()))
+    );
 }
 
 fn launcher() -> PathBuf {
@@ -81,9 +105,17 @@ fn the_python_launcher_runs_the_agent_and_passes_its_output_and_status() {
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
-    assert_eq!(result["pipeline_id"], pipelines_named(&emu, "launched")[0]["pipeline_id"]);
+    assert_eq!(
+        result["pipeline_id"],
+        pipelines_named(&emu, "launched")[0]["pipeline_id"]
+    );
 
     let bad = Command::new("python3")
         .arg(launcher())
@@ -120,10 +152,19 @@ fn the_demo_builds_a_pipeline_offline() {
         .output()
         .expect("demo runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let last = stdout.lines().last().unwrap();
     let result: serde_json::Value = serde_json::from_str(last).unwrap();
     assert_eq!(result["state"], "COMPLETED", "{stdout}");
-    assert!(result["service_url"].as_str().unwrap().contains("/pipelines/"));
+    assert!(
+        result["service_url"]
+            .as_str()
+            .unwrap()
+            .contains("/pipelines/")
+    );
     assert!(stdout.contains("clickstream"), "{stdout}");
 }

@@ -42,7 +42,10 @@ fn existing_cluster_submits_the_launcher_with_the_payload() {
 fn new_cluster_spec_is_forwarded() {
     let emu = emulator();
     let mut payload = full_payload(&emu, "p");
-    payload.as_object_mut().unwrap().remove("existing_cluster_id");
+    payload
+        .as_object_mut()
+        .unwrap()
+        .remove("existing_cluster_id");
     let cluster = json!({"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge",
         "num_workers": 1, "spark_conf": {"spark.speculation": "true"}});
     payload["new_cluster"] = cluster.clone();
@@ -56,7 +59,10 @@ fn new_cluster_spec_is_forwarded() {
 fn no_cluster_means_a_serverless_environment() {
     let emu = emulator();
     let mut payload = full_payload(&emu, "p");
-    payload.as_object_mut().unwrap().remove("existing_cluster_id");
+    payload
+        .as_object_mut()
+        .unwrap()
+        .remove("existing_cluster_id");
     predict(&emu, &payload).assert_ok();
     let request = only_run(&emu)["request"].clone();
     let task = &request["tasks"][0];
@@ -77,7 +83,8 @@ fn task_overrides_are_forwarded_as_is() {
         "existing_cluster_id": "0202-000000-zzzz",
         "max_retries": 1
     });
-    let payload = json!({"question": "build it", "task_overrides": overrides, "run_name": "custom run"});
+    let payload =
+        json!({"question": "build it", "task_overrides": overrides, "run_name": "custom run"});
     predict(&emu, &payload).assert_ok();
     let request = only_run(&emu)["request"].clone();
     assert_eq!(request["tasks"][0], overrides);
@@ -185,7 +192,11 @@ fn payload_from_stdin_and_file() {
     cmd.arg("predict")
         .stdin(std::fs::File::open(&file).unwrap());
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_file(file).ok();
     assert_eq!(emu.runs().len(), 2);
 }

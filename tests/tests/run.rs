@@ -46,7 +46,10 @@ fn config_from_the_payload_creates_a_serverless_pipeline() {
     let p = &pipelines[0];
     let id = p["pipeline_id"].as_str().unwrap();
     assert_eq!(result["pipeline_id"], id);
-    assert_eq!(result["service_url"], format!("{}/pipelines/{id}", emu.url()));
+    assert_eq!(
+        result["service_url"],
+        format!("{}/pipelines/{id}", emu.url())
+    );
     assert_eq!(result["update_id"], p["updates"][0]["update_id"]);
     assert!(result["message"].as_str().unwrap().contains("Created"));
     assert!(result.get("state").is_none(), "no state unless waited");
@@ -76,10 +79,16 @@ fn missing_config_comes_from_the_model_as_a_string() {
     let result = run(&emu, &question_payload()).assert_ok().clone();
     let p = &pipelines_named(&emu, "clicks_from_model")[0];
     assert_eq!(result["pipeline_id"], p["pipeline_id"]);
-    assert_eq!(p["spec"]["catalog"], "payload_catalog", "payload values win");
+    assert_eq!(
+        p["spec"]["catalog"], "payload_catalog",
+        "payload values win"
+    );
     assert_eq!(p["spec"]["schema"], "clickstream");
     let bronze = emu.file("/Workspace/Shared/clicks_from_model/bronze.sql");
-    assert!(bronze.unwrap().contains("range(100)"), "model's source written");
+    assert!(
+        bronze.unwrap().contains("range(100)"),
+        "model's source written"
+    );
 
     let chats = emu.chat_requests();
     assert_eq!(chats.len(), 1);
@@ -123,9 +132,15 @@ fn an_invalid_answer_gets_one_repair_round() {
     assert_eq!(chats.len(), 2);
     let repair = chats[1]["messages"].as_array().unwrap();
     let last = repair.last().unwrap()["content"].as_str().unwrap();
-    assert!(last.contains("schema") && last.contains("workspace_file_paths"), "{last}");
+    assert!(
+        last.contains("schema") && last.contains("workspace_file_paths"),
+        "{last}"
+    );
     assert_eq!(repair[repair.len() - 2]["role"], "assistant");
-    assert_eq!(pipelines_named(&emu, "clicks_repaired")[0]["spec"]["schema"], "clickstream");
+    assert_eq!(
+        pipelines_named(&emu, "clicks_repaired")[0]["spec"]["schema"],
+        "clickstream"
+    );
 }
 
 #[test]
@@ -158,7 +173,13 @@ fn without_question_or_endpoint_every_missing_key_is_listed() {
         .iter()
         .map(|v| v.as_str().unwrap().to_string())
         .collect();
-    for key in ["pipelineName", "schema", "root_path", "workspace_file_paths", "claude_endpoint"] {
+    for key in [
+        "pipelineName",
+        "schema",
+        "root_path",
+        "workspace_file_paths",
+        "claude_endpoint",
+    ] {
         assert!(missing.iter().any(|m| m == key), "{key} not in {missing:?}");
     }
     assert!(!missing.iter().any(|m| m == "catalog"));
@@ -167,7 +188,10 @@ fn without_question_or_endpoint_every_missing_key_is_listed() {
 #[test]
 fn the_endpoint_can_come_from_the_environment() {
     let emu = emulator();
-    emu.script_chat("env-endpoint", vec![ChatReply::Text(model_config("from_env").to_string())]);
+    emu.script_chat(
+        "env-endpoint",
+        vec![ChatReply::Text(model_config("from_env").to_string())],
+    );
     let mut payload = question_payload();
     payload.as_object_mut().unwrap().remove("claude_endpoint");
     let mut cmd = agent_command(&emu);
@@ -204,7 +228,8 @@ fn a_second_run_edits_the_same_pipeline_and_keeps_other_settings() {
     spec["configuration"] = json!({"source.rows": "1000"});
     spec["development"] = json!(true);
     spec["tags"] = json!({"team": "growth"});
-    spec["notifications"] = json!([{"email_recipients": ["ops@example.com"], "alerts": ["on-update-failure"]}]);
+    spec["notifications"] =
+        json!([{"email_recipients": ["ops@example.com"], "alerts": ["on-update-failure"]}]);
     let client_put = put_spec(&emu, &id, &spec);
     assert!(client_put, "seeding the tuned spec");
     emu.put_file(&format!("{ROOT}/transformations/gold.sql"), "SELECT 1");
@@ -245,7 +270,11 @@ fn names_with_quotes_and_wildcards_match_exactly() {
     emu.create_pipeline(json!({"name": "it's 50%xdone", "catalog": "main", "schema": "d"}));
     let payload = full_payload(&emu, name);
     let first = run(&emu, &payload).assert_ok().clone();
-    assert_eq!(pipelines_named(&emu, name).len(), 1, "created, not confused with a decoy");
+    assert_eq!(
+        pipelines_named(&emu, name).len(),
+        1,
+        "created, not confused with a decoy"
+    );
     for decoy in ["it's 50xx done", "it's 50% done", "it's 50%xdone"] {
         let d = &pipelines_named(&emu, decoy)[0];
         assert_ne!(d["pipeline_id"], first["pipeline_id"]);
@@ -273,8 +302,10 @@ fn the_pipeline_is_found_on_a_later_page() {
     // Names a case-insensitive LIKE also matches, listed before the real one.
     emu.create_pipeline(json!({"name": "Paged_Pipeline", "catalog": "main", "schema": "a"}));
     emu.create_pipeline(json!({"name": "PAGED_PIPELINE", "catalog": "main", "schema": "b"}));
-    let id = emu.create_pipeline(json!({"name": "paged_pipeline", "catalog": "main", "schema": "c",
-        "configuration": {"keep": "me"}}));
+    let id = emu.create_pipeline(
+        json!({"name": "paged_pipeline", "catalog": "main", "schema": "c",
+        "configuration": {"keep": "me"}}),
+    );
     let payload = full_payload(&emu, "paged_pipeline");
     let result = run(&emu, &payload).assert_ok().clone();
     assert_eq!(result["pipeline_id"], id);
@@ -337,7 +368,11 @@ fn put_spec(emu: &sdp_emulator::Emulator, id: &str, spec: &Value) -> bool {
 /// Polls the update until it is final (each GET advances the emulator's state machine).
 fn wait_idle(emu: &sdp_emulator::Emulator, id: &str) {
     for _ in 0..50 {
-        let p = emu.pipelines().into_iter().find(|p| p["pipeline_id"] == id).unwrap();
+        let p = emu
+            .pipelines()
+            .into_iter()
+            .find(|p| p["pipeline_id"] == id)
+            .unwrap();
         let Some(u) = p["updates"].as_array().and_then(|u| u.last()).cloned() else {
             return;
         };
@@ -345,13 +380,23 @@ fn wait_idle(emu: &sdp_emulator::Emulator, id: &str) {
             return;
         }
         let uid = u["update_id"].as_str().unwrap();
-        http(emu, "GET", &format!("/api/2.0/pipelines/{id}/updates/{uid}"), None);
+        http(
+            emu,
+            "GET",
+            &format!("/api/2.0/pipelines/{id}/updates/{uid}"),
+            None,
+        );
     }
     panic!("update of {id} never finished");
 }
 
 /// One call to the emulator's REST API, as another client (the UI, a script) would make it.
-fn http(emu: &sdp_emulator::Emulator, method: &str, path: &str, body: Option<&Value>) -> (u16, String) {
+fn http(
+    emu: &sdp_emulator::Emulator,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, String) {
     let mut req = ureq::request(method, &format!("{}{path}", emu.url()));
     if let Some(t) = emu.token() {
         req = req.set("Authorization", &format!("Bearer {t}"));

@@ -157,7 +157,9 @@ async fn write_sources(
                 Some(text) => uploads.push((path, text)),
                 None => problems.push(FieldError::new(
                     format!("workspace_file_paths[{i}]"),
-                    format!("`{path}` does not exist in the workspace and no source was given for it"),
+                    format!(
+                        "`{path}` does not exist in the workspace and no source was given for it"
+                    ),
                 )),
             }
         }
@@ -173,7 +175,11 @@ async fn write_sources(
     } else {
         vec![format!(
             "wrote {}",
-            uploads.iter().map(|(p, _)| *p).collect::<Vec<_>>().join(", ")
+            uploads
+                .iter()
+                .map(|(p, _)| *p)
+                .collect::<Vec<_>>()
+                .join(", ")
         )]
     })
 }

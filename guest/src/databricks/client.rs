@@ -4,15 +4,11 @@
 
 use crate::error::{Error, Result, Upstream};
 use serde_json::Value;
+use std::time::{Duration, Instant};
 use wstd::http::error::ErrorCode;
 use wstd::http::{Body, Client, Method, Request, StatusCode};
-use std::time::{Duration, Instant};
 
-pub const USER_AGENT: &str = concat!(
-    "sdp-agent/",
-    env!("CARGO_PKG_VERSION"),
-    " wstd/0.6 os/wasi"
-);
+pub const USER_AGENT: &str = concat!("sdp-agent/", env!("CARGO_PKG_VERSION"), " wstd/0.6 os/wasi");
 
 /// Whether a call may be sent again after a failure whose outcome is unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,18 +61,36 @@ impl Workspace {
     }
 
     pub async fn get(&self, path: &str) -> Result<Value> {
-        self.call(Method::GET, path, None, Retry::Safe, Duration::from_secs(60))
-            .await
+        self.call(
+            Method::GET,
+            path,
+            None,
+            Retry::Safe,
+            Duration::from_secs(60),
+        )
+        .await
     }
 
     pub async fn post(&self, path: &str, body: &Value, retry: Retry) -> Result<Value> {
-        self.call(Method::POST, path, Some(body), retry, Duration::from_secs(60))
-            .await
+        self.call(
+            Method::POST,
+            path,
+            Some(body),
+            retry,
+            Duration::from_secs(60),
+        )
+        .await
     }
 
     pub async fn put(&self, path: &str, body: &Value) -> Result<Value> {
-        self.call(Method::PUT, path, Some(body), Retry::Safe, Duration::from_secs(60))
-            .await
+        self.call(
+            Method::PUT,
+            path,
+            Some(body),
+            Retry::Safe,
+            Duration::from_secs(60),
+        )
+        .await
     }
 
     /// Sends one logical call, retrying what the Databricks SDKs retry.
@@ -93,22 +107,25 @@ impl Workspace {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.send_once(&method, path, body, first_byte_timeout).await;
+            let outcome = self
+                .send_once(&method, path, body, first_byte_timeout)
+                .await;
             let wait = match &outcome {
                 Attempt::Done(_) => None,
-                Attempt::Status { status, retry_after, .. }
-                    if *status == 429 || *status == 503 =>
-                {
+                Attempt::Status {
+                    status,
+                    retry_after,
+                    ..
+                } if *status == 429 || *status == 503 => {
                     Some(retry_after.unwrap_or_else(|| backoff(attempt)))
                 }
-                Attempt::Transport { retryable: true, .. } if retry == Retry::Safe => {
-                    Some(backoff(attempt))
-                }
+                Attempt::Transport {
+                    retryable: true, ..
+                } if retry == Retry::Safe => Some(backoff(attempt)),
                 _ => None,
             };
-            let wait = wait.filter(|w| {
-                attempt < MAX_ATTEMPTS && started.elapsed() + *w < TOTAL_DEADLINE
-            });
+            let wait =
+                wait.filter(|w| attempt < MAX_ATTEMPTS && started.elapsed() + *w < TOTAL_DEADLINE);
             match (outcome, wait) {
                 (Attempt::Done(v), _) => return Ok(v),
                 (other, Some(w)) => {

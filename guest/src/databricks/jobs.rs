@@ -11,24 +11,24 @@ pub async fn submit(ws: &Workspace, body: &Value) -> Result<i64> {
     let answer = ws
         .post("/api/2.2/jobs/runs/submit", body, Retry::Safe)
         .await?;
-    answer
-        .get("run_id")
-        .and_then(Value::as_i64)
-        .ok_or_else(|| {
-            Error::Upstream(Upstream {
-                status: 200,
-                error_code: "MALFORMED_RESPONSE".into(),
-                message: format!("runs/submit answered without a run_id: {answer}"),
-                request: "POST /api/2.2/jobs/runs/submit".into(),
-            })
+    answer.get("run_id").and_then(Value::as_i64).ok_or_else(|| {
+        Error::Upstream(Upstream {
+            status: 200,
+            error_code: "MALFORMED_RESPONSE".into(),
+            message: format!("runs/submit answered without a run_id: {answer}"),
+            request: "POST /api/2.2/jobs/runs/submit".into(),
         })
+    })
 }
 
 /// The run's `run_page_url`, when the workspace gives one.
 pub async fn run_page_url(ws: &Workspace, run_id: i64) -> Result<Option<String>> {
     let id = run_id.to_string();
     let run = ws
-        .get(&format!("/api/2.2/jobs/runs/get?{}", query(&[("run_id", &id)])))
+        .get(&format!(
+            "/api/2.2/jobs/runs/get?{}",
+            query(&[("run_id", &id)])
+        ))
         .await?;
     Ok(run
         .get("run_page_url")

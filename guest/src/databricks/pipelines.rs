@@ -190,7 +190,10 @@ fn malformed(request: &str, field: &str, answer: &Value) -> Error {
     Error::Upstream(Upstream {
         status: 200,
         error_code: "MALFORMED_RESPONSE".into(),
-        message: format!("answer lacks `{field}`: {}", answer.to_string().chars().take(200).collect::<String>()),
+        message: format!(
+            "answer lacks `{field}`: {}",
+            answer.to_string().chars().take(200).collect::<String>()
+        ),
         request: request.to_string(),
     })
 }

@@ -3,8 +3,8 @@
 use super::client::{Retry, Workspace};
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
-use wstd::http::Method;
 use std::time::Duration;
+use wstd::http::Method;
 
 /// A chat message as the endpoint takes it.
 #[derive(Debug, Clone)]

@@ -22,9 +22,13 @@ pub async fn exists(ws: &Workspace, path: &str) -> Result<bool> {
 
 /// Creates `dir` and its parents (fine if they exist).
 pub async fn mkdirs(ws: &Workspace, dir: &str) -> Result<()> {
-    ws.post("/api/2.0/workspace/mkdirs", &json!({ "path": dir }), Retry::Safe)
-        .await
-        .map(drop)
+    ws.post(
+        "/api/2.0/workspace/mkdirs",
+        &json!({ "path": dir }),
+        Retry::Safe,
+    )
+    .await
+    .map(drop)
 }
 
 /// Writes a source file (creating its folder), replacing what is there.

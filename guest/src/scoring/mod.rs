@@ -97,7 +97,10 @@ async fn invocations(request: Request<Body>) -> Response<Body> {
     let body = request.into_body().into_boxed_body();
     let bytes = match Limited::new(body, BODY_LIMIT).collect().await {
         Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<wstd::http::body::util::LengthLimitError>().is_some() => {
+        Err(e)
+            if e.downcast_ref::<wstd::http::body::util::LengthLimitError>()
+                .is_some() =>
+        {
             return too_large();
         }
         Err(e) => return error_reply(400, "BAD_REQUEST", &format!("cannot read body: {e}")),
@@ -110,11 +113,12 @@ async fn invocations(request: Request<Body>) -> Response<Body> {
     };
     match wrappers::records(doc) {
         Err(e) => error_reply(400, "BAD_REQUEST", &e),
-        Ok(wrappers::Input::Raw(payload)) => match crate::agent::predict(&payload.to_string()).await
-        {
-            Ok(run) => json_reply(200, &run_json(&run)),
-            Err(e) => agent_error(&e, ""),
-        },
+        Ok(wrappers::Input::Raw(payload)) => {
+            match crate::agent::predict(&payload.to_string()).await {
+                Ok(run) => json_reply(200, &run_json(&run)),
+                Err(e) => agent_error(&e, ""),
+            }
+        }
         Ok(wrappers::Input::Records { field, records }) => predict_all(&field, records).await,
     }
 }
@@ -148,7 +152,10 @@ async fn predict_all(field: &str, records: Vec<Value>) -> Response<Body> {
                 let note = if done.is_empty() {
                     format!("{field}[{i}]: ")
                 } else {
-                    format!("{field}[{i}] (runs already submitted: {}): ", done.join(", "))
+                    format!(
+                        "{field}[{i}] (runs already submitted: {}): ",
+                        done.join(", ")
+                    )
                 };
                 return agent_error(&e, &note);
             }
@@ -177,10 +184,12 @@ fn agent_error(e: &Error, prefix: &str) -> Response<Body> {
             400,
             "INVALID_PARAMETER_VALUE",
             &message,
-            json!(fields
-                .iter()
-                .map(|f| json!({"field": f.path, "message": f.message}))
-                .collect::<Vec<_>>()),
+            json!(
+                fields
+                    .iter()
+                    .map(|f| json!({"field": f.path, "message": f.message}))
+                    .collect::<Vec<_>>()
+            ),
         ),
         Error::MissingConfig(_) => error_reply(400, "INVALID_PARAMETER_VALUE", &message),
         Error::Upstream(u) => reply::with_details(

@@ -2,7 +2,12 @@
 
 use serde_json::{Map, Value};
 
-const WRAPPERS: [&str; 4] = ["dataframe_split", "dataframe_records", "instances", "inputs"];
+const WRAPPERS: [&str; 4] = [
+    "dataframe_split",
+    "dataframe_records",
+    "instances",
+    "inputs",
+];
 
 pub enum Input {
     /// A seed payload sent as is: answered with the predict result itself.
@@ -38,7 +43,11 @@ pub fn records(doc: Value) -> Result<Input, String> {
     if !extra.is_empty() {
         return Err(format!(
             "unexpected field(s) beside {field}: {}",
-            extra.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            extra
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     }
     let value = map.remove(&field).unwrap_or(Value::Null);
@@ -77,7 +86,10 @@ fn split(value: Value) -> Result<Vec<Value>, String> {
         .ok_or("dataframe_split.columns must be an array of column names")?;
     let names: Vec<&str> = columns
         .iter()
-        .map(|c| c.as_str().ok_or("dataframe_split.columns must hold strings"))
+        .map(|c| {
+            c.as_str()
+                .ok_or("dataframe_split.columns must hold strings")
+        })
         .collect::<Result<_, _>>()?;
     let rows = value
         .get("data")

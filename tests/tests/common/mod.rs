@@ -130,8 +130,14 @@ pub const ROOT: &str = "/Workspace/Users/dev@example.com/clickstream";
 pub fn full_payload(emu: &Emulator, name: &str) -> Value {
     let bronze = format!("{ROOT}/transformations/bronze.sql");
     let silver = format!("{ROOT}/transformations/silver.sql");
-    emu.put_file(&bronze, "CREATE OR REFRESH MATERIALIZED VIEW bronze AS SELECT 1 AS id");
-    emu.put_file(&silver, "CREATE OR REFRESH MATERIALIZED VIEW silver AS SELECT * FROM bronze");
+    emu.put_file(
+        &bronze,
+        "CREATE OR REFRESH MATERIALIZED VIEW bronze AS SELECT 1 AS id",
+    );
+    emu.put_file(
+        &silver,
+        "CREATE OR REFRESH MATERIALIZED VIEW silver AS SELECT * FROM bronze",
+    );
     json!({
         "runner_path": RUNNER,
         "existing_cluster_id": "0101-123456-abcdef12",
