@@ -29,6 +29,9 @@ pub struct Fault {
     /// true = process the request normally (state changes happen!) and THEN answer with the
     /// error: simulates "the request succeeded but the answer was lost".
     pub after_handling: bool,
+    /// Close the connection without sending a byte instead of answering (a crashed front end
+    /// or a reset). With `after_handling`, the work is done first.
+    pub drop_connection: bool,
 }
 
 impl Fault {
@@ -41,11 +44,16 @@ impl Fault {
 
     /// Whether this fault replaces the answer (rather than only delaying it).
     pub fn answers(&self) -> bool {
-        self.status != 0
+        self.status != 0 || self.drop_connection
     }
 
     /// The error answer this fault stands for.
     pub fn response(&self) -> Response {
+        if self.drop_connection {
+            // A body that fails before its first frame makes hyper abort the connection
+            // before the buffered head is flushed: the client sees no answer at all.
+            return Response::new(axum::body::Body::new(Severed));
+        }
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = match &self.raw_body {
             Some(body) => (status, body.clone()).into_response(),
@@ -116,5 +124,23 @@ mod tests {
         });
         assert!(faults.take("GET", "/x").is_some());
         assert!(faults.take("GET", "/x").is_none());
+    }
+}
+
+/// A response body that fails at once.
+struct Severed;
+
+impl http_body::Body for Severed {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected fault: connection dropped",
+        ))))
     }
 }

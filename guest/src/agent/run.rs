@@ -43,7 +43,7 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
             id
         }
         None => {
-            let id = pipelines::create(&ws, &cfg).await?;
+            let id = create_once(&ws, &cfg).await?;
             notes.insert(
                 0,
                 format!(
@@ -182,6 +182,37 @@ async fn write_sources(
                 .join(", ")
         )]
     })
+}
+
+/// Creates the pipeline, retrying a failure whose outcome is unknown only after checking by
+/// name that the earlier attempt did not in fact create it (a create carries no idempotency
+/// token, so a blind retry could make two).
+async fn create_once(ws: &Workspace, cfg: &PipelineConfig) -> Result<String> {
+    const ATTEMPTS: u32 = 4;
+    let mut attempt = 1;
+    loop {
+        let error = match pipelines::create(ws, cfg).await {
+            Ok(id) => return Ok(id),
+            Err(e) if attempt < ATTEMPTS && outcome_unknown(&e) => e,
+            Err(e) => return Err(e),
+        };
+        if let Some(id) = pipelines::find_by_name(ws, &cfg.pipeline_name).await? {
+            eprintln!("sdp-agent: pipeline create answered {error}, but it was created: {id}");
+            return Ok(id);
+        }
+        eprintln!("sdp-agent: pipeline create failed ({error}); not created, retrying");
+        wstd::task::sleep(crate::databricks::client::backoff(attempt).into()).await;
+        attempt += 1;
+    }
+}
+
+/// Failures after which the workspace may or may not have acted.
+fn outcome_unknown(e: &Error) -> bool {
+    match e {
+        Error::Upstream(u) => u.status == 429 || u.status >= 500,
+        Error::Transport(_) | Error::Timeout(_) => true,
+        _ => false,
+    }
 }
 
 /// Polls the update until a final state, backing off from 50 ms to 5 s between polls.

@@ -112,11 +112,13 @@ impl Workspace {
                 .await;
             let wait = match &outcome {
                 Attempt::Done(_) => None,
+                // 429 means "not processed": safe for any call. A 503 may come after the
+                // work was done, so only idempotent calls repeat it.
                 Attempt::Status {
                     status,
                     retry_after,
                     ..
-                } if *status == 429 || *status == 503 => {
+                } if *status == 429 || (*status == 503 && retry == Retry::Safe) => {
                     Some(retry_after.unwrap_or_else(|| backoff(attempt)))
                 }
                 Attempt::Transport {
@@ -335,7 +337,7 @@ fn snippet(bytes: &[u8]) -> String {
 }
 
 /// Exponential back-off with full jitter: 0.5–1× of 250 ms · 2^(attempt-1), at most 10 s.
-fn backoff(attempt: u32) -> Duration {
+pub fn backoff(attempt: u32) -> Duration {
     let base_ms = (250u64 << attempt.saturating_sub(1).min(6)).min(10_000);
     let mut r = [0u8; 2];
     wstd::rand::get_insecure_random_bytes(&mut r);
