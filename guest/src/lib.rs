@@ -13,6 +13,9 @@ mod payload;
 mod planner;
 mod scoring;
 
+#[cfg(test)]
+mod properties;
+
 wit_bindgen::generate!({ path: "../wit", world: "sdp-agent" });
 
 use exports::sdp::agent::agent::Guest;

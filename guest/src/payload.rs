@@ -92,7 +92,9 @@ impl Payload {
     fn read(doc: Map<String, Value>, side: Side, errors: &mut Vec<FieldError>) -> Payload {
         for key in doc.keys() {
             if !KNOWN_KEYS.contains(&key.as_str()) {
-                errors.push(FieldError::new(key, unknown_key_message(key)));
+                // An empty key still needs a visible path.
+                let path = if key.is_empty() { "$[\"\"]" } else { key.as_str() };
+                errors.push(FieldError::new(path, unknown_key_message(key)));
             }
         }
         let s = |key: &str, errors: &mut Vec<FieldError>| {
