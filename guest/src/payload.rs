@@ -93,7 +93,11 @@ impl Payload {
         for key in doc.keys() {
             if !KNOWN_KEYS.contains(&key.as_str()) {
                 // An empty key still needs a visible path.
-                let path = if key.is_empty() { "$[\"\"]" } else { key.as_str() };
+                let path = if key.is_empty() {
+                    "$[\"\"]"
+                } else {
+                    key.as_str()
+                };
                 errors.push(FieldError::new(path, unknown_key_message(key)));
             }
         }
