@@ -1,20 +1,33 @@
-//! Personal-access-token auth: every route wants `Authorization: Bearer <token>`.
+//! Bearer auth: every route wants `Authorization: Bearer <token>`, where the token is the
+//! configured personal access token or an unexpired one issued by `/oidc/v1/token`.
 
 use axum::http::{HeaderMap, header};
 
 use crate::error::ApiError;
+use crate::oauth::TokenStatus;
 
-/// Ok when no token is configured or the request carries exactly that bearer token.
-pub fn check(expected: Option<&str>, headers: &HeaderMap) -> Result<(), ApiError> {
-    let Some(expected) = expected else {
+/// Ok when auth is off (`required == false`), or the request carries the personal access token
+/// `pat`, or a token `issued` says is still valid.
+pub fn check(
+    required: bool,
+    pat: Option<&str>,
+    issued: impl Fn(&str) -> TokenStatus,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    if !required {
         return Ok(());
-    };
+    }
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match given.and_then(|v| v.strip_prefix("Bearer ")) {
-        Some(token) if token.trim() == expected => Ok(()),
-        Some(_) => Err(ApiError::unauthenticated("Invalid access token.")),
+    match given.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) {
+        Some(token) if Some(token) == pat => Ok(()),
+        Some(token) => match issued(token) {
+            TokenStatus::Valid => Ok(()),
+            // An expired OAuth token is what makes clients refresh.
+            TokenStatus::Expired => Err(ApiError::unauthenticated("Token expired.")),
+            TokenStatus::Unknown => Err(ApiError::unauthenticated("Invalid access token.")),
+        },
         // Same wording as the real workspace when the header is absent or not a bearer token.
         None => Err(ApiError::unauthenticated(
             "Credential was not sent or was of an unsupported type for this API.",
@@ -35,14 +48,35 @@ mod tests {
         h
     }
 
+    fn none_issued(_: &str) -> TokenStatus {
+        TokenStatus::Unknown
+    }
+
     #[test]
     fn bearer_token_rules() {
-        assert!(check(None, &headers(None)).is_ok());
-        assert!(check(Some("t"), &headers(Some("Bearer t"))).is_ok());
-        assert!(check(Some("t"), &headers(Some("Bearer x"))).is_err());
-        assert!(check(Some("t"), &headers(Some("Basic dDp0"))).is_err());
-        let err = check(Some("t"), &headers(None)).unwrap_err();
+        assert!(check(false, None, none_issued, &headers(None)).is_ok());
+        let pat = Some("t");
+        assert!(check(true, pat, none_issued, &headers(Some("Bearer t"))).is_ok());
+        assert!(check(true, pat, none_issued, &headers(Some("Bearer x"))).is_err());
+        assert!(check(true, pat, none_issued, &headers(Some("Basic dDp0"))).is_err());
+        let err = check(true, pat, none_issued, &headers(None)).unwrap_err();
         assert_eq!(err.status.as_u16(), 401);
         assert_eq!(err.error_code, "UNAUTHENTICATED");
+    }
+
+    #[test]
+    fn issued_tokens_count_until_they_expire() {
+        let issued = |t: &str| match t {
+            "fresh" => TokenStatus::Valid,
+            "old" => TokenStatus::Expired,
+            _ => TokenStatus::Unknown,
+        };
+        assert!(check(true, None, issued, &headers(Some("Bearer fresh"))).is_ok());
+        let err = check(true, None, issued, &headers(Some("Bearer old"))).unwrap_err();
+        assert_eq!(
+            (err.status.as_u16(), err.message.as_str()),
+            (401, "Token expired.")
+        );
+        assert!(check(true, Some("t"), issued, &headers(Some("Bearer nope"))).is_err());
     }
 }

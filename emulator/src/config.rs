@@ -7,8 +7,14 @@ use std::sync::Arc;
 /// Knobs for one emulator instance. `Default` gives a realistic workspace that needs a token.
 #[derive(Clone)]
 pub struct EmulatorConfig {
-    /// Bearer token every request must carry (401 UNAUTHENTICATED otherwise). None = no check.
+    /// Personal access token requests may carry as `Bearer` (401 UNAUTHENTICATED otherwise).
+    /// None with no `oauth_clients` = no check.
     pub token: Option<String>,
+    /// OAuth M2M clients `(client_id, client_secret)` that `POST /oidc/v1/token` accepts; the
+    /// tokens it issues are accepted like `token` until they expire. Default none.
+    pub oauth_clients: Vec<(String, String)>,
+    /// Lifetime of an issued OAuth token (`expires_in`), in seconds. Default 3600.
+    pub oauth_token_ttl_secs: u64,
     /// Max page size for GET /api/2.0/pipelines (requests asking more are capped). Default 25.
     pub list_page_size: usize,
     /// How many GETs of an update it takes to move it one state forward (default 1):
@@ -30,6 +36,8 @@ impl Default for EmulatorConfig {
     fn default() -> Self {
         Self {
             token: Some("dapi-emulator-token".to_string()),
+            oauth_clients: Vec::new(),
+            oauth_token_ttl_secs: 3600,
             list_page_size: 25,
             update_polls_per_state: 1,
             like_case_insensitive: false,

@@ -93,6 +93,24 @@ impl Faults {
     }
 }
 
+/// A response body that fails at once.
+struct Severed;
+
+impl http_body::Body for Severed {
+    type Data = axum::body::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected fault: connection dropped",
+        ))))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,23 +142,5 @@ mod tests {
         });
         assert!(faults.take("GET", "/x").is_some());
         assert!(faults.take("GET", "/x").is_none());
-    }
-}
-
-/// A response body that fails at once.
-struct Severed;
-
-impl http_body::Body for Severed {
-    type Data = axum::body::Bytes;
-    type Error = std::io::Error;
-
-    fn poll_frame(
-        self: std::pin::Pin<&mut Self>,
-        _cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        std::task::Poll::Ready(Some(Err(std::io::Error::new(
-            std::io::ErrorKind::ConnectionReset,
-            "injected fault: connection dropped",
-        ))))
     }
 }

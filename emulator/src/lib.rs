@@ -1,5 +1,6 @@
 //! A faithful local Databricks workspace on 127.0.0.1: Jobs one-time runs, Pipelines (SDP),
-//! Workspace files and Foundation Model chat, with the real paths, shapes and error codes.
+//! Workspace files, Foundation Model chat and the OAuth M2M token endpoint, with the real
+//! paths, shapes and error codes.
 //! End-to-end tests script it (chat replies, faults, run execution) and inspect what the
 //! client sent; the offline demo answers chat from a deterministic planner.
 
@@ -14,6 +15,7 @@ mod jobs;
 mod jobs_validate;
 mod like;
 mod middleware;
+mod oauth;
 mod pipeline_spec;
 mod pipelines;
 mod planner;
@@ -33,6 +35,7 @@ pub use config::{EmulatorConfig, RunExecutor, RunOutcome, SubmittedRun};
 pub use faults::Fault;
 pub use fm::ChatReply;
 pub use middleware::RecordedRequest;
+pub use oauth::IssuedToken;
 
 use state::{App, SharedApp};
 
@@ -106,6 +109,11 @@ impl Emulator {
 
     pub fn token(&self) -> Option<String> {
         self.app.config.token.clone()
+    }
+
+    /// Access tokens `POST /oidc/v1/token` has issued, in order.
+    pub fn issued_tokens(&self) -> Vec<IssuedToken> {
+        self.app.lock().oauth.issued()
     }
 
     /// Queues replies (FIFO) for one serving endpoint; the planner answers once they run out.

@@ -13,6 +13,7 @@ use serde_json::Value;
 use crate::auth;
 use crate::body::ParsedBody;
 use crate::error::ApiError;
+use crate::oauth;
 use crate::state::SharedApp;
 
 /// Workspace imports carry up to 10 MB of base64; leave headroom.
@@ -84,8 +85,18 @@ async fn answer(
             return fault.response();
         }
     }
-    if let Err(err) = auth::check(app.config.token.as_deref(), request.headers()) {
-        return err.into_response();
+    // The token endpoint authenticates clients itself (HTTP Basic), not with a bearer token.
+    if path != oauth::TOKEN_PATH {
+        let now = std::time::Instant::now();
+        let checked = auth::check(
+            app.auth_required(),
+            app.config.token.as_deref(),
+            |token| app.lock().oauth.status(token, now),
+            request.headers(),
+        );
+        if let Err(err) = checked {
+            return err.into_response();
+        }
     }
     request.extensions_mut().insert(parsed);
     let response = next.run(request).await;

@@ -9,7 +9,7 @@ use axum::routing::{get, post};
 use tokio::sync::watch;
 
 use crate::state::SharedApp;
-use crate::{fm, jobs, middleware, pipelines, updates, workspace};
+use crate::{fm, jobs, middleware, oauth, pipelines, updates, workspace};
 
 pub fn router(app: SharedApp) -> Router {
     let jobs = Router::new()
@@ -48,6 +48,7 @@ pub fn router(app: SharedApp) -> Router {
             "/serving-endpoints/{name}/invocations",
             post(fm::invocations),
         )
+        .route(oauth::TOKEN_PATH, post(oauth::token))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::not_found)
         .layer(axum::middleware::from_fn_with_state(

@@ -9,6 +9,7 @@ use crate::fm::ChatState;
 use crate::ids::Ids;
 use crate::jobs::JobsState;
 use crate::middleware::RecordedRequest;
+use crate::oauth::OAuthState;
 use crate::pipelines::PipelinesState;
 use crate::workspace::WorkspaceState;
 
@@ -21,6 +22,7 @@ pub struct State {
     pub pipelines: PipelinesState,
     pub workspace: WorkspaceState,
     pub chat: ChatState,
+    pub oauth: OAuthState,
 }
 
 /// Everything a handler needs: fixed configuration, the served URL, and the mutable state.
@@ -39,6 +41,11 @@ impl App {
             url,
             state: Mutex::new(State::default()),
         })
+    }
+
+    /// Whether requests need a bearer token at all.
+    pub fn auth_required(&self) -> bool {
+        self.config.token.is_some() || !self.config.oauth_clients.is_empty()
     }
 
     /// A panic in one handler must not wedge the emulator for the rest of a test run.

@@ -1,10 +1,12 @@
 //! Calling the component: one fresh store per call on a shared runtime, with a deadline.
 
+use crate::auth::Authenticator;
 use crate::client::HttpClient;
 use crate::component::Runtime;
 use crate::config::Workspace;
 use crate::egress::{AllowedHost, Egress, EgressPolicy};
 use crate::epoch;
+use crate::limits::{self, Breach, HasLimiter, Limits};
 use crate::output::{Failure, Success};
 use crate::state::AgentState;
 use std::sync::Arc;
@@ -35,12 +37,16 @@ pub struct AgentOptions {
     pub timeout: Duration,
     /// Passed to the guest as `CLAUDE_ENDPOINT_NAME` when set.
     pub claude_endpoint: Option<String>,
+    /// Resource limits of each call's store (`--max-memory`).
+    pub limits: Limits,
 }
 
 /// The component bound to one workspace. Cheap to share (`Arc`), safe to call concurrently.
 pub struct Agent {
     runtime: Arc<Runtime>,
     workspace_url: String,
+    /// Shared by every call, so an OAuth token is fetched once and refreshed once.
+    auth: Arc<Authenticator>,
     policy: Arc<EgressPolicy>,
     client: HttpClient,
     options: AgentOptions,
@@ -53,31 +59,54 @@ impl Agent {
         workspace: &Workspace,
         options: AgentOptions,
     ) -> Self {
+        let auth = Arc::new(Authenticator::new(
+            &workspace.credentials,
+            &workspace.url,
+            &client,
+        ));
         let policy = EgressPolicy::new(
             workspace.origin.clone(),
-            workspace.token.clone(),
+            auth.clone(),
             options.allow_hosts.clone(),
         );
         Self {
             runtime,
             workspace_url: workspace.url.clone(),
+            auth,
             policy: Arc::new(policy),
             client,
             options,
         }
     }
 
-    /// Calls `predict` or `run` with the payload JSON text.
-    pub async fn call(&self, export: Export, payload: &str) -> Result<Success, Failure> {
+    /// The data of a fresh store: this workspace, its egress policy, the shared client.
+    pub fn new_state(&self) -> AgentState {
         let hooks = Egress::new(self.policy.clone(), self.client.clone());
-        let state = AgentState::new(
+        AgentState::new(
             &self.workspace_url,
             self.options.claude_endpoint.as_deref(),
             hooks,
-        );
-        let mut store = Store::new(self.runtime.engine(), state);
+        )
+    }
+
+    /// A fresh sandboxed store: [`Self::new_state`] under the memory limits, with the call's
+    /// deadline armed from now. Every guest call (any export) must run in one of these.
+    pub fn new_store(&self) -> Store<AgentState> {
+        let mut store = Store::new(self.runtime.engine(), self.new_state());
+        limits::apply(&mut store, self.options.limits);
+        epoch::arm(&mut store, Instant::now() + self.options.timeout);
+        store
+    }
+
+    /// Calls `predict` or `run` with the payload JSON text.
+    pub async fn call(&self, export: Export, payload: &str) -> Result<Success, Failure> {
+        // Unusable credentials fail here, clearly, rather than as the guest's first request.
+        self.auth
+            .header()
+            .await
+            .map_err(|e| Failure::Auth(e.to_string()))?;
+        let mut store = self.new_store();
         let timeout = self.options.timeout;
-        epoch::arm(&mut store, Instant::now() + timeout);
 
         let call = async {
             let instance = self.runtime.pre().instantiate_async(&mut store).await?;
@@ -94,10 +123,18 @@ impl Agent {
             })
         };
         // Epoch interruption stops busy guest code; this also bounds time blocked in host I/O.
-        match tokio::time::timeout(timeout, call).await {
+        let outcome = tokio::time::timeout(timeout, call).await;
+        match outcome {
             Err(_) => Err(timed_out(export, timeout)),
-            Ok(Err(trap)) => Err(classify_trap(export, timeout, &trap)),
-            Ok(Ok(Err(agent_error))) => Err(Failure::from(agent_error)),
+            Ok(Err(trap)) => {
+                let breach = store.data_mut().limiter().breach();
+                Err(classify_trap(export, timeout, &trap, breach))
+            }
+            // A refresh that failed mid-call reached the guest as an opaque transport error.
+            Ok(Ok(Err(agent_error))) => Err(match store.data().egress().credentials_failure() {
+                Some(e) => Failure::Auth(e.to_string()),
+                None => Failure::from(agent_error),
+            }),
             Ok(Ok(Ok(success))) => Ok(success),
         }
     }
@@ -111,12 +148,30 @@ fn timed_out(export: Export, timeout: Duration) -> Failure {
     ))
 }
 
-fn classify_trap(export: Export, timeout: Duration, err: &wasmtime::Error) -> Failure {
-    if err.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+/// A failed call: the deadline, a limit the guest ran into (and then died of), or a trap.
+fn classify_trap(
+    export: Export,
+    timeout: Duration,
+    err: &wasmtime::Error,
+    breach: Option<Breach>,
+) -> Failure {
+    let trap = err.downcast_ref::<Trap>();
+    if trap == Some(&Trap::Interrupt) {
         return timed_out(export, timeout);
     }
     tracing::debug!("{} trapped: {err:?}", export.name());
-    Failure::Trap(format!("{} trapped: {err:#}", export.name()))
+    match breach {
+        // The trap itself is only the guest's reaction (an allocation failure aborts): the
+        // cause worth reporting is the limit.
+        Some(breach) => {
+            let then = trap.map_or_else(|| err.root_cause().to_string(), Trap::to_string);
+            Failure::Trap(format!(
+                "{} exceeded {breach}; it then stopped: {then}",
+                export.name()
+            ))
+        }
+        None => Failure::Trap(format!("{} trapped: {err:#}", export.name())),
+    }
 }
 
 #[cfg(test)]
@@ -134,6 +189,7 @@ mod tests {
             allow_hosts: vec![],
             timeout: Duration::from_secs(60),
             claude_endpoint: None,
+            limits: Limits::default(),
         };
         let agent = Agent::new(runtime, HttpClient::new().unwrap(), &workspace, options);
         for export in [Export::Predict, Export::Predict, Export::Run] {
@@ -149,5 +205,44 @@ mod tests {
                 "{export:?}: {failure}"
             );
         }
+    }
+
+    /// A guest stopped by the deadline or the memory limit leaves the agent (engine, epoch
+    /// thread, client) fit for the next call, as a long-running `serve` needs.
+    #[tokio::test]
+    async fn calls_after_a_timeout_or_a_limit_still_work() {
+        let path = std::path::Path::new(sdp_agent_e2e::PROBE_WASM);
+        let runtime = Arc::new(Runtime::from_source(Some(path)).expect("probe loads"));
+        let workspace = Workspace::new("http://127.0.0.1:9", None).unwrap();
+        let options = AgentOptions {
+            allow_hosts: vec![],
+            timeout: Duration::from_secs(2),
+            claude_endpoint: None,
+            limits: Limits::from_mib(32),
+        };
+        let agent = Agent::new(runtime, HttpClient::new().unwrap(), &workspace, options);
+        let ok = || agent.call(Export::Predict, r#"{"probe": "ok"}"#);
+        let expected = Success::Submitted {
+            run_id: 0,
+            run_url: "probe ok".into(),
+        };
+        assert_eq!(ok().await, Ok(expected.clone()));
+
+        let spin = agent.call(Export::Predict, r#"{"probe": "spin"}"#).await;
+        let Err(Failure::Timeout(message)) = spin else {
+            panic!("spin: {spin:?}")
+        };
+        assert!(message.contains("within 2s (--timeout)"), "{message}");
+        assert_eq!(ok().await, Ok(expected.clone()));
+
+        let alloc = agent.call(Export::Run, r#"{"probe": "alloc"}"#).await;
+        let Err(Failure::Trap(message)) = alloc else {
+            panic!("alloc: {alloc:?}")
+        };
+        assert!(
+            message.starts_with("run exceeded the memory limit of 32 MiB (--max-memory)"),
+            "{message}"
+        );
+        assert_eq!(ok().await, Ok(expected));
     }
 }

@@ -14,8 +14,10 @@ use std::path::PathBuf;
     name = "sdp-agent",
     version,
     about = "Runs the sdp-agent WebAssembly component: request in words -> Spark Declarative Pipeline",
-    after_help = "Environment: DATABRICKS_HOST (workspace URL), DATABRICKS_TOKEN (kept in the host, \
-                  never given to the component), CLAUDE_ENDPOINT_NAME (optional), RUST_LOG (log level, default warn)."
+    after_help = "Environment: DATABRICKS_HOST (workspace URL); DATABRICKS_TOKEN, or DATABRICKS_CLIENT_ID + \
+                  DATABRICKS_CLIENT_SECRET (OAuth M2M); else a profile of ~/.databrickscfg \
+                  (DATABRICKS_CONFIG_FILE, DATABRICKS_CONFIG_PROFILE). Credentials stay in the host, \
+                  never given to the component. CLAUDE_ENDPOINT_NAME (optional), RUST_LOG (log level, default warn)."
 )]
 pub struct Cli {
     /// Component to run instead of the embedded one (.wasm).
@@ -32,6 +34,18 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 
+    /// Linear memory the component may use per call, in MiB (all its memories together).
+    /// Past it, allocations fail and the call ends with a `trap` error naming this limit.
+    #[arg(long, global = true, value_name = "MIB",
+          default_value_t = crate::limits::DEFAULT_MAX_MEMORY_MIB,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_memory: u64,
+
+    /// Profile of ~/.databrickscfg (or DATABRICKS_CONFIG_FILE) to take the workspace and
+    /// credentials from; overrides DATABRICKS_CONFIG_PROFILE. Environment values still win.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -46,6 +60,8 @@ pub enum Command {
     },
     /// Job side: create or edit the pipeline and start an update.
     Run(RunArgs),
+    /// Serve the component's Model Serving (MLflow scoring) protocol over HTTP/1.1.
+    Serve(crate::serve::ServeArgs),
     /// Offline end-to-end demo against an in-process workspace emulator.
     Demo {
         /// What the pipeline should do, in words.
@@ -249,6 +265,10 @@ mod tests {
         .unwrap();
         assert_eq!(cli.timeout, 5);
         assert_eq!(cli.allow_host.len(), 2);
+        assert_eq!(cli.max_memory, crate::limits::DEFAULT_MAX_MEMORY_MIB);
+        let cli = Cli::try_parse_from(["sdp-agent", "run", "--max-memory", "64", "x"]).unwrap();
+        assert_eq!(cli.max_memory, 64);
+        assert!(Cli::try_parse_from(["sdp-agent", "--max-memory", "0", "predict"]).is_err());
         assert!(Cli::try_parse_from(["sdp-agent", "--timeout", "0", "predict"]).is_err());
         assert!(Cli::try_parse_from(["sdp-agent", "--allow-host", "a/b", "predict"]).is_err());
     }

@@ -6,7 +6,8 @@ use crate::state::AgentState;
 use anyhow::Context as _;
 use std::path::Path;
 use wasmtime::component::{Component, Linker};
-use wasmtime::{Config, Engine};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
 /// Typed bindings for `wit/agent.wit`; exports are called asynchronously because the guest's
 /// HTTP and clock imports are async host functions.
@@ -28,21 +29,27 @@ pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SDP_AGENT_GUEST_WASM
 pub struct Runtime {
     engine: Engine,
     pre: SdpAgentPre<AgentState>,
+    /// `wasi:http/incoming-handler`, when the component exports it (for `serve`).
+    proxy: Option<ProxyPre<AgentState>>,
     _ticker: EpochTicker,
 }
 
 impl Runtime {
     /// Compiles (or loads from cache) `wasm` and links it against WASI + wasi-http.
     pub fn new(wasm: &[u8]) -> anyhow::Result<Self> {
-        let engine = new_engine()?;
+        Self::with_engine(new_engine()?, wasm)
+    }
+
+    /// Like `new`, on an engine configured by the caller (e.g. pooling for `serve`).
+    pub fn with_engine(engine: Engine, wasm: &[u8]) -> anyhow::Result<Self> {
         let component = load_component(&engine, wasm)?;
-        let mut linker = Linker::<AgentState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(to_anyhow)?;
-        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(to_anyhow)?;
+        let linker = linker(&engine)?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(to_anyhow)
             .context("the component's imports cannot be satisfied (WASI 0.2 + wasi:http only)")?;
+        // Optional: a component without the HTTP export still runs `predict` and `run`.
+        let proxy = ProxyPre::new(pre.clone()).ok();
         let pre = SdpAgentPre::new(pre)
             .map_err(to_anyhow)
             .context("the component does not export sdp:agent/agent@0.1.0")?;
@@ -50,19 +57,27 @@ impl Runtime {
         Ok(Self {
             engine,
             pre,
+            proxy,
             _ticker: ticker,
         })
     }
 
     /// From `--component PATH` when given, else the embedded component.
     pub fn from_source(path: Option<&Path>) -> anyhow::Result<Self> {
+        Self::from_source_on(new_engine()?, path)
+    }
+
+    /// `from_source` on a given engine.
+    pub fn from_source_on(engine: Engine, path: Option<&Path>) -> anyhow::Result<Self> {
         match path {
             Some(path) => {
                 let wasm = std::fs::read(path)
                     .with_context(|| format!("reading component {}", path.display()))?;
-                Self::new(&wasm).with_context(|| format!("loading component {}", path.display()))
+                Self::with_engine(engine, &wasm)
+                    .with_context(|| format!("loading component {}", path.display()))
             }
-            None => Self::new(EMBEDDED_COMPONENT).context("loading the embedded component"),
+            None => Self::with_engine(engine, EMBEDDED_COMPONENT)
+                .context("loading the embedded component"),
         }
     }
 
@@ -73,15 +88,44 @@ impl Runtime {
     pub fn pre(&self) -> &SdpAgentPre<AgentState> {
         &self.pre
     }
+
+    /// `None` when the component does not export `wasi:http/incoming-handler`.
+    pub fn proxy(&self) -> Option<&ProxyPre<AgentState>> {
+        self.proxy.as_ref()
+    }
 }
 
-/// Async host calls and epoch-based deadlines. (The pooling allocator could be enabled here
-/// once a server instantiates per request.)
+/// WASI 0.2 plus wasi-http's types and outgoing handler: everything the component may import.
+pub fn linker(engine: &Engine) -> anyhow::Result<Linker<AgentState>> {
+    let mut linker = Linker::<AgentState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(to_anyhow)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(to_anyhow)?;
+    Ok(linker)
+}
+
+/// Async host calls and epoch-based deadlines; instances allocated on demand (one-shot calls).
 pub(crate) fn new_engine() -> anyhow::Result<Engine> {
+    Engine::new(&base_config()).map_err(to_anyhow)
+}
+
+/// The same engine settings with the pooling allocator, for a server that instantiates per
+/// request: slots are reserved once and recycled instead of mapped and unmapped each time.
+/// `memory_reservation` is the virtual size of each linear memory slot (and so its limit).
+pub(crate) fn new_pooling_engine(
+    pool: PoolingAllocationConfig,
+    memory_reservation: u64,
+) -> anyhow::Result<Engine> {
+    let mut config = base_config();
+    config.memory_reservation(memory_reservation);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config).map_err(to_anyhow)
+}
+
+fn base_config() -> Config {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    Engine::new(&config).map_err(to_anyhow)
+    config
 }
 
 /// `Component::new` with an on-disk cache of the compiled artifact.

@@ -1,8 +1,9 @@
-//! Where the workspace is and how to authenticate to it, read from the host environment.
+//! Where the workspace is and how to authenticate to it (resolved by `auth`).
 //!
-//! The token stays in the host: the guest only ever sees `DATABRICKS_HOST`, and the egress
-//! hooks attach the token to requests bound for the workspace.
+//! Credentials stay in the host: the guest only ever sees `DATABRICKS_HOST`, and the egress
+//! hooks attach the `Authorization` header to requests bound for the workspace.
 
+use crate::auth::{self, Credentials, Source};
 use crate::egress::Origin;
 use http::Uri;
 use http::uri::Scheme;
@@ -15,56 +16,63 @@ pub const TOKEN_ENV: &str = "DATABRICKS_TOKEN";
 pub const CLAUDE_ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
 
 /// The workspace the agent talks to.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Workspace {
     /// Normalised URL: `scheme://host[:port]`, no path, no trailing `/`.
     pub url: String,
     /// Scheme, host and port of `url`: the only origin credentials are sent to.
     pub origin: Origin,
-    /// Bearer token; `None` runs unauthenticated (the workspace will answer 401).
-    pub token: Option<String>,
-}
-
-// Hand-written so the token can never end up in a log line through `{:?}`.
-impl std::fmt::Debug for Workspace {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workspace")
-            .field("url", &self.url)
-            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
-            .finish()
-    }
+    /// How to authenticate; its secrets are sensitive header values (`Debug` hides them).
+    pub credentials: Credentials,
 }
 
 impl Workspace {
-    /// Builds the workspace from a raw host string and an optional token.
+    /// Builds the workspace from a raw host string and an optional personal access token
+    /// (`None` sends no credentials: for emulators that do not check).
     pub fn new(raw_host: &str, token: Option<String>) -> Result<Self, String> {
-        let url = normalize_host(raw_host)?;
-        let origin = Origin::from_url(&url).map_err(|e| format!("{HOST_ENV}: {e}"))?;
-        let token = token.filter(|t| !t.trim().is_empty());
-        Ok(Self { url, origin, token })
+        let credentials = match token.filter(|t| !t.trim().is_empty()) {
+            Some(t) => Credentials::pat(&t, &TOKEN_ENV).map_err(|e| e.to_string())?,
+            None => Credentials::None,
+        };
+        Self::with_credentials(raw_host, &HOST_ENV, credentials)
     }
 
-    /// Reads `DATABRICKS_HOST` and `DATABRICKS_TOKEN`.
-    pub fn from_env() -> Result<Self, String> {
-        let host = std::env::var(HOST_ENV)
-            .ok()
-            .filter(|h| !h.trim().is_empty())
-            .ok_or_else(|| {
-                format!("{HOST_ENV} is not set: export the workspace URL, e.g. https://adb-123.4.azuredatabricks.net")
-            })?;
-        Self::new(&host, std::env::var(TOKEN_ENV).ok())
+    /// `host_source` names the setting in error messages.
+    pub fn with_credentials(
+        raw_host: &str,
+        host_source: &dyn std::fmt::Display,
+        credentials: Credentials,
+    ) -> Result<Self, String> {
+        let url = normalize_host_from(host_source, raw_host)?;
+        let origin = Origin::from_url(&url).map_err(|e| format!("{host_source}: {e}"))?;
+        Ok(Self {
+            url,
+            origin,
+            credentials,
+        })
+    }
+
+    /// Resolves host and credentials like the Databricks SDKs: the environment, then the
+    /// profile named by `--profile` (`profile`), `DATABRICKS_CONFIG_PROFILE` or `[DEFAULT]`.
+    pub fn from_env(profile: Option<&str>) -> Result<Self, String> {
+        let resolved =
+            auth::resolve(|k| std::env::var(k).ok(), profile).map_err(|e| e.to_string())?;
+        tracing::info!("workspace credentials: {}", resolved.summary);
+        let source: &Source = &resolved.host_source;
+        Self::with_credentials(&resolved.host, source, resolved.credentials)
     }
 }
 
-/// Turns what users paste as `DATABRICKS_HOST` into `scheme://host[:port]`.
+/// Turns what users paste as a host (`label`: an environment variable or a profile key, for
+/// messages) into `scheme://host[:port]`.
 ///
 /// `https://` is added when no scheme is given (as the SDKs do). Plain `http://` is only
 /// accepted for loopback hosts, so a token is never sent in clear text over a network. A path,
 /// query (`?o=123` from the browser bar) or trailing `/` is dropped.
-pub fn normalize_host(raw: &str) -> Result<String, String> {
+pub fn normalize_host_from(label: &dyn std::fmt::Display, raw: &str) -> Result<String, String> {
     let trimmed = raw.trim();
     if trimmed.is_empty() {
-        return Err(format!("{HOST_ENV} is empty"));
+        return Err(format!("{label} is empty"));
     }
     let with_scheme = if trimmed.contains("://") {
         trimmed.to_string()
@@ -73,33 +81,33 @@ pub fn normalize_host(raw: &str) -> Result<String, String> {
     };
     let uri: Uri = with_scheme
         .parse()
-        .map_err(|e| format!("{HOST_ENV}={trimmed:?} is not a URL: {e}"))?;
+        .map_err(|e| format!("{label} {trimmed:?} is not a URL: {e}"))?;
     let authority = uri
         .authority()
-        .ok_or_else(|| format!("{HOST_ENV}={trimmed:?} has no host"))?;
+        .ok_or_else(|| format!("{label} {trimmed:?} has no host"))?;
     if authority.as_str().contains('@') {
         return Err(format!(
-            "{HOST_ENV}={trimmed:?} must not contain credentials; use {TOKEN_ENV}"
+            "{label} {trimmed:?} must not contain credentials; use a token or client credentials"
         ));
     }
     if authority.host().is_empty() {
-        return Err(format!("{HOST_ENV}={trimmed:?} has no host"));
+        return Err(format!("{label} {trimmed:?} has no host"));
     }
     let after_host = &authority.as_str()[authority.host().len()..];
     if !after_host.is_empty() && authority.port_u16().is_none() {
-        return Err(format!("{HOST_ENV}={trimmed:?}: the port must be a number"));
+        return Err(format!("{label} {trimmed:?}: the port must be a number"));
     }
     let scheme = uri.scheme().cloned().unwrap_or(Scheme::HTTPS);
     let host = authority.host().to_ascii_lowercase();
     if scheme == Scheme::HTTP {
         if !is_loopback(&host) {
             return Err(format!(
-                "{HOST_ENV}={trimmed:?}: http:// is only allowed for loopback hosts; use https://"
+                "{label} {trimmed:?}: http:// is only allowed for loopback hosts; use https://"
             ));
         }
     } else if scheme != Scheme::HTTPS {
         return Err(format!(
-            "{HOST_ENV}={trimmed:?}: scheme must be https:// (or http:// on loopback)"
+            "{label} {trimmed:?}: scheme must be https:// (or http:// on loopback)"
         ));
     }
     let port = match authority.port_u16() {
@@ -133,6 +141,10 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn normalize_host(raw: &str) -> Result<String, String> {
+        normalize_host_from(&HOST_ENV, raw)
+    }
 
     #[test]
     fn adds_https_and_strips_slash() {
@@ -192,9 +204,29 @@ mod tests {
         let ws = Workspace::new("example.com", Some("  ".into())).unwrap();
         assert_eq!(ws.url, "https://example.com");
         assert_eq!(ws.origin.to_string(), "https://example.com:443");
-        assert!(ws.token.is_none());
+        assert!(matches!(ws.credentials, Credentials::None));
         let ws = Workspace::new("http://127.0.0.1:5000", Some("dapi1".into())).unwrap();
         assert_eq!(ws.origin.to_string(), "http://127.0.0.1:5000");
+        assert!(matches!(ws.credentials, Credentials::Pat(_)));
         assert!(!format!("{ws:?}").contains("dapi1"));
+    }
+
+    #[test]
+    fn host_errors_name_their_source() {
+        let err = normalize_host("http://example.com").unwrap_err();
+        assert!(
+            err.starts_with("DATABRICKS_HOST \"http://example.com\""),
+            "{err}"
+        );
+        let profile = Source::Profile {
+            key: "host",
+            profile: "dev".into(),
+            path: "/home/u/.databrickscfg".into(),
+        };
+        let err = Workspace::with_credentials("exa mple", &profile, Credentials::None).unwrap_err();
+        assert!(
+            err.starts_with("host in profile [dev] of /home/u/.databrickscfg \"exa mple\""),
+            "{err}"
+        );
     }
 }

@@ -1,16 +1,18 @@
 //! The guest's only way out: our `WasiHttpHooks`.
 //!
 //! Every outgoing request of the component passes through [`Egress::send_request`], which
-//! enforces the allow-list (workspace origin plus `--allow-host`), attaches the workspace token
-//! (the guest cannot set `Authorization` itself) and sends through the shared pooled client.
+//! enforces the allow-list (workspace origin plus `--allow-host`), attaches the workspace's
+//! `Authorization` from [`Authenticator`] (the guest cannot set it itself) and sends through the
+//! shared pooled client.
 
+use crate::auth::{Authenticator, TokenError};
 use crate::client::HttpClient;
 use crate::config::default_port;
 use http::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
 use http::uri::Authority;
 use http::{HeaderName, Uri};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::{
     DEFAULT_FORBIDDEN_HEADERS, Error, ForbiddenHeaderFilter, RequestOptions, WasiBody,
     WasiHttpHooks,
@@ -125,19 +127,28 @@ pub enum Verdict {
     Denied,
 }
 
+/// Why a request did not leave the host.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Not the workspace nor an `--allow-host`.
+    Denied,
+    /// The workspace's credentials could not be had (e.g. the OAuth token request failed).
+    Credentials(TokenError),
+}
+
 /// The egress rules of one agent; shared (`Arc`) by every store it creates.
 pub struct EgressPolicy {
     workspace: Origin,
-    token: Option<String>,
+    auth: Arc<Authenticator>,
     allowed: Vec<AllowedHost>,
     user_agent: HeaderValue,
 }
 
 impl EgressPolicy {
-    pub fn new(workspace: Origin, token: Option<String>, allowed: Vec<AllowedHost>) -> Self {
+    pub fn new(workspace: Origin, auth: Arc<Authenticator>, allowed: Vec<AllowedHost>) -> Self {
         Self {
             workspace,
-            token,
+            auth,
             allowed,
             user_agent: HeaderValue::from_str(&user_agent())
                 .unwrap_or_else(|_| HeaderValue::from_static("sdp-agent")),
@@ -158,39 +169,36 @@ impl EgressPolicy {
         }
     }
 
+    fn prepare_denied_log(&self, uri: &Uri) {
+        tracing::warn!(
+            %uri,
+            "egress denied: not the workspace ({}) nor an --allow-host",
+            self.workspace
+        );
+    }
+
     /// Applies the policy to a request: `Err` when it must not leave the host, otherwise the
-    /// request with the headers the host is responsible for.
-    pub fn prepare(
+    /// request with the headers the host is responsible for. The workspace's header is asked
+    /// for per request, so an OAuth token is refreshed while a long call runs.
+    pub async fn prepare(
         &self,
         mut request: http::Request<WasiBody>,
-    ) -> Result<http::Request<WasiBody>, Error> {
+    ) -> Result<http::Request<WasiBody>, Refusal> {
         let verdict = self.verdict(request.uri());
-        let headers = request.headers_mut();
-        match verdict {
-            Verdict::Denied => {
-                tracing::warn!(
-                    uri = %request.uri(),
-                    "egress denied: not the workspace ({}) nor an --allow-host",
-                    self.workspace
-                );
-                return Err(Error::HttpRequestDenied);
-            }
-            Verdict::Workspace => match &self.token {
-                Some(token) => {
-                    let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-                        .map_err(|_| Error::ConfigurationError)?;
-                    value.set_sensitive(true);
-                    headers.insert(AUTHORIZATION, value);
-                }
-                None => {
-                    headers.remove(AUTHORIZATION);
-                }
-            },
-            // Credentials are for the workspace only.
-            Verdict::Allowed => {
-                headers.remove(AUTHORIZATION);
-            }
+        if verdict == Verdict::Denied {
+            self.prepare_denied_log(request.uri());
+            return Err(Refusal::Denied);
         }
+        let authorization = match verdict {
+            Verdict::Workspace => self.auth.header().await.map_err(Refusal::Credentials)?,
+            // Credentials are for the workspace only.
+            _ => None,
+        };
+        let headers = request.headers_mut();
+        match authorization {
+            Some(value) => headers.insert(AUTHORIZATION, value),
+            None => headers.remove(AUTHORIZATION),
+        };
         if !headers.contains_key(USER_AGENT) {
             headers.insert(USER_AGENT, self.user_agent.clone());
         }
@@ -207,11 +215,26 @@ pub fn is_forbidden(name: &HeaderName) -> bool {
 pub struct Egress {
     policy: Arc<EgressPolicy>,
     client: HttpClient,
+    /// The first credentials failure of this store's requests: the guest only sees an
+    /// opaque transport error, the host reports this instead.
+    credentials_failure: Arc<Mutex<Option<TokenError>>>,
 }
 
 impl Egress {
     pub fn new(policy: Arc<EgressPolicy>, client: HttpClient) -> Self {
-        Self { policy, client }
+        Self {
+            policy,
+            client,
+            credentials_failure: Arc::default(),
+        }
+    }
+
+    /// Why a request of this store could not get its credentials, if one could not.
+    pub fn credentials_failure(&self) -> Option<TokenError> {
+        self.credentials_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
     }
 }
 
@@ -240,10 +263,31 @@ impl WasiHttpHooks for Egress {
         options: Option<RequestOptions>,
         _fut: Box<dyn Future<Output = Result<(), Error>> + Send>,
     ) -> SendFuture {
-        let prepared = self.policy.prepare(request);
+        let policy = self.policy.clone();
         let client = self.client.clone();
+        let failure = self.credentials_failure.clone();
         Box::new(async move {
-            let response = client.send(prepared?, options).await?;
+            if policy.verdict(request.uri()) == Verdict::Denied {
+                policy.prepare_denied_log(request.uri());
+                // Take the guest's body before refusing: a client that writes its body while
+                // awaiting the answer (wstd does) would otherwise see its body stream closed
+                // ("connection reset") and never learn that the request was denied.
+                drain(request.into_body()).await;
+                return Err(Error::HttpRequestDenied);
+            }
+            let prepared = match policy.prepare(request).await {
+                Ok(request) => request,
+                Err(Refusal::Denied) => return Err(Error::HttpRequestDenied),
+                Err(Refusal::Credentials(e)) => {
+                    let message = e.to_string();
+                    failure
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .get_or_insert(e);
+                    return Err(Error::InternalError(Some(message)));
+                }
+            };
+            let response = client.send(prepared, options).await?;
             // The pooled client drives connection I/O on its own tasks: nothing left to await.
             let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
             Ok((response, io))
@@ -251,15 +295,28 @@ impl WasiHttpHooks for Egress {
     }
 }
 
+/// Reads and drops a refused request's body, bounded in size and time.
+async fn drain(body: WasiBody) {
+    use http_body_util::{BodyExt, Limited};
+    let read = Limited::new(body, 16 * 1024 * 1024).collect();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(10), read).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use http_body_util::{BodyExt, Empty};
 
+    fn pat(token: &str) -> Arc<Authenticator> {
+        let credentials = crate::auth::Credentials::pat(token, &"test token").unwrap();
+        let client = HttpClient::new().unwrap();
+        Arc::new(Authenticator::new(&credentials, "https://unused", &client))
+    }
+
     fn policy(allowed: &[&str]) -> EgressPolicy {
         EgressPolicy::new(
             Origin::from_url("https://adb-1.azuredatabricks.net").unwrap(),
-            Some("dapi-secret".into()),
+            pat("dapi-secret"),
             allowed.iter().map(|a| a.parse().unwrap()).collect(),
         )
     }
@@ -369,13 +426,14 @@ mod tests {
         assert!(!is_forbidden(&USER_AGENT));
     }
 
-    #[test]
-    fn prepare_attaches_credentials_to_workspace_only() {
+    #[tokio::test]
+    async fn prepare_attaches_credentials_to_workspace_only() {
         let p = policy(&["api.example.com"]);
         let req = p
             .prepare(request(
                 "https://adb-1.azuredatabricks.net/api/2.0/pipelines",
             ))
+            .await
             .unwrap();
         assert_eq!(req.headers()[AUTHORIZATION], "Bearer dapi-secret");
         assert!(
@@ -385,13 +443,75 @@ mod tests {
                 .starts_with("sdp-agent/")
         );
 
-        let req = p.prepare(request("https://api.example.com/")).unwrap();
+        let req = p
+            .prepare(request("https://api.example.com/"))
+            .await
+            .unwrap();
         assert!(req.headers().get(AUTHORIZATION).is_none());
 
         assert!(matches!(
-            p.prepare(request("https://evil.example.org/")),
-            Err(Error::HttpRequestDenied)
+            p.prepare(request("https://evil.example.org/")).await,
+            Err(Refusal::Denied)
         ));
+    }
+
+    /// Whatever `Authorization` reaches the hooks (wasi-http refuses it from the guest, this is
+    /// the second line), the workspace gets the host's and other hosts get none.
+    #[tokio::test]
+    async fn prepare_replaces_any_authorization() {
+        let p = policy(&["api.example.com"]);
+        for url in [
+            "https://adb-1.azuredatabricks.net/x",
+            "https://api.example.com/",
+        ] {
+            let mut req = request(url);
+            req.headers_mut()
+                .insert(AUTHORIZATION, HeaderValue::from_static("Bearer guest-made"));
+            let req = p.prepare(req).await.unwrap();
+            let expected = url.contains("adb-1").then_some("Bearer dapi-secret");
+            assert_eq!(
+                req.headers()
+                    .get(AUTHORIZATION)
+                    .map(|v| v.to_str().unwrap()),
+                expected,
+                "{url}"
+            );
+        }
+    }
+
+    /// A failed OAuth token request fails the guest's request without sending it, and the
+    /// hooks keep the reason for the host to report.
+    #[tokio::test]
+    async fn credentials_failure_is_kept_for_the_host() {
+        let (workspace, seen, _) = recording_server().await;
+        let url = format!("http://{workspace}");
+        let credentials =
+            crate::auth::Credentials::oauth_m2m("svc-1", "dose-secret", &"test").unwrap();
+        let client = HttpClient::new().unwrap();
+        // The recording server answers the token request with `{}`: no access_token.
+        let auth = Arc::new(Authenticator::new(&credentials, &url, &client));
+        let policy = EgressPolicy::new(Origin::from_url(&url).unwrap(), auth, vec![]);
+        let mut hooks = Egress::new(Arc::new(policy), client);
+        assert!(hooks.credentials_failure().is_none());
+        let err = send(&mut hooks, &format!("{url}/api/2.0/pipelines"))
+            .await
+            .unwrap_err();
+        let Error::InternalError(Some(message)) = &err else {
+            panic!("{err:?}")
+        };
+        assert!(message.contains("client id \"svc-1\""), "{message}");
+        let failure = hooks.credentials_failure().expect("recorded");
+        assert_eq!(failure.client_id, "svc-1");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "only the token request left the host");
+        assert!(
+            seen[0][AUTHORIZATION]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic "),
+            "{:?}",
+            seen[0]
+        );
     }
 
     /// A loopback server recording request headers and counting accepted connections.
@@ -441,7 +561,7 @@ mod tests {
         let (other, _, other_accepted) = recording_server().await;
         let policy = EgressPolicy::new(
             Origin::from_url(&format!("http://{workspace}")).unwrap(),
-            Some("dapi-host-only".into()),
+            pat("dapi-host-only"),
             vec![],
         );
         let mut hooks = Egress::new(Arc::new(policy), HttpClient::new().unwrap());
@@ -481,13 +601,49 @@ mod tests {
         );
     }
 
-    #[test]
-    fn prepare_keeps_guest_user_agent() {
+    #[tokio::test]
+    async fn prepare_keeps_guest_user_agent() {
         let p = policy(&[]);
         let mut req = request("https://adb-1.azuredatabricks.net/");
         req.headers_mut()
             .insert(USER_AGENT, HeaderValue::from_static("guest/1"));
-        let req = p.prepare(req).unwrap();
+        let req = p.prepare(req).await.unwrap();
         assert_eq!(req.headers()[USER_AGENT], "guest/1");
+    }
+
+    /// A body that notes whether it was read to its end.
+    struct Watched(Arc<std::sync::atomic::AtomicBool>, bool);
+
+    impl http_body::Body for Watched {
+        type Data = bytes::Bytes;
+        type Error = Error;
+        fn poll_frame(
+            mut self: std::pin::Pin<&mut Self>,
+            _cx: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, Error>>> {
+            if self.1 {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+                return std::task::Poll::Ready(None);
+            }
+            self.1 = true;
+            std::task::Poll::Ready(Some(Ok(http_body::Frame::data(bytes::Bytes::from_static(
+                b"{\"steal\": true}",
+            )))))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_denied_request_is_refused_only_after_its_body_is_taken() {
+        let mut hooks = Egress::new(Arc::new(policy(&[])), HttpClient::new().unwrap());
+        let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let request = http::Request::builder()
+            .method("POST")
+            .uri("http://127.0.0.1:9/collect")
+            .body(Watched(read.clone(), false).boxed_unsync())
+            .unwrap();
+        let fut = hooks.send_request(request, None, Box::new(async { Ok(()) }));
+        let outcome = std::pin::Pin::from(fut).await.map(|(r, _)| r);
+        assert!(matches!(outcome, Err(Error::HttpRequestDenied)), "{outcome:?}");
+        assert!(read.load(std::sync::atomic::Ordering::SeqCst), "body drained first");
     }
 }

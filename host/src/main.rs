@@ -5,6 +5,7 @@
 //! workspace emulator.
 
 mod agent;
+mod auth;
 mod cache;
 mod cli;
 mod client;
@@ -13,7 +14,9 @@ mod config;
 mod demo;
 mod egress;
 mod epoch;
+mod limits;
 mod output;
+mod serve;
 mod state;
 
 use agent::{Agent, AgentOptions, Export};
@@ -30,7 +33,11 @@ use std::time::Duration;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    // A server's access log is info-level; one-shot commands keep stderr quiet.
+    init_tracing(match cli.command {
+        Command::Serve(_) => "warn,sdp_agent=info",
+        _ => "warn",
+    });
     let tokio = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -66,6 +73,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             .await;
             print_outcome(&outcome)
         }
+        Command::Serve(args) => serve::run(&cli, args).await,
         Command::Demo { question } => demo::run(&cli, question.as_deref()).await,
     }
 }
@@ -76,8 +84,8 @@ async fn call_once(
     export: Export,
     payload: impl FnOnce() -> Result<String, Failure>,
 ) -> Result<Success, Failure> {
-    // Cheapest checks first: a missing DATABRICKS_HOST should not cost a compile.
-    let workspace = Workspace::from_env().map_err(Failure::Config)?;
+    // Cheapest checks first: missing host or credentials should not cost a compile.
+    let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(Failure::Config)?;
     let payload = payload()?;
     let runtime = load_runtime(cli).await?;
     let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
@@ -102,6 +110,7 @@ pub fn agent_options(cli: &Cli) -> AgentOptions {
         claude_endpoint: std::env::var(config::CLAUDE_ENDPOINT_ENV)
             .ok()
             .filter(|v| !v.trim().is_empty()),
+        limits: limits::Limits::from_mib(cli.max_memory),
     }
 }
 
@@ -113,10 +122,10 @@ fn print_outcome(outcome: &Result<Success, Failure>) -> ExitCode {
     }
 }
 
-/// `RUST_LOG` filters (default `warn`); always to stderr, stdout is reserved for results.
-fn init_tracing() {
+/// `RUST_LOG` filters (else `default`); always to stderr, stdout is reserved for results.
+fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -79,8 +79,10 @@ pub enum Failure {
     Transport(String),
     /// The guest trapped (a bug in it, or the engine stopped it).
     Trap(String),
-    /// Host-side setup: environment, flags, loading the component.
+    /// Host-side setup: environment, flags, credentials config, loading the component.
     Config(String),
+    /// The workspace credentials were refused or could not be obtained (OAuth token request).
+    Auth(String),
 }
 
 impl From<AgentError> for Failure {
@@ -130,6 +132,7 @@ impl Failure {
             Failure::Transport(_) => "transport",
             Failure::Trap(_) => "trap",
             Failure::Config(_) => "config",
+            Failure::Auth(_) => "auth",
         }
     }
 
@@ -164,7 +167,8 @@ impl Failure {
             | Failure::Timeout(m)
             | Failure::Transport(m)
             | Failure::Trap(m)
-            | Failure::Config(m) => m.clone(),
+            | Failure::Config(m)
+            | Failure::Auth(m) => m.clone(),
         }
     }
 
@@ -322,6 +326,7 @@ mod tests {
             (Failure::Transport("x".into()), "transport"),
             (Failure::Trap("x".into()), "trap"),
             (Failure::Config("x".into()), "config"),
+            (Failure::Auth("x".into()), "auth"),
         ] {
             assert_eq!(parsed(&f), json!({"error": {"kind": kind, "message": "x"}}));
         }

@@ -2,6 +2,7 @@
 
 use crate::config::{CLAUDE_ENDPOINT_ENV, HOST_ENV};
 use crate::egress::Egress;
+use crate::limits::{HasLimiter, Limiter};
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -11,6 +12,8 @@ pub struct AgentState {
     http: WasiHttpCtx,
     table: ResourceTable,
     hooks: Egress,
+    /// Replaced by `limits::apply` with the call's own limits.
+    limiter: Limiter,
 }
 
 impl AgentState {
@@ -33,7 +36,21 @@ impl AgentState {
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
             hooks,
+            limiter: Limiter::default(),
         }
+    }
+}
+
+impl AgentState {
+    /// The store's egress hooks (e.g. to ask why a request got no credentials).
+    pub fn egress(&self) -> &Egress {
+        &self.hooks
+    }
+}
+
+impl HasLimiter for AgentState {
+    fn limiter(&mut self) -> &mut Limiter {
+        &mut self.limiter
     }
 }
 

@@ -53,11 +53,20 @@ fn rate_limits_are_waited_out_as_retry_after_says() {
         ..fault("POST", PIPELINES)
     });
     let started = std::time::Instant::now();
-    let result = run(&emu, &full_payload(&emu, "rate_limited")).assert_ok().clone();
-    assert!(started.elapsed().as_secs_f64() >= 2.5, "Retry-After honoured three times");
+    let result = run(&emu, &full_payload(&emu, "rate_limited"))
+        .assert_ok()
+        .clone();
+    assert!(
+        started.elapsed().as_secs_f64() >= 2.5,
+        "Retry-After honoured three times"
+    );
     assert_eq!(emu.pipelines().len(), 1);
     assert_eq!(result["pipeline_id"], emu.pipelines()[0]["pipeline_id"]);
-    assert_eq!(count(&emu, "POST", PIPELINES), 2, "a 429 create is repeated: not processed");
+    assert_eq!(
+        count(&emu, "POST", PIPELINES),
+        2,
+        "a 429 create is repeated: not processed"
+    );
 }
 
 #[test]
@@ -90,7 +99,11 @@ fn a_dropped_connection_after_the_submit_was_done_makes_exactly_one_run() {
     let result = predict(&emu, &full_payload(&emu, "p")).assert_ok().clone();
     assert_eq!(emu.runs().len(), 1);
     assert_eq!(result["run_id"], emu.runs()[0]["run_id"]);
-    assert_eq!(count(&emu, "POST", SUBMIT), 2, "retried once with the same token");
+    assert_eq!(
+        count(&emu, "POST", SUBMIT),
+        2,
+        "retried once with the same token"
+    );
 }
 
 #[test]
@@ -101,10 +114,16 @@ fn a_pipeline_created_but_unanswered_is_found_not_created_twice() {
         after_handling: true,
         ..fault("POST", PIPELINES)
     });
-    let result = run(&emu, &full_payload(&emu, "lost_answer")).assert_ok().clone();
+    let result = run(&emu, &full_payload(&emu, "lost_answer"))
+        .assert_ok()
+        .clone();
     assert_eq!(emu.pipelines().len(), 1, "{:?}", emu.pipelines());
     assert_eq!(result["pipeline_id"], emu.pipelines()[0]["pipeline_id"]);
-    assert_eq!(count(&emu, "POST", PIPELINES), 1, "looked it up instead of creating again");
+    assert_eq!(
+        count(&emu, "POST", PIPELINES),
+        1,
+        "looked it up instead of creating again"
+    );
 }
 
 #[test]
@@ -115,7 +134,9 @@ fn a_500_with_a_garbage_body_on_create_is_checked_then_retried() {
         raw_body: Some("<html><body>Internal Server Error</body></html>".into()),
         ..fault("POST", PIPELINES)
     });
-    let result = run(&emu, &full_payload(&emu, "garbage_500")).assert_ok().clone();
+    let result = run(&emu, &full_payload(&emu, "garbage_500"))
+        .assert_ok()
+        .clone();
     assert_eq!(emu.pipelines().len(), 1);
     assert_eq!(result["pipeline_id"], emu.pipelines()[0]["pipeline_id"]);
     assert_eq!(count(&emu, "POST", PIPELINES), 2);
@@ -161,7 +182,10 @@ fn the_model_endpoint_is_retried_through_503s() {
     let endpoint = "databricks-claude-sonnet-4-5";
     emu.inject_fault(Fault {
         times: 2,
-        ..unavailable("POST", &format!("/serving-endpoints/{endpoint}/invocations"))
+        ..unavailable(
+            "POST",
+            &format!("/serving-endpoints/{endpoint}/invocations"),
+        )
     });
     emu.script_chat(
         endpoint,
@@ -183,6 +207,11 @@ fn every_request_says_who_is_calling() {
     run(&emu, &full_payload(&emu, "agent_ua")).assert_ok();
     for r in emu.requests() {
         let ua = r.user_agent.unwrap_or_default();
-        assert!(ua.starts_with("sdp-agent/"), "{} {}: {ua}", r.method, r.path);
+        assert!(
+            ua.starts_with("sdp-agent/"),
+            "{} {}: {ua}",
+            r.method,
+            r.path
+        );
     }
 }

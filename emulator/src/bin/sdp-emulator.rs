@@ -13,9 +13,25 @@ struct Args {
     /// Bearer token clients must send.
     #[arg(long, default_value = "dapi-emulator-token")]
     token: String,
-    /// Accept requests without a token.
+    /// Accept no personal access token; with no --oauth-client either, requests need no token.
     #[arg(long)]
     no_auth: bool,
+    /// An OAuth M2M client `POST /oidc/v1/token` accepts, as CLIENT_ID:SECRET; repeatable.
+    #[arg(long = "oauth-client", value_name = "CLIENT_ID:SECRET", value_parser = parse_client)]
+    oauth_clients: Vec<(String, String)>,
+    /// Lifetime of the OAuth tokens it issues, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 3600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    oauth_token_ttl: u64,
+}
+
+fn parse_client(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_string(), secret.to_string()))
+        }
+        _ => Err(format!("{raw:?}: expected CLIENT_ID:SECRET")),
+    }
 }
 
 #[tokio::main]
@@ -26,6 +42,8 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let config = EmulatorConfig {
         token: (!args.no_auth).then_some(args.token),
+        oauth_clients: args.oauth_clients,
+        oauth_token_ttl_secs: args.oauth_token_ttl,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start_on_port(config, args.port).await?;

@@ -4,6 +4,7 @@ mod chat;
 mod client;
 mod gate;
 mod jobs;
+mod oauth;
 mod pipelines;
 mod workspace;
 

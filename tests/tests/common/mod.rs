@@ -70,6 +70,11 @@ pub fn agent_command(emu: &Emulator) -> Command {
     cmd.env("DATABRICKS_HOST", emu.url())
         .env_remove("CLAUDE_ENDPOINT_NAME")
         .env_remove("DATABRICKS_CONFIG_PROFILE")
+        // Credentials come from the emulator alone, whatever the developer's shell exports.
+        .env_remove("DATABRICKS_CONFIG_FILE")
+        .env_remove("DATABRICKS_CLIENT_ID")
+        .env_remove("DATABRICKS_CLIENT_SECRET")
+        .env_remove("DATABRICKS_AUTH_TYPE")
         .env("RUST_LOG", "warn");
     match emu.token() {
         Some(t) => cmd.env("DATABRICKS_TOKEN", t),

