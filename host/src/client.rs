@@ -30,6 +30,9 @@ const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Client<HttpsConnector<HttpConnector>, WasiBody>,
+    /// The host's own cap on waiting for a response head, whatever the guest asked for: a
+    /// stalled workspace must not hold a call until its overall deadline.
+    head_limit: Option<Duration>,
 }
 
 impl HttpClient {
@@ -50,7 +53,16 @@ impl HttpClient {
             .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .pool_timer(TokioTimer::new())
             .build(connector);
-        Ok(Self { inner })
+        Ok(Self {
+            inner,
+            head_limit: None,
+        })
+    }
+
+    /// The same client (same pool) with every response head due within `limit`.
+    pub fn with_head_limit(mut self, limit: Duration) -> Self {
+        self.head_limit = Some(limit);
+        self
     }
 
     /// Sends one request (absolute URI), honouring the guest's `request-options` as far as a
@@ -64,9 +76,13 @@ impl HttpClient {
     ) -> Result<http::Response<WasiBody>, Error> {
         let options = options.unwrap_or_default();
         let request = buffer_body(request).await?;
-        let head_deadline = options
+        let guest_deadline = options
             .first_byte_timeout
             .map(|first_byte| options.connect_timeout.unwrap_or(Duration::ZERO) + first_byte);
+        let head_deadline = match (guest_deadline, self.head_limit) {
+            (Some(g), Some(h)) => Some(g.min(h)),
+            (g, h) => g.or(h),
+        };
         let pending = self.inner.request(request);
         let response = match head_deadline {
             Some(limit) => tokio::time::timeout(limit, pending)
@@ -372,5 +388,25 @@ mod tests {
         let mut body = FrameTimeout::new(Stalled, Duration::from_millis(50));
         let frame = body.frame().await;
         assert!(matches!(frame, Some(Err(Error::ConnectionReadTimeout))));
+    }
+
+    #[tokio::test]
+    async fn the_host_head_limit_applies_when_the_guest_sets_none() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let mut open = Vec::new();
+            while let Ok((stream, _)) = listener.accept().await {
+                open.push(stream);
+            }
+        });
+        let client = HttpClient::new()
+            .unwrap()
+            .with_head_limit(Duration::from_millis(200));
+        let err = client
+            .send(empty_request(&format!("http://{addr}/")), None)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::ConnectionReadTimeout), "{err:?}");
     }
 }

@@ -643,7 +643,13 @@ mod tests {
             .unwrap();
         let fut = hooks.send_request(request, None, Box::new(async { Ok(()) }));
         let outcome = std::pin::Pin::from(fut).await.map(|(r, _)| r);
-        assert!(matches!(outcome, Err(Error::HttpRequestDenied)), "{outcome:?}");
-        assert!(read.load(std::sync::atomic::Ordering::SeqCst), "body drained first");
+        assert!(
+            matches!(outcome, Err(Error::HttpRequestDenied)),
+            "{outcome:?}"
+        );
+        assert!(
+            read.load(std::sync::atomic::Ordering::SeqCst),
+            "body drained first"
+        );
     }
 }

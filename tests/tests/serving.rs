@@ -64,6 +64,59 @@ fn post_json(agent: &ureq::Agent, url: &str, body: &Value) -> Answer {
     )
 }
 
+/// Sends only the head of a `POST /invocations` announcing `length` bytes of JSON, and reads
+/// the answer. (A client that writes a large body before reading would meet a closed socket:
+/// the server answers and stops reading, as it should.)
+fn announce_body(server: &Server, length: usize) -> Answer {
+    use std::io::{Read, Write};
+    let addr = server.url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(CALL_LIMIT)).unwrap();
+    let head = format!(
+        "POST /invocations HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {length}\r\nConnection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).expect("write the head");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read the answer");
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text.split_once("\r\n\r\n").expect("a complete answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    // `wasmtime serve` streams its answers chunked.
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Answer {
+        status,
+        json: serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
+        allow: None,
+        retry_after: None,
+    }
+}
+
+/// The data of a `Transfer-Encoding: chunked` body (no extensions or trailers expected).
+fn dechunk(mut rest: &str) -> String {
+    let mut data = String::new();
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let size = usize::from_str_radix(size.trim(), 16).expect("a chunk size");
+        if size == 0 {
+            break;
+        }
+        data.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    data
+}
+
 /// The predict result shape; returns the run id after checking the emulator has that run.
 fn assert_submitted(emu: &Emulator, prediction: &Value) -> i64 {
     let run_id = prediction["run_id"]
@@ -91,7 +144,9 @@ fn assert_error(answer: &Answer, status: u16, code: &str) {
     assert_eq!(answer.status, status, "{}", answer.json);
     assert_eq!(answer.json["error_code"], code, "{}", answer.json);
     assert!(
-        answer.json["message"].as_str().is_some_and(|m| !m.is_empty()),
+        answer.json["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "{}",
         answer.json
     );
@@ -106,7 +161,10 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
 
     for path in ["/ping", "/health"] {
         let answer = send(&http, "GET", &url(path), None);
-        assert_eq!((answer.status, &answer.json), (200, &json!({"status": "ok"})));
+        assert_eq!(
+            (answer.status, &answer.json),
+            (200, &json!({"status": "ok"}))
+        );
     }
     let version = send(&http, "GET", &url("/version"), None);
     assert_eq!(version.status, 200);
@@ -140,10 +198,18 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
     submitted += 2;
 
     let inputs_object = json!({"inputs": record("in-object"), "params": {}});
-    predictions(emu, &post_json(&http, &url("/invocations"), &inputs_object), 1);
+    predictions(
+        emu,
+        &post_json(&http, &url("/invocations"), &inputs_object),
+        1,
+    );
     submitted += 1;
     let inputs_list = json!({"inputs": [record("in-1"), record("in-2")]});
-    predictions(emu, &post_json(&http, &url("/invocations"), &inputs_list), 2);
+    predictions(
+        emu,
+        &post_json(&http, &url("/invocations"), &inputs_list),
+        2,
+    );
     submitted += 2;
 
     // The workspace-style path, as an SDK pointed at this server calls it.
@@ -171,9 +237,15 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
         .iter()
         .filter_map(|d| d["field"].as_str())
         .collect();
-    assert!(fields.contains(&"dataframe_records[1].catalog"), "{}", invalid.json);
     assert!(
-        fields.iter().all(|f| f.starts_with("dataframe_records[1].")),
+        fields.contains(&"dataframe_records[1].catalog"),
+        "{}",
+        invalid.json
+    );
+    assert!(
+        fields
+            .iter()
+            .all(|f| f.starts_with("dataframe_records[1].")),
         "only the bad record is blamed: {}",
         invalid.json
     );
@@ -190,11 +262,14 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
         Some(("application/json", b"{not json")),
     );
     assert_error(&not_json, 400, "BAD_REQUEST");
-    assert_eq!(emu.runs().len(), submitted, "no run from a rejected request");
+    assert_eq!(
+        emu.runs().len(),
+        submitted,
+        "no run from a rejected request"
+    );
 
-    // 413: over 1 MiB.
-    let big = vec![b' '; 1024 * 1024 + 1];
-    let too_large = send(&http, "POST", &url("/invocations"), Some(("application/json", &big)));
+    // 413 from the announced length alone, before any of the body is sent.
+    let too_large = announce_body(server, 1024 * 1024 + 1);
     assert_error(&too_large, 413, "BAD_REQUEST");
 
     // 415, 404, 405 (with Allow).
@@ -278,11 +353,17 @@ fn sdp_agent_serve_answers_504_at_its_deadline_and_keeps_serving() {
     let slow = post_json(&http, &url, &full_payload(&emu, "slow"));
     assert_error(&slow, 504, "DEADLINE_EXCEEDED");
     assert!(
-        slow.json["message"].as_str().unwrap().contains("--request-timeout"),
+        slow.json["message"]
+            .as_str()
+            .unwrap()
+            .contains("--request-timeout"),
         "{}",
         slow.json
     );
-    assert_eq!(send(&http, "GET", &format!("{}/ping", server.url), None).status, 200);
+    assert_eq!(
+        send(&http, "GET", &format!("{}/ping", server.url), None).status,
+        200
+    );
     let next = post_json(&http, &url, &full_payload(&emu, "next"));
     assert_eq!(next.status, 200, "{}", next.json);
     assert_submitted(&emu, &next.json);
@@ -294,7 +375,10 @@ fn sdp_agent_serve_answers_504_at_its_deadline_and_keeps_serving() {
 fn the_databricks_python_sdk_queries_sdp_agent_serve() {
     let emu = emulator();
     let server = Server::sdp_agent(&emu, &[]);
-    let records = json!([full_payload(&emu, "from-sdk-1"), full_payload(&emu, "from-sdk-2")]);
+    let records = json!([
+        full_payload(&emu, "from-sdk-1"),
+        full_payload(&emu, "from-sdk-2")
+    ]);
     let script = r#"
 import json, sys
 from databricks.sdk import WorkspaceClient
@@ -323,7 +407,11 @@ print(json.dumps(answer.as_dict()))
     let list = answer["predictions"].as_array().expect("predictions");
     assert_eq!(list.len(), 2, "{answer}");
     let ids: BTreeSet<i64> = list.iter().map(|p| assert_submitted(&emu, p)).collect();
-    let runs: BTreeSet<i64> = emu.runs().iter().filter_map(|r| r["run_id"].as_i64()).collect();
+    let runs: BTreeSet<i64> = emu
+        .runs()
+        .iter()
+        .filter_map(|r| r["run_id"].as_i64())
+        .collect();
     assert_eq!(ids, runs);
 }
 
@@ -382,12 +470,19 @@ fn sdp_agent_serve_sheds_load_beyond_its_queue() {
 
     // Healthy afterwards.
     let http = agent();
-    assert_eq!(send(&http, "GET", &format!("{}/ping", server.url), None).status, 200);
+    assert_eq!(
+        send(&http, "GET", &format!("{}/ping", server.url), None).status,
+        200
+    );
     let after = post_json(&http, &url, &payload);
     assert_eq!(after.status, 200, "{}", after.json);
     ok_runs.insert(assert_submitted(&emu, &after.json));
 
-    let runs: BTreeSet<i64> = emu.runs().iter().filter_map(|r| r["run_id"].as_i64()).collect();
+    let runs: BTreeSet<i64> = emu
+        .runs()
+        .iter()
+        .filter_map(|r| r["run_id"].as_i64())
+        .collect();
     assert_eq!(runs, ok_runs, "exactly one run per 200");
 }
 

@@ -163,3 +163,39 @@ async fn fill_every_slot(invoker: &Invoker, n: u32) -> anyhow::Result<()> {
     tracing::debug!(n, elapsed = ?started.elapsed(), "every pool slot instantiated once");
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::{Cli, Command};
+    use clap::Parser;
+
+    fn serve_args(args: &[&str]) -> Result<super::ServeArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["sdp-agent", "serve"], args].concat())?;
+        match cli.command {
+            Command::Serve(args) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_and_bounds() {
+        let args = serve_args(&[]).unwrap();
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.max_concurrency, None);
+        assert_eq!(args.max_queue, 64);
+        assert_eq!(args.max_body_bytes, 1024 * 1024);
+        assert_eq!(args.request_timeout, 60);
+        assert!(super::default_concurrency() >= 2);
+
+        let args = serve_args(&["--listen", "0.0.0.0:0", "--max-concurrency", "2"]).unwrap();
+        assert_eq!(args.listen.port(), 0);
+        assert_eq!(args.max_concurrency, Some(2));
+        for bad in [
+            &["--max-concurrency", "0"][..],
+            &["--request-timeout", "0"],
+            &["--listen", "localhost"],
+        ] {
+            assert!(serve_args(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -6,7 +6,7 @@ use super::body::{self, BodyError};
 use super::invoke::Invoker;
 use super::reply::{self, Reply};
 use bytes::Bytes;
-use http::header::{HOST, HeaderValue};
+use http::header::{CONNECTION, HOST, HeaderValue};
 use http::{Request, StatusCode};
 use http_body::Body;
 use std::time::{Duration, Instant};
@@ -47,12 +47,12 @@ impl Service {
     {
         // Cheapest refusal first: an announced oversize body takes no slot and is never read.
         if body::declared_too_large(request.headers(), self.max_body_bytes) {
-            return reply::too_large(self.max_body_bytes);
+            return unread_body(reply::too_large(self.max_body_bytes));
         }
         let deadline = started + self.timeout;
         let slot = match tokio::time::timeout_at(deadline.into(), self.admission.admit()).await {
             Ok(Some(slot)) => slot,
-            Ok(None) => return reply::overloaded(),
+            Ok(None) => return unread_body(reply::overloaded()),
             Err(_) => return reply::deadline(self.timeout),
         };
         let work = async {
@@ -84,4 +84,14 @@ impl Service {
         drop(slot);
         reply
     }
+}
+
+/// A refusal sent without reading the request body: the connection cannot carry another
+/// request (the rest of this body would be read as one), so say it will close. Otherwise a
+/// client reusing it would meet a closed socket instead of an answer.
+fn unread_body(mut reply: Reply) -> Reply {
+    reply
+        .headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    reply
 }

@@ -21,7 +21,11 @@ pub fn component() -> PathBuf {
     let bin = super::common::agent_bin();
     let target = bin.parent().and_then(|d| d.parent()).expect("target dir");
     let wasm = target.join("guest-build/wasm32-wasip2/release/sdp_agent_guest.wasm");
-    assert!(wasm.exists(), "{} is missing: build the host first", wasm.display());
+    assert!(
+        wasm.exists(),
+        "{} is missing: build the host first",
+        wasm.display()
+    );
     wasm
 }
 
