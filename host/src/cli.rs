@@ -34,6 +34,13 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 
+    /// Longest wait, in seconds, for the answer to one outgoing request (its response head).
+    /// A stalled workspace then looks like a timeout to the component, which retries what
+    /// is safe to retry (reads, idempotent submits) instead of waiting for --timeout.
+    #[arg(long = "http-timeout", global = true, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub http_timeout: u64,
+
     /// Linear memory the component may use per call, in MiB (all its memories together).
     /// Past it, allocations fail and the call ends with a `trap` error naming this limit.
     #[arg(long, global = true, value_name = "MIB",

@@ -6,7 +6,6 @@
 
 use crate::agent::{Agent, Export};
 use crate::cli::{Cli, decode_b64_payload};
-use crate::client::HttpClient;
 use crate::config::Workspace;
 use crate::output::{Failure, Success, render};
 use crate::{agent_options, load_runtime};
@@ -46,7 +45,7 @@ struct LastLine {
 
 async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
     let runtime = load_runtime(cli).await?;
-    let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
+    let client = crate::http_client(cli)?;
 
     // The executor needs the agent, the agent needs the emulator's URL: tie the knot later.
     let slot: Arc<OnceLock<Arc<Agent>>> = Arc::new(OnceLock::new());

@@ -88,9 +88,16 @@ async fn call_once(
     let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(Failure::Config)?;
     let payload = payload()?;
     let runtime = load_runtime(cli).await?;
-    let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
+    let client = http_client(cli)?;
     let agent = Agent::new(runtime, client, &workspace, agent_options(cli));
     agent.call(export, &payload).await
+}
+
+/// The one pooled client of this process, with the host's cap on waiting for an answer.
+pub fn http_client(cli: &Cli) -> Result<HttpClient, Failure> {
+    HttpClient::new()
+        .map(|c| c.with_head_limit(Duration::from_secs(cli.http_timeout)))
+        .map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))
 }
 
 /// Compiling the component is CPU-bound: keep it off the async workers.

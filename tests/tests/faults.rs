@@ -215,3 +215,39 @@ fn every_request_says_who_is_calling() {
         );
     }
 }
+
+#[test]
+fn a_slow_answer_past_the_deadline_is_retried_and_makes_exactly_one_run() {
+    let emu = emulator();
+    // The first submit stalls well past the host's per-request deadline.
+    emu.inject_fault(Fault {
+        delay_ms: 8_000,
+        ..fault("POST", SUBMIT)
+    });
+    let mut cmd = agent_command(&emu);
+    cmd.args(["--http-timeout", "2", "predict"])
+        .arg(full_payload(&emu, "p").to_string());
+    let result = finish(cmd).assert_ok().clone();
+    // Give a stalled first attempt time to land if it were going to.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    assert_eq!(emu.runs().len(), 1, "one run, whichever attempt made it");
+    assert_eq!(result["run_id"], emu.runs()[0]["run_id"]);
+    assert!(count(&emu, "POST", SUBMIT) >= 2);
+}
+
+#[test]
+fn a_workspace_that_stays_slow_ends_in_a_timeout_error() {
+    let emu = emulator();
+    emu.inject_fault(Fault {
+        delay_ms: 6_000,
+        times: 100,
+        ..fault("GET", PIPELINES)
+    });
+    let mut cmd = agent_command(&emu);
+    cmd.args(["--http-timeout", "1", "run"])
+        .arg(b64(&full_payload(&emu, "never")));
+    let out = finish(cmd);
+    assert_eq!(out.code, 1);
+    assert_eq!(out.kind(), "timeout", "{}", out.json);
+    assert!(emu.pipelines().is_empty());
+}

@@ -14,7 +14,6 @@ mod shutdown;
 
 use crate::agent::Agent;
 use crate::cli::Cli;
-use crate::client::HttpClient;
 use crate::component::{Runtime, new_pooling_engine, to_anyhow};
 use crate::config::Workspace;
 use crate::limits::Limits;
@@ -73,7 +72,7 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         .proxy()
         .context("the component does not export wasi:http/incoming-handler")?
         .clone();
-    let client = HttpClient::new().context("HTTP client")?;
+    let client = crate::http_client(cli).map_err(|e| anyhow::anyhow!("{}", e.message()))?;
     // One agent, hence one egress policy and one pooled client, for every request.
     let agent = Arc::new(Agent::new(runtime, client, &workspace, options));
     let invoker = Invoker::new(pre, Box::new(move || agent.new_store()), timeout);
