@@ -32,6 +32,9 @@ pub struct Fault {
     /// Close the connection without sending a byte instead of answering (a crashed front end
     /// or a reset). With `after_handling`, the work is done first.
     pub drop_connection: bool,
+    /// Let this many matching requests through untouched before the fault starts firing
+    /// (e.g. the first token request succeeds, the refresh fails).
+    pub skip: usize,
 }
 
 impl Fault {
@@ -84,6 +87,10 @@ impl Faults {
     pub fn take(&mut self, method: &str, path: &str) -> Option<Fault> {
         let index = self.pending.iter().position(|f| f.matches(method, path))?;
         let fault = &mut self.pending[index];
+        if fault.skip > 0 {
+            fault.skip -= 1;
+            return None;
+        }
         fault.times -= 1;
         let fired = fault.clone();
         if fault.times == 0 {
