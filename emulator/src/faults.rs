@@ -35,6 +35,8 @@ pub struct Fault {
     /// Let this many matching requests through untouched before the fault starts firing
     /// (e.g. the first token request succeeds, the refresh fails).
     pub skip: usize,
+    /// Adds a `Location` header: with a 3xx status, a redirect (to another host, say).
+    pub location: Option<String>,
 }
 
 impl Fault {
@@ -62,6 +64,13 @@ impl Fault {
             Some(body) => (status, body.clone()).into_response(),
             None => ApiError::new(status, &self.error_code, self.message.clone()).into_response(),
         };
+        if let Some(target) = self
+            .location
+            .as_deref()
+            .and_then(|l| HeaderValue::from_str(l).ok())
+        {
+            response.headers_mut().insert(header::LOCATION, target);
+        }
         if let Some(secs) = self.retry_after_secs {
             response
                 .headers_mut()

@@ -2,6 +2,8 @@
 //! Jobs run and at most one pipeline created.
 
 mod common;
+#[path = "support/recorder.rs"]
+mod recorder;
 
 use common::*;
 use sdp_emulator::{ChatReply, Emulator, Fault};
@@ -250,4 +252,29 @@ fn a_workspace_that_stays_slow_ends_in_a_timeout_error() {
     assert_eq!(out.code, 1);
     assert_eq!(out.kind(), "timeout", "{}", out.json);
     assert!(emu.pipelines().is_empty());
+}
+
+#[test]
+fn a_redirect_to_another_host_is_not_followed() {
+    let emu = emulator();
+    let elsewhere = recorder::Recorder::start();
+    emu.inject_fault(Fault {
+        status: 307,
+        location: Some(format!(
+            "http://127.0.0.1:{}/api/2.2/jobs/runs/submit",
+            elsewhere.port()
+        )),
+        raw_body: Some(String::new()),
+        ..fault("POST", SUBMIT)
+    });
+    let out = predict(&emu, &full_payload(&emu, "p"));
+    assert_eq!(out.code, 1);
+    assert_eq!(out.kind(), "upstream", "{}", out.json);
+    assert_eq!(out.json["error"]["status"], 307);
+    assert_eq!(
+        elsewhere.accepted(),
+        0,
+        "the redirect target was never contacted"
+    );
+    assert!(emu.runs().is_empty());
 }

@@ -1,5 +1,6 @@
 //! A bare loopback HTTP listener that counts the connections it accepts and records each
 //! request head, so a test can prove what reached it (or that nothing did).
+#![allow(dead_code)] // each test file uses a different part of it
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
