@@ -343,9 +343,8 @@ mod tests {
             .unwrap()
     }
 
-    #[tokio::test]
-    async fn first_byte_timeout_is_honoured() {
-        // Accepts connections and never answers.
+    /// A server that accepts connections and never answers.
+    async fn silent_server() -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -354,6 +353,12 @@ mod tests {
                 open.push(stream);
             }
         });
+        addr
+    }
+
+    #[tokio::test]
+    async fn first_byte_timeout_is_honoured() {
+        let addr = silent_server().await;
         let options = RequestOptions {
             first_byte_timeout: Some(Duration::from_millis(200)),
             ..Default::default()
@@ -392,14 +397,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_host_head_limit_applies_when_the_guest_sets_none() {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let mut open = Vec::new();
-            while let Ok((stream, _)) = listener.accept().await {
-                open.push(stream);
-            }
-        });
+        let addr = silent_server().await;
         let client = HttpClient::new()
             .unwrap()
             .with_head_limit(Duration::from_millis(200));

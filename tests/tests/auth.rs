@@ -220,21 +220,25 @@ fn oauth_m2m_fetches_a_token_with_basic_auth_and_sends_it() {
     assert_all_carried(&emu, &format!("Bearer {}", issued[0].access_token));
 }
 
-#[test]
-fn a_run_outliving_its_oauth_token_refreshes_it_and_never_sees_a_401() {
-    const TTL_SECS: u64 = 3;
-    let emu = m2m_emulator(TTL_SECS);
-    // The first poll of the update answers 503 with Retry-After: 4, so the guest waits longer
-    // than a token lives: the run spans an expiry however fast the machine is.
+/// Makes the first poll of the update answer 503 with a Retry-After longer than a token
+/// lives, so the run spans an expiry however fast the machine is.
+fn outlive_the_token(emu: &Emulator, ttl_secs: u64) {
     emu.inject_fault(Fault {
         method: Some("GET".into()),
         path_prefix: "/api/2.0/pipelines/".into(),
         status: 503,
         error_code: "TEMPORARILY_UNAVAILABLE".into(),
         message: "busy".into(),
-        retry_after_secs: Some(TTL_SECS + 1),
+        retry_after_secs: Some(ttl_secs + 1),
         ..Default::default()
     });
+}
+
+#[test]
+fn a_run_outliving_its_oauth_token_refreshes_it_and_never_sees_a_401() {
+    const TTL_SECS: u64 = 3;
+    let emu = m2m_emulator(TTL_SECS);
+    outlive_the_token(&emu, TTL_SECS);
     let home = TempDir::new("refresh");
     let mut payload = full_payload(&emu, "outlives_its_token");
     payload["wait"] = json!(true);
@@ -281,15 +285,7 @@ fn a_run_outliving_its_oauth_token_refreshes_it_and_never_sees_a_401() {
 fn a_failed_refresh_mid_run_is_an_auth_error() {
     const TTL_SECS: u64 = 3;
     let emu = m2m_emulator(TTL_SECS);
-    emu.inject_fault(Fault {
-        method: Some("GET".into()),
-        path_prefix: "/api/2.0/pipelines/".into(),
-        status: 503,
-        error_code: "TEMPORARILY_UNAVAILABLE".into(),
-        message: "busy".into(),
-        retry_after_secs: Some(TTL_SECS + 1),
-        ..Default::default()
-    });
+    outlive_the_token(&emu, TTL_SECS);
     let home = TempDir::new("refresh-fails");
     let mut payload = full_payload(&emu, "refresh_fails");
     payload["wait"] = json!(true);
