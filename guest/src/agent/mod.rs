@@ -3,5 +3,5 @@
 mod predict;
 mod run;
 
-pub use predict::{SubmittedRun, predict};
+pub use predict::{SubmittedRun, predict, submit};
 pub use run::run;

@@ -16,7 +16,11 @@ pub struct SubmittedRun {
 }
 
 pub async fn predict(text: &str) -> Result<SubmittedRun> {
-    let payload = Payload::parse(text, Side::Predict)?;
+    submit(Payload::parse(text, Side::Predict)?).await
+}
+
+/// Submits the run for a payload already validated for the predict side.
+pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
     let ws = Workspace::from_env()?;
     // One token per predict call, reused by every retry of the submit inside it.
     let token = payload

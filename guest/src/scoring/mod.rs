@@ -125,24 +125,24 @@ async fn invocations(request: Request<Body>) -> Response<Body> {
 
 /// Validates every record before submitting any, so one bad record submits nothing.
 async fn predict_all(field: &str, records: Vec<Value>) -> Response<Body> {
-    let texts: Vec<String> = records.iter().map(Value::to_string).collect();
+    let mut payloads = Vec::with_capacity(records.len());
     let mut problems = Vec::new();
-    for (i, text) in texts.iter().enumerate() {
-        if let Err(Error::InvalidPayload(errs)) =
-            crate::payload::Payload::parse(text, crate::payload::Side::Predict)
-        {
-            problems.extend(errs.into_iter().map(|mut f| {
+    for (i, record) in records.iter().enumerate() {
+        match crate::payload::Payload::parse(&record.to_string(), crate::payload::Side::Predict) {
+            Ok(p) => payloads.push(p),
+            Err(Error::InvalidPayload(errs)) => problems.extend(errs.into_iter().map(|mut f| {
                 f.path = format!("{field}[{i}].{}", f.path);
                 f
-            }));
+            })),
+            Err(e) => return agent_error(&e, &format!("{field}[{i}]: ")),
         }
     }
     if !problems.is_empty() {
         return agent_error(&Error::InvalidPayload(problems), "");
     }
-    let mut predictions = Vec::with_capacity(texts.len());
-    for (i, text) in texts.iter().enumerate() {
-        match crate::agent::predict(text).await {
+    let mut predictions = Vec::with_capacity(payloads.len());
+    for (i, payload) in payloads.into_iter().enumerate() {
+        match crate::agent::submit(payload).await {
             Ok(run) => predictions.push(run_json(&run)),
             Err(e) => {
                 let done: Vec<String> = predictions
