@@ -41,11 +41,7 @@ fn existing_cluster_submits_the_launcher_with_the_payload() {
 #[test]
 fn new_cluster_spec_is_forwarded() {
     let emu = emulator();
-    let mut payload = full_payload(&emu, "p");
-    payload
-        .as_object_mut()
-        .unwrap()
-        .remove("existing_cluster_id");
+    let mut payload = payload_without_cluster(&emu, "p");
     let cluster = json!({"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge",
         "num_workers": 1, "spark_conf": {"spark.speculation": "true"}});
     payload["new_cluster"] = cluster.clone();
@@ -58,11 +54,7 @@ fn new_cluster_spec_is_forwarded() {
 #[test]
 fn no_cluster_means_a_serverless_environment() {
     let emu = emulator();
-    let mut payload = full_payload(&emu, "p");
-    payload
-        .as_object_mut()
-        .unwrap()
-        .remove("existing_cluster_id");
+    let payload = payload_without_cluster(&emu, "p");
     predict(&emu, &payload).assert_ok();
     let request = only_run(&emu)["request"].clone();
     let task = &request["tasks"][0];

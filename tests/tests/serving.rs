@@ -318,13 +318,8 @@ fn sdp_agent_serve_speaks_the_scoring_protocol() {
     let server = Server::sdp_agent(&emu, &[]);
     protocol_suite(&server, &emu);
     // The host, not the component, attached the token: the component never saw it.
-    let submit = emu
-        .requests()
-        .into_iter()
-        .find(|r| r.path.ends_with("/runs/submit"))
-        .unwrap();
     assert_eq!(
-        submit.authorization,
+        submit_authorization(&emu),
         Some(format!("Bearer {}", emu.token().unwrap()))
     );
     // One access-log line per request, with method, path, status and duration.

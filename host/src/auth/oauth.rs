@@ -357,15 +357,16 @@ mod tests {
         out
     }
 
+    /// A margin as long as the lifetime: every call is "due", so each one refreshes.
+    const EAGER: RefreshPolicy = RefreshPolicy {
+        max_margin: Duration::from_secs(7200),
+        fraction: 1.0,
+    };
+
     #[tokio::test]
     async fn refreshes_inside_the_margin() {
         let emu = emulator(3600).await;
-        // A margin as long as the lifetime: every call is "due", so each one refreshes.
-        let eager = RefreshPolicy {
-            max_margin: Duration::from_secs(7200),
-            fraction: 1.0,
-        };
-        let tokens = source(&emu, "dose-secret", eager);
+        let tokens = source(&emu, "dose-secret", EAGER);
         let first = tokens.header().await.unwrap();
         let second = tokens.header().await.unwrap();
         assert_ne!(first, second);
@@ -381,11 +382,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_refresh_keeps_the_unexpired_token() {
         let emu = emulator(3600).await;
-        let eager = RefreshPolicy {
-            max_margin: Duration::from_secs(7200),
-            fraction: 1.0,
-        };
-        let tokens = source(&emu, "dose-secret", eager);
+        let tokens = source(&emu, "dose-secret", EAGER);
         let first = tokens.header().await.unwrap();
         emu.inject_fault(sdp_emulator::Fault {
             path_prefix: TOKEN_PATH.into(),

@@ -191,6 +191,25 @@ pub fn full_payload(emu: &Emulator, name: &str) -> Value {
     })
 }
 
+/// The `Authorization` the emulator received with the (first) `runs/submit`.
+pub fn submit_authorization(emu: &Emulator) -> Option<String> {
+    emu.requests()
+        .into_iter()
+        .find(|r| r.path.ends_with("/runs/submit"))
+        .expect("a runs/submit reached the emulator")
+        .authorization
+}
+
+/// The payload of `full_payload` with no compute: no `existing_cluster_id`.
+pub fn payload_without_cluster(emu: &Emulator, name: &str) -> Value {
+    let mut payload = full_payload(emu, name);
+    payload
+        .as_object_mut()
+        .unwrap()
+        .remove("existing_cluster_id");
+    payload
+}
+
 /// Pipelines in the emulator with exactly this name.
 pub fn pipelines_named(emu: &Emulator, name: &str) -> Vec<Value> {
     emu.pipelines()
