@@ -12,7 +12,6 @@ mod faults;
 mod fm;
 mod ids;
 mod jobs;
-mod jobs_validate;
 mod like;
 mod middleware;
 mod oauth;

@@ -9,8 +9,12 @@ use crate::body::{JsonBody, Params};
 use crate::config::{RunOutcome, SubmittedRun};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
-use crate::jobs_validate::validate_submit;
 use crate::state::SharedApp;
+
+mod compute;
+mod validate;
+
+use validate::validate_submit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {

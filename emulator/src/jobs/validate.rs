@@ -6,6 +6,7 @@ use std::collections::HashSet;
 
 use serde_json::{Map, Value};
 
+use super::compute;
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{
     field, item_obj, known_keys, opt_array, opt_bool, opt_enum, opt_int, opt_obj, opt_str,
@@ -68,14 +69,6 @@ pub const TASK_TYPES: &[&str] = &[
     "power_bi_task",
 ];
 
-/// Mutually exclusive ways to give a task compute.
-const COMPUTE_KEYS: &[&str] = &[
-    "existing_cluster_id",
-    "new_cluster",
-    "job_cluster_key",
-    "environment_key",
-];
-
 const RUN_IF: &[&str] = &[
     "ALL_SUCCESS",
     "ALL_DONE",
@@ -111,7 +104,7 @@ pub fn validate_submit(body: &Map<String, Value>) -> ApiResult<()> {
     opt_str(body, "budget_policy_id", "")?;
     opt_str(body, "usage_policy_id", "")?;
 
-    let environments = validate_environments(body)?;
+    let environments = compute::validate_environments(body)?;
     let tasks = match opt_array(body, "tasks", "")? {
         Some(tasks) if !tasks.is_empty() => tasks,
         _ => return Err(ApiError::invalid("tasks must contain at least one task")),
@@ -132,57 +125,6 @@ pub fn validate_submit(body: &Map<String, Value>) -> ApiResult<()> {
         }
     }
     validate_dependencies(tasks, &keys)
-}
-
-/// `environments: [{environment_key, spec: {environment_version | client, dependencies}}]`.
-fn validate_environments(body: &Map<String, Value>) -> ApiResult<HashSet<&str>> {
-    let mut keys = HashSet::new();
-    let Some(environments) = opt_array(body, "environments", "")? else {
-        return Ok(keys);
-    };
-    if environments.len() > 10 {
-        return Err(ApiError::invalid(
-            "environments may have at most 10 entries",
-        ));
-    }
-    for (i, env) in environments.iter().enumerate() {
-        let ctx = format!("environments[{i}]");
-        let env = item_obj(env, &ctx)?;
-        known_keys(env, &["environment_key", "spec"], &ctx)?;
-        let key = req_str(env, "environment_key", &ctx)?;
-        if !keys.insert(key) {
-            return Err(ApiError::invalid(format!(
-                "{ctx}.environment_key '{key}' is not unique"
-            )));
-        }
-        let spec_ctx = field(&ctx, "spec");
-        let Some(spec) = opt_obj(env, "spec", &ctx)? else {
-            return Err(ApiError::invalid(format!(
-                "Missing required field: {spec_ctx}"
-            )));
-        };
-        known_keys(
-            spec,
-            &[
-                "client",
-                "environment_version",
-                "dependencies",
-                "java_dependencies",
-                "base_environment",
-            ],
-            &spec_ctx,
-        )?;
-        let version = opt_str(spec, "environment_version", &spec_ctx)?;
-        let client = opt_str(spec, "client", &spec_ctx)?;
-        if version.or(client).is_none_or(|v| v.trim().is_empty()) {
-            return Err(ApiError::invalid(format!(
-                "{spec_ctx} must set environment_version (or the older client)"
-            )));
-        }
-        opt_str_array(spec, "dependencies", &spec_ctx)?;
-        opt_str_array(spec, "java_dependencies", &spec_ctx)?;
-    }
-    Ok(keys)
 }
 
 /// Checks one task and returns its task_key.
@@ -210,7 +152,7 @@ fn validate_task<'a>(
         )));
     }
     validate_task_type(task, &ctx, key)?;
-    validate_compute(task, &ctx, key, environments)?;
+    compute::validate_compute(task, &ctx, key, environments)?;
 
     opt_str(task, "description", &ctx)?;
     non_negative(task, "timeout_seconds", &ctx)?;
@@ -277,80 +219,6 @@ fn validate_task_type(task: &Map<String, Value>, ctx: &str, key: &str) -> ApiRes
     }
 }
 
-/// At most one way to get compute; a Python file task needs exactly one.
-fn validate_compute(
-    task: &Map<String, Value>,
-    ctx: &str,
-    key: &str,
-    environments: &HashSet<&str>,
-) -> ApiResult<()> {
-    let given: Vec<&str> = COMPUTE_KEYS
-        .iter()
-        .copied()
-        .filter(|k| task.contains_key(*k))
-        .collect();
-    if given.len() > 1 {
-        return Err(ApiError::invalid(format!(
-            "Task {key} ({ctx}) sets more than one kind of compute: {} (use only one)",
-            given.join(", ")
-        )));
-    }
-    if given.is_empty() && task.contains_key("spark_python_task") {
-        return Err(ApiError::invalid(format!(
-            "Task {key} ({ctx}) has no compute: a spark_python_task needs existing_cluster_id, new_cluster or environment_key"
-        )));
-    }
-    match given.first().copied() {
-        Some("existing_cluster_id") => req_str(task, "existing_cluster_id", ctx).map(drop),
-        Some("new_cluster") => validate_new_cluster(task, ctx),
-        Some("job_cluster_key") => {
-            let cluster = req_str(task, "job_cluster_key", ctx)?;
-            Err(ApiError::invalid(format!(
-                "{ctx}.job_cluster_key '{cluster}' does not name a job cluster: runs/submit defines no job_clusters"
-            )))
-        }
-        Some(_) => {
-            let env = req_str(task, "environment_key", ctx)?;
-            if environments.contains(env) {
-                Ok(())
-            } else {
-                Err(ApiError::invalid(format!(
-                    "{ctx}.environment_key '{env}' does not name an entry of environments"
-                )))
-            }
-        }
-        None => Ok(()),
-    }
-}
-
-fn validate_new_cluster(task: &Map<String, Value>, ctx: &str) -> ApiResult<()> {
-    let cluster_ctx = field(ctx, "new_cluster");
-    let Some(cluster) = opt_obj(task, "new_cluster", ctx)? else {
-        return Err(ApiError::invalid(format!(
-            "Invalid value for field '{cluster_ctx}': expected an object"
-        )));
-    };
-    req_str(cluster, "spark_version", &cluster_ctx)?;
-    let node = opt_str(cluster, "node_type_id", &cluster_ctx)?;
-    let pool = opt_str(cluster, "instance_pool_id", &cluster_ctx)?;
-    if node.or(pool).is_none() {
-        return Err(ApiError::invalid(format!(
-            "Missing required field: {cluster_ctx}.node_type_id (or instance_pool_id)"
-        )));
-    }
-    let workers = opt_int(cluster, "num_workers", &cluster_ctx)?;
-    let autoscale = opt_obj(cluster, "autoscale", &cluster_ctx)?;
-    match (workers, autoscale) {
-        (Some(n), _) if n < 0 => Err(ApiError::invalid(format!(
-            "{cluster_ctx}.num_workers must not be negative"
-        ))),
-        (None, None) => Err(ApiError::invalid(format!(
-            "Missing required field: {cluster_ctx}.num_workers (or autoscale)"
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// depends_on entries must name another task of the same run.
 fn validate_dependencies(tasks: &[Value], keys: &HashSet<&str>) -> ApiResult<()> {
     for (i, task) in tasks.iter().enumerate() {
@@ -387,18 +255,18 @@ fn non_negative(obj: &Map<String, Value>, key: &str, ctx: &str) -> ApiResult<()>
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use serde_json::json;
 
-    fn check(body: Value) -> Result<(), String> {
+    pub fn check(body: Value) -> Result<(), String> {
         validate_submit(body.as_object().unwrap()).map_err(|e| {
             assert_eq!(e.error_code, "INVALID_PARAMETER_VALUE");
             e.message
         })
     }
 
-    fn python_task() -> Value {
+    pub fn python_task() -> Value {
         json!({
             "task_key": "run_agent",
             "spark_python_task": {"python_file": "/Workspace/a.py", "parameters": ["--x", "1"], "source": "WORKSPACE"},
@@ -497,39 +365,12 @@ mod tests {
     }
 
     #[test]
-    fn environment_rules() {
-        let t = json!({"task_key": "t", "spark_python_task": {"python_file": "/a.py"}, "environment_key": "missing"});
-        assert!(
-            check(json!({"tasks": [t]}))
-                .unwrap_err()
-                .contains("environment_key")
-        );
-        let t = json!({"task_key": "t", "spark_python_task": {"python_file": "/a.py"}, "environment_key": "e"});
-        let err =
-            check(json!({"tasks": [t], "environments": [{"environment_key": "e", "spec": {}}]}))
-                .unwrap_err();
-        assert!(err.contains("environment_version"), "{err}");
-        let env = json!({"environment_key": "e", "spec": {"client": "1"}});
-        assert!(
-            check(json!({"tasks": [t], "environments": [env.clone(), env]}))
-                .unwrap_err()
-                .contains("unique")
-        );
-    }
-
-    #[test]
-    fn idempotency_token_length_and_new_cluster() {
+    fn idempotency_token_length() {
         let token = "x".repeat(65);
         assert!(
             check(json!({"tasks": [python_task()], "idempotency_token": token}))
                 .unwrap_err()
                 .contains("idempotency_token")
-        );
-        let t = json!({"task_key": "t", "spark_python_task": {"python_file": "/a.py"}, "new_cluster": {"spark_version": "x"}});
-        assert!(
-            check(json!({"tasks": [t]}))
-                .unwrap_err()
-                .contains("node_type_id")
         );
     }
 
