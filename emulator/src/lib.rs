@@ -12,15 +12,12 @@ mod faults;
 mod fm;
 mod ids;
 mod jobs;
-mod like;
 mod middleware;
 mod oauth;
-mod pipeline_spec;
 mod pipelines;
 mod planner;
 mod server;
 mod state;
-mod updates;
 mod validate;
 mod workspace;
 

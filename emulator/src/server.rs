@@ -8,8 +8,9 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::sync::watch;
 
+use crate::pipelines::{self, updates};
 use crate::state::SharedApp;
-use crate::{fm, jobs, middleware, oauth, pipelines, updates, workspace};
+use crate::{fm, jobs, middleware, oauth, workspace};
 
 pub fn router(app: SharedApp) -> Router {
     let jobs = Router::new()

@@ -1,5 +1,9 @@
-//! Pipelines CRUD and list: create/edit with full validation, name uniqueness, the LIKE filter
-//! and opaque page tokens.
+//! The Pipelines service: CRUD and list (create/edit with full validation, name uniqueness,
+//! the LIKE filter and opaque page tokens); updates and events live in `updates`.
+
+mod like;
+mod spec;
+pub mod updates;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -10,10 +14,10 @@ use serde_json::{Map, Value, json};
 use crate::body::{JsonBody, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{Ids, now_ms};
-use crate::like::LikePattern;
-use crate::pipeline_spec::{Mode, validate_settings};
 use crate::state::SharedApp;
-use crate::updates::Update;
+use like::LikePattern;
+use spec::{Mode, validate_settings};
+use updates::Update;
 
 #[derive(Debug)]
 pub struct Pipeline {

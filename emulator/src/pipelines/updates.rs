@@ -5,10 +5,10 @@ use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Map, Value, json};
 
+use super::Pipeline;
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{Ids, now_ms, rfc3339};
-use crate::pipelines::Pipeline;
 use crate::state::SharedApp;
 use crate::validate::{known_keys, opt_bool, opt_str, opt_str_array};
 
