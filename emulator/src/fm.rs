@@ -10,8 +10,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
 use crate::body::JsonBody;
+use crate::demo_model;
 use crate::error::{ApiError, ApiResult};
-use crate::planner;
 use crate::state::SharedApp;
 use crate::validate::{item_obj, opt_array, opt_int, opt_obj};
 
@@ -76,7 +76,7 @@ fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResul
             .and_then(VecDeque::pop_front);
         (scripted, state.ids.chat_id())
     };
-    let reply = scripted.unwrap_or_else(|| ChatReply::Text(planner::plan(&body)));
+    let reply = scripted.unwrap_or_else(|| ChatReply::Text(demo_model::plan(&body)));
     let prompt_chars: usize = body
         .get("messages")
         .and_then(Value::as_array)

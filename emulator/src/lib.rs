@@ -7,6 +7,7 @@
 mod auth;
 mod body;
 mod config;
+mod demo_model;
 mod error;
 mod faults;
 mod fm;
@@ -15,7 +16,6 @@ mod jobs;
 mod middleware;
 mod oauth;
 mod pipelines;
-mod planner;
 mod server;
 mod state;
 mod validate;

@@ -1,0 +1,235 @@
+//! The deterministic "model" behind the offline demo: turns the agent's question into a
+//! pipeline plan (names, paths and real SDP SQL), preferring values the question already fixes.
+
+mod sql;
+mod topics;
+
+use serde_json::{Map, Value, json};
+
+use sql::source_for;
+use topics::{EVENTS, LAYERS, TOPICS, Topic};
+
+/// The planner's whole answer: one sentence, then the plan as a fenced JSON block.
+pub fn plan(body: &Map<String, Value>) -> String {
+    let question = last_user_text(body);
+    let known = known_values(&question);
+    let prose = format!(
+        "{question} {}",
+        known.get("question").and_then(Value::as_str).unwrap_or("")
+    )
+    .to_lowercase();
+    let words: Vec<&str> = prose
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let topic = detect_topic(&words);
+    let known_str = |key: &str| {
+        known
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+
+    let mentioned: Vec<&str> = LAYERS
+        .iter()
+        .copied()
+        .filter(|l| words.contains(l))
+        .collect();
+    let suffix = if mentioned.is_empty() {
+        "demo".to_string()
+    } else {
+        mentioned.join("_")
+    };
+    let name = known_str("pipelineName")
+        .or_else(|| known_str("pipeline_name"))
+        .unwrap_or_else(|| format!("sdp_{}_{suffix}", topic.name));
+    let catalog = known_str("catalog").unwrap_or_else(|| "main".to_string());
+    let schema = known_str("schema").unwrap_or_else(|| format!("{}_demo", topic.name));
+    let root = known_str("root_path")
+        .map(|r| r.trim_end_matches('/').to_string())
+        .unwrap_or_else(|| format!("/Workspace/Shared/sdp-agent/{name}"));
+    let paths: Vec<String> = match known.get("workspace_file_paths").and_then(Value::as_array) {
+        Some(given) if !given.is_empty() => given
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        // Bronze and silver always; gold only when asked for.
+        _ => LAYERS
+            .iter()
+            .filter(|l| **l != "gold" || mentioned.contains(l))
+            .map(|layer| format!("{root}/transformations/{layer}_{}.sql", topic.name))
+            .collect(),
+    };
+    let sources: Map<String, Value> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, path)| (path.clone(), json!(source_for(topic, path, i, paths.len()))))
+        .collect();
+
+    let plan = json!({
+        "pipelineName": name,
+        "catalog": catalog,
+        "schema": schema,
+        "root_path": root,
+        "workspace_file_paths": paths,
+        "sources": sources,
+    });
+    let pretty = serde_json::to_string_pretty(&plan).unwrap_or_default();
+    format!(
+        "Here is a Spark Declarative Pipeline that generates synthetic {t} data into bronze_{t} and cleans it into silver_{t}.\n\n```json\n{pretty}\n```\n",
+        t = topic.name
+    )
+}
+
+/// Text of the last user message (string content, or the text blocks of a block list).
+fn last_user_text(body: &Map<String, Value>) -> String {
+    let messages = body.get("messages").and_then(Value::as_array);
+    let Some(last) = messages
+        .into_iter()
+        .flatten()
+        .rev()
+        .find(|m| m["role"] == "user")
+    else {
+        return String::new();
+    };
+    match &last["content"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks
+            .iter()
+            .filter_map(|b| b["text"].as_str())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        _ => String::new(),
+    }
+}
+
+/// The first fenced JSON object in the question (```json {...} ``` or ``` {...} ```).
+fn known_values(question: &str) -> Map<String, Value> {
+    question
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .find_map(|block| {
+            let block = block.strip_prefix("json").unwrap_or(block);
+            serde_json::from_str::<Map<String, Value>>(block.trim()).ok()
+        })
+        .unwrap_or_default()
+}
+
+/// The topic whose keyword appears first in the question; `events` when none does.
+fn detect_topic(words: &[&str]) -> &'static Topic {
+    words
+        .iter()
+        .find_map(|w| TOPICS.iter().find(|t| t.keywords.contains(w)))
+        .unwrap_or(&EVENTS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(question: &str) -> Value {
+        let body = json!({"messages": [
+            {"role": "system", "content": "You plan pipelines."},
+            {"role": "user", "content": question},
+        ]});
+        let answer = plan(body.as_object().unwrap());
+        let (prose, rest) = answer.split_once("```json\n").expect("fenced block");
+        assert!(prose.trim().ends_with('.'), "{prose}");
+        let json = rest.split_once("\n```").unwrap().0;
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn clickstream_bronze_silver() {
+        let plan =
+            ask("Generate synthetic clickstream and build an SDP pipeline to bronze/silver.");
+        assert_eq!(plan["pipelineName"], "sdp_clickstream_bronze_silver");
+        assert_eq!(plan["catalog"], "main");
+        assert_eq!(plan["schema"], "clickstream_demo");
+        let root = "/Workspace/Shared/sdp-agent/sdp_clickstream_bronze_silver";
+        assert_eq!(plan["root_path"], root);
+        let bronze = format!("{root}/transformations/bronze_clickstream.sql");
+        let silver = format!("{root}/transformations/silver_clickstream.sql");
+        assert_eq!(plan["workspace_file_paths"], json!([bronze, silver]));
+        let bronze_sql = plan["sources"][&bronze].as_str().unwrap();
+        assert!(bronze_sql.contains("CREATE OR REFRESH MATERIALIZED VIEW bronze_clickstream"));
+        for col in [
+            "event_id",
+            "user_id",
+            "session_id",
+            "page",
+            "event_type",
+            "event_ts",
+            "FROM range(",
+        ] {
+            assert!(bronze_sql.contains(col), "{col}");
+        }
+        let silver_sql = plan["sources"][&silver].as_str().unwrap();
+        assert!(silver_sql.contains("FROM bronze_clickstream"));
+        assert!(silver_sql.contains("IS NOT NULL"));
+    }
+
+    #[test]
+    fn gold_only_when_asked() {
+        let plan = ask("IoT sensors to bronze, silver and gold");
+        let paths = plan["workspace_file_paths"].as_array().unwrap();
+        assert_eq!(paths.len(), 3);
+        let gold = paths[2].as_str().unwrap();
+        assert!(gold.ends_with("/gold_iot.sql"));
+        assert!(
+            plan["sources"][gold]
+                .as_str()
+                .unwrap()
+                .contains("FROM silver_iot")
+        );
+    }
+
+    #[test]
+    fn topics_and_default() {
+        assert_eq!(ask("IoT sensor readings please")["schema"], "iot_demo");
+        assert_eq!(
+            ask("orders into bronze")["pipelineName"],
+            "sdp_orders_bronze"
+        );
+        assert_eq!(ask("payments pipeline")["schema"], "transactions_demo");
+        assert_eq!(ask("server logs")["schema"], "logs_demo");
+        assert_eq!(
+            ask("something else entirely")["pipelineName"],
+            "sdp_events_demo"
+        );
+    }
+
+    #[test]
+    fn known_values_win() {
+        let plan = ask(
+            "Create clickstream bronze & silver.\n\n```json\n{\"catalog\": \"dev\", \"schema\": \"demo\", \
+             \"pipelineName\": \"sdp_clickstream_demo\", \"root_path\": \"/Workspace/Repos/r/\", \
+             \"workspace_file_paths\": [\"/Workspace/Repos/r/pipelines/bronze.sql\"]}\n```",
+        );
+        assert_eq!(plan["catalog"], "dev");
+        assert_eq!(plan["schema"], "demo");
+        assert_eq!(plan["pipelineName"], "sdp_clickstream_demo");
+        assert_eq!(plan["root_path"], "/Workspace/Repos/r");
+        let only = "/Workspace/Repos/r/pipelines/bronze.sql";
+        assert_eq!(plan["workspace_file_paths"], json!([only]));
+        assert!(
+            plan["sources"][only]
+                .as_str()
+                .unwrap()
+                .contains("bronze_clickstream")
+        );
+    }
+
+    #[test]
+    fn single_unnamed_file_holds_both_layers_and_is_deterministic() {
+        let q = "orders\n```json\n{\"workspace_file_paths\": [\"/x/pipeline.sql\"]}\n```";
+        let plan = ask(q);
+        let sql = plan["sources"]["/x/pipeline.sql"].as_str().unwrap();
+        assert!(sql.contains("bronze_orders") && sql.contains("silver_orders"));
+        assert_eq!(ask(q), plan);
+    }
+}
