@@ -1,13 +1,19 @@
 //! Command line: flags, commands, and turning payload arguments into JSON text.
 
+use crate::agent::AgentOptions;
+use crate::client::HttpClient;
+use crate::config::CLAUDE_ENDPOINT_ENV;
 use crate::egress::AllowedHost;
+use crate::limits::Limits;
 use crate::output::Failure;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use clap::{ArgGroup, Args, Parser, Subcommand};
 use std::io::Read;
+use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -68,7 +74,7 @@ pub enum Command {
     /// Job side: create or edit the pipeline and start an update.
     Run(RunArgs),
     /// Serve the component's Model Serving (MLflow scoring) protocol over HTTP/1.1.
-    Serve(crate::serve::ServeArgs),
+    Serve(ServeArgs),
     /// Offline end-to-end demo against an in-process workspace emulator.
     Demo {
         /// What the pipeline should do, in words.
@@ -88,6 +94,51 @@ pub struct RunArgs {
     /// Payload JSON or `@FILE`, instead of PAYLOAD_B64.
     #[arg(long, value_name = "JSON|@FILE")]
     pub payload: Option<String>,
+}
+
+impl Cli {
+    /// What every call of the component shares: egress, deadline, model endpoint, limits.
+    pub fn agent_options(&self) -> AgentOptions {
+        AgentOptions {
+            allow_hosts: self.allow_host.clone(),
+            timeout: Duration::from_secs(self.timeout),
+            claude_endpoint: std::env::var(CLAUDE_ENDPOINT_ENV)
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
+            limits: Limits::from_mib(self.max_memory),
+        }
+    }
+
+    /// The one pooled client of this process, with the host's cap on waiting for an answer.
+    pub fn http_client(&self) -> Result<HttpClient, Failure> {
+        HttpClient::new()
+            .map(|c| c.with_head_limit(Duration::from_secs(self.http_timeout)))
+            .map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (the line on stderr tells which).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Requests run at once, each in its own instance [default: 2 x CPU cores].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub max_concurrency: Option<u32>,
+
+    /// Requests that may wait for a free slot; beyond that the answer is 503 with Retry-After.
+    #[arg(long, value_name = "M", default_value_t = 64)]
+    pub max_queue: u32,
+
+    /// Largest request body accepted (413 beyond).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: u64,
+
+    /// Deadline of each request, queueing and the component's outgoing calls included (504).
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub request_timeout: u64,
 }
 
 /// The payload argument of `predict`: JSON text, `@file`, or stdin when absent or `-`.
@@ -253,6 +304,35 @@ mod tests {
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+    }
+
+    fn serve_args(args: &[&str]) -> Result<ServeArgs, clap::Error> {
+        let cli = Cli::try_parse_from([&["sdp-agent", "serve"], args].concat())?;
+        match cli.command {
+            Command::Serve(args) => Ok(args),
+            other => panic!("parsed as {other:?}"),
+        }
+    }
+
+    #[test]
+    fn serve_defaults_and_bounds() {
+        let args = serve_args(&[]).unwrap();
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.max_concurrency, None);
+        assert_eq!(args.max_queue, 64);
+        assert_eq!(args.max_body_bytes, 1024 * 1024);
+        assert_eq!(args.request_timeout, 60);
+
+        let args = serve_args(&["--listen", "0.0.0.0:0", "--max-concurrency", "2"]).unwrap();
+        assert_eq!(args.listen.port(), 0);
+        assert_eq!(args.max_concurrency, Some(2));
+        for bad in [
+            &["--max-concurrency", "0"][..],
+            &["--request-timeout", "0"],
+            &["--listen", "localhost"],
+        ] {
+            assert!(serve_args(bad).is_err(), "{bad:?}");
         }
     }
 

@@ -4,7 +4,8 @@ use crate::cache::{cache_dir, cache_file_name, write_atomic};
 use crate::epoch::EpochTicker;
 use crate::state::AgentState;
 use anyhow::Context as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
@@ -25,6 +26,18 @@ pub use bindings::sdp::agent::types::{AgentError, PipelineResult, SubmittedRun};
 /// The component built with this binary (see build.rs).
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SDP_AGENT_GUEST_WASM"));
 
+/// How a runtime's engine allocates instances.
+pub enum Allocation {
+    /// On demand: one-shot calls (`predict`, `run`, `demo`).
+    OnDemand,
+    /// From slots reserved up front and recycled (`serve`, see `serve::pool`); each linear
+    /// memory slot is `memory_reservation` bytes (and so its limit).
+    Pooling {
+        pool: PoolingAllocationConfig,
+        memory_reservation: u64,
+    },
+}
+
 /// Everything that is expensive to set up and safe to share between calls (and threads).
 pub struct Runtime {
     engine: Engine,
@@ -36,6 +49,7 @@ pub struct Runtime {
 
 impl Runtime {
     /// Compiles (or loads from cache) `wasm` and links it against WASI + wasi-http.
+    #[cfg(test)]
     pub fn new(wasm: &[u8]) -> anyhow::Result<Self> {
         Self::with_engine(new_engine()?, wasm)
     }
@@ -62,13 +76,31 @@ impl Runtime {
         })
     }
 
+    /// The component of `--component PATH` (else the embedded one) on a new engine, compiled
+    /// off the async workers: compiling is CPU-bound.
+    pub async fn load(path: Option<PathBuf>, allocation: Allocation) -> anyhow::Result<Arc<Self>> {
+        tokio::task::spawn_blocking(move || {
+            let engine = match allocation {
+                Allocation::OnDemand => new_engine()?,
+                Allocation::Pooling {
+                    pool,
+                    memory_reservation,
+                } => new_pooling_engine(pool, memory_reservation)?,
+            };
+            Self::from_source_on(engine, path.as_deref()).map(Arc::new)
+        })
+        .await
+        .context("loading the component")?
+    }
+
     /// From `--component PATH` when given, else the embedded component.
+    #[cfg(test)]
     pub fn from_source(path: Option<&Path>) -> anyhow::Result<Self> {
         Self::from_source_on(new_engine()?, path)
     }
 
-    /// `from_source` on a given engine.
-    pub fn from_source_on(engine: Engine, path: Option<&Path>) -> anyhow::Result<Self> {
+    /// From `--component PATH` when given, else the embedded component, on `engine`.
+    fn from_source_on(engine: Engine, path: Option<&Path>) -> anyhow::Result<Self> {
         match path {
             Some(path) => {
                 let wasm = std::fs::read(path)

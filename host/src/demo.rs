@@ -6,9 +6,9 @@
 
 use crate::agent::{Agent, Export};
 use crate::cli::{Cli, decode_b64_payload};
+use crate::component::{Allocation, Runtime};
 use crate::config::Workspace;
 use crate::output::{Failure, Success, render};
-use crate::{agent_options, load_runtime};
 use sdp_emulator::{Emulator, EmulatorConfig, RunExecutor, RunOutcome, SubmittedRun};
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -44,8 +44,10 @@ struct LastLine {
 }
 
 async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
-    let runtime = load_runtime(cli).await?;
-    let client = crate::http_client(cli)?;
+    let runtime = Runtime::load(cli.component.clone(), Allocation::OnDemand)
+        .await
+        .map_err(|e| Failure::Config(format!("{e:#}")))?;
+    let client = cli.http_client()?;
 
     // The executor needs the agent, the agent needs the emulator's URL: tie the knot later.
     let slot: Arc<OnceLock<Arc<Agent>>> = Arc::new(OnceLock::new());
@@ -64,7 +66,7 @@ async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
     .map_err(|e| Failure::Config(format!("starting the workspace emulator: {e:#}")))?;
 
     let workspace = Workspace::new(&emulator.url(), emulator.token()).map_err(Failure::Config)?;
-    let options = agent_options(cli);
+    let options = cli.agent_options();
     let timeout = options.timeout;
     let agent = Arc::new(Agent::new(runtime, client, &workspace, options));
     let _ = slot.set(agent.clone());

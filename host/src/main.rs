@@ -19,17 +19,14 @@ mod output;
 mod serve;
 mod state;
 
-use agent::{Agent, AgentOptions, Export};
+use agent::{Agent, Export};
 use clap::Parser;
 use cli::{Cli, Command};
-use client::HttpClient;
-use component::Runtime;
+use component::{Allocation, Runtime};
 use config::Workspace;
 use output::{Failure, Success};
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -87,38 +84,12 @@ async fn call_once(
     // Cheapest checks first: missing host or credentials should not cost a compile.
     let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(Failure::Config)?;
     let payload = payload()?;
-    let runtime = load_runtime(cli).await?;
-    let client = http_client(cli)?;
-    let agent = Agent::new(runtime, client, &workspace, agent_options(cli));
-    agent.call(export, &payload).await
-}
-
-/// The one pooled client of this process, with the host's cap on waiting for an answer.
-pub fn http_client(cli: &Cli) -> Result<HttpClient, Failure> {
-    HttpClient::new()
-        .map(|c| c.with_head_limit(Duration::from_secs(cli.http_timeout)))
-        .map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))
-}
-
-/// Compiling the component is CPU-bound: keep it off the async workers.
-pub async fn load_runtime(cli: &Cli) -> Result<Arc<Runtime>, Failure> {
-    let path = cli.component.clone();
-    tokio::task::spawn_blocking(move || Runtime::from_source(path.as_deref()))
+    let runtime = Runtime::load(cli.component.clone(), Allocation::OnDemand)
         .await
-        .map_err(|e| Failure::Config(format!("loading the component: {e}")))?
-        .map(Arc::new)
-        .map_err(|e| Failure::Config(format!("{e:#}")))
-}
-
-pub fn agent_options(cli: &Cli) -> AgentOptions {
-    AgentOptions {
-        allow_hosts: cli.allow_host.clone(),
-        timeout: Duration::from_secs(cli.timeout),
-        claude_endpoint: std::env::var(config::CLAUDE_ENDPOINT_ENV)
-            .ok()
-            .filter(|v| !v.trim().is_empty()),
-        limits: limits::Limits::from_mib(cli.max_memory),
-    }
+        .map_err(|e| Failure::Config(format!("{e:#}")))?;
+    let client = cli.http_client()?;
+    let agent = Agent::new(runtime, client, &workspace, cli.agent_options());
+    agent.call(export, &payload).await
 }
 
 fn print_outcome(outcome: &Result<Success, Failure>) -> ExitCode {
