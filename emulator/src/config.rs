@@ -4,6 +4,8 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::scim::WorkspaceUser;
+
 /// Knobs for one emulator instance. `Default` gives a realistic workspace that needs a token.
 #[derive(Clone)]
 pub struct EmulatorConfig {
@@ -13,6 +15,10 @@ pub struct EmulatorConfig {
     /// OAuth M2M clients `(client_id, client_secret)` that `POST /oidc/v1/token` accepts; the
     /// tokens it issues are accepted like `token` until they expire. Default none.
     pub oauth_clients: Vec<(String, String)>,
+    /// Workspace users, each with a bearer token of its own (`token`, user): every route
+    /// accepts the token and SCIM `Me` answers the user with its groups. The personal access
+    /// token `token` always belongs to `sdp-agent@example.com` (group `admins`). Default none.
+    pub users: Vec<(String, WorkspaceUser)>,
     /// Lifetime of an issued OAuth token (`expires_in`), in seconds. Default 3600.
     pub oauth_token_ttl_secs: u64,
     /// Max page size for GET /api/2.0/pipelines (requests asking more are capped). Default 25.
@@ -37,6 +43,7 @@ impl Default for EmulatorConfig {
         Self {
             token: Some("dapi-emulator-token".to_string()),
             oauth_clients: Vec::new(),
+            users: Vec::new(),
             oauth_token_ttl_secs: 3600,
             list_page_size: 25,
             update_polls_per_state: 1,

@@ -1,5 +1,6 @@
 //! A faithful local Databricks workspace on 127.0.0.1: Jobs one-time runs, Pipelines (SDP),
-//! Workspace files, Foundation Model chat and the OAuth M2M token endpoint, with the real
+//! Workspace files, Foundation Model chat, the OAuth M2M token endpoint and SCIM identities
+//! (`Me`, users by name, with their groups), with the real
 //! paths, shapes and error codes.
 //! End-to-end tests script it (chat replies, faults, run execution) and inspect what the
 //! client sent; the offline demo answers chat from a deterministic planner.
@@ -16,6 +17,7 @@ mod jobs;
 mod middleware;
 mod oauth;
 mod pipelines;
+mod scim;
 mod server;
 mod state;
 mod validate;
@@ -32,6 +34,7 @@ pub use faults::Fault;
 pub use fm::ChatReply;
 pub use middleware::RecordedRequest;
 pub use oauth::IssuedToken;
+pub use scim::WorkspaceUser;
 
 use state::{App, SharedApp};
 
@@ -105,6 +108,14 @@ impl Emulator {
 
     pub fn token(&self) -> Option<String> {
         self.app.config.token.clone()
+    }
+
+    /// Adds a workspace user (or replaces the one of the same name) whose bearer token is
+    /// `token`: every route accepts it, and SCIM `Me` answers this user with its groups.
+    pub fn add_user(&self, token: &str, user: WorkspaceUser) {
+        let mut state = self.app.lock();
+        let state = &mut *state;
+        state.scim.add(&mut state.ids, token, user);
     }
 
     /// Access tokens `POST /oidc/v1/token` has issued, in order.

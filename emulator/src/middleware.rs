@@ -91,7 +91,7 @@ async fn answer(
         let checked = auth::check(
             app.auth_required(),
             app.config.token.as_deref(),
-            |token| app.lock().oauth.status(token, now),
+            |token| app.token_status(token, now),
             request.headers(),
         );
         if let Err(err) = checked {

@@ -50,6 +50,14 @@ impl OAuthState {
         }
     }
 
+    /// The client an access token was issued to (expired or not).
+    pub fn client_of(&self, token: &str) -> Option<String> {
+        self.issued
+            .iter()
+            .find(|t| t.access_token == token)
+            .map(|t| t.client_id.clone())
+    }
+
     pub fn issued(&self) -> Vec<IssuedToken> {
         self.issued.clone()
     }

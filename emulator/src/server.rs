@@ -10,7 +10,7 @@ use tokio::sync::watch;
 
 use crate::pipelines::{self, updates};
 use crate::state::SharedApp;
-use crate::{fm, jobs, middleware, oauth, workspace};
+use crate::{fm, jobs, middleware, oauth, scim, workspace};
 
 pub fn router(app: SharedApp) -> Router {
     let jobs = Router::new()
@@ -50,6 +50,8 @@ pub fn router(app: SharedApp) -> Router {
             post(fm::invocations),
         )
         .route(oauth::TOKEN_PATH, post(oauth::token))
+        .route(scim::ME_PATH, get(scim::me))
+        .route(scim::USERS_PATH, get(scim::list_users))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::not_found)
         .layer(axum::middleware::from_fn_with_state(

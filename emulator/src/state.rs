@@ -9,8 +9,9 @@ use crate::fm::ChatState;
 use crate::ids::Ids;
 use crate::jobs::JobsState;
 use crate::middleware::RecordedRequest;
-use crate::oauth::OAuthState;
+use crate::oauth::{OAuthState, TokenStatus};
 use crate::pipelines::PipelinesState;
+use crate::scim::{ScimState, WorkspaceUser};
 use crate::workspace::WorkspaceState;
 
 #[derive(Default)]
@@ -23,6 +24,7 @@ pub struct State {
     pub workspace: WorkspaceState,
     pub chat: ChatState,
     pub oauth: OAuthState,
+    pub scim: ScimState,
 }
 
 /// Everything a handler needs: fixed configuration, the served URL, and the mutable state.
@@ -36,16 +38,39 @@ pub type SharedApp = Arc<App>;
 
 impl App {
     pub fn new(config: EmulatorConfig, url: String) -> SharedApp {
+        let mut state = State::default();
+        // The deployment's own identity: the personal access token's user, a workspace admin.
+        let owner = WorkspaceUser::new(crate::USER_NAME).in_groups(&["admins"]);
+        match &config.token {
+            Some(token) => state.scim.add(&mut state.ids, token, owner),
+            None => {
+                state.scim.add_user(&mut state.ids, owner);
+            }
+        }
+        for (token, user) in &config.users {
+            state.scim.add(&mut state.ids, token, user.clone());
+        }
         Arc::new(Self {
             config,
             url,
-            state: Mutex::new(State::default()),
+            state: Mutex::new(state),
         })
+    }
+
+    /// Whether the gate lets `token` through: a user's own token or a live OAuth token.
+    pub fn token_status(&self, token: &str, now: std::time::Instant) -> TokenStatus {
+        let state = self.lock();
+        if state.scim.knows(token) {
+            return TokenStatus::Valid;
+        }
+        state.oauth.status(token, now)
     }
 
     /// Whether requests need a bearer token at all.
     pub fn auth_required(&self) -> bool {
-        self.config.token.is_some() || !self.config.oauth_clients.is_empty()
+        self.config.token.is_some()
+            || !self.config.oauth_clients.is_empty()
+            || !self.config.users.is_empty()
     }
 
     /// A panic in one handler must not wedge the emulator for the rest of a test run.

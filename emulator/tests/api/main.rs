@@ -6,6 +6,7 @@ mod gate;
 mod jobs;
 mod oauth;
 mod pipelines;
+mod scim;
 mod workspace;
 
 use sdp_emulator::{Emulator, EmulatorConfig};

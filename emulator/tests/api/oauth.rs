@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::{Client, start};
 
-const FORM: &str = "application/x-www-form-urlencoded";
+pub const FORM: &str = "application/x-www-form-urlencoded";
 
 fn m2m(ttl_secs: u64) -> EmulatorConfig {
     EmulatorConfig {
@@ -21,7 +21,7 @@ fn m2m(ttl_secs: u64) -> EmulatorConfig {
     }
 }
 
-fn basic(id: &str, secret: &str) -> String {
+pub fn basic(id: &str, secret: &str) -> String {
     let pair = format!("{id}:{secret}");
     format!(
         "Basic {}",
@@ -30,7 +30,7 @@ fn basic(id: &str, secret: &str) -> String {
 }
 
 /// `POST /oidc/v1/token` with exactly these headers: (status, JSON body).
-async fn token_request(
+pub async fn token_request(
     emulator: &Emulator,
     authorization: Option<&str>,
     content_type: &str,
