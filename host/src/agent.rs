@@ -4,7 +4,7 @@ use crate::auth::Authenticator;
 use crate::client::HttpClient;
 use crate::component::Runtime;
 use crate::config::Workspace;
-use crate::egress::{AllowedHost, Egress, EgressPolicy};
+use crate::egress::{AllowedHost, Egress, EgressObserver, EgressPolicy};
 use crate::epoch;
 use crate::limits::{self, Breach, HasLimiter, Limits};
 use crate::output::{Failure, Success};
@@ -50,6 +50,8 @@ pub struct Agent {
     policy: Arc<EgressPolicy>,
     client: HttpClient,
     options: AgentOptions,
+    /// Told about every outgoing call of every store (serve's metrics).
+    observer: Option<Arc<dyn EgressObserver>>,
 }
 
 impl Agent {
@@ -76,23 +78,38 @@ impl Agent {
             policy: Arc::new(policy),
             client,
             options,
+            observer: None,
         }
     }
 
-    /// The data of a fresh store: this workspace, its egress policy, the shared client.
-    pub fn new_state(&self) -> AgentState {
-        let hooks = Egress::new(self.policy.clone(), self.client.clone());
+    /// The same agent, reporting every outgoing call of its stores to `observer`.
+    pub fn observed_by(mut self, observer: Arc<dyn EgressObserver>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// The data of a fresh store: this workspace, its egress policy, the shared client, and
+    /// the user name of whoever asked (when `serve` checked it).
+    pub fn new_state(&self, caller: Option<&str>) -> AgentState {
+        let hooks = Egress::new(self.policy.clone(), self.client.clone())
+            .observed_by(self.observer.clone());
         AgentState::new(
             &self.workspace_url,
             self.options.claude_endpoint.as_deref(),
+            caller,
             hooks,
         )
     }
 
+    /// The deployment's credentials (`serve --callers app` looks groups up with them).
+    pub fn authenticator(&self) -> Arc<Authenticator> {
+        self.auth.clone()
+    }
+
     /// A fresh sandboxed store: [`Self::new_state`] under the memory limits, with the call's
     /// deadline armed from now. Every guest call (any export) must run in one of these.
-    pub fn new_store(&self) -> Store<AgentState> {
-        let mut store = Store::new(self.runtime.engine(), self.new_state());
+    pub fn new_store(&self, caller: Option<&str>) -> Store<AgentState> {
+        let mut store = Store::new(self.runtime.engine(), self.new_state(caller));
         limits::apply(&mut store, self.options.limits);
         epoch::arm(&mut store, Instant::now() + self.options.timeout);
         store
@@ -105,7 +122,7 @@ impl Agent {
             .header()
             .await
             .map_err(|e| Failure::Auth(e.to_string()))?;
-        let mut store = self.new_store();
+        let mut store = self.new_store(None);
         let timeout = self.options.timeout;
 
         let call = async {

@@ -14,6 +14,8 @@ pub const HOST_ENV: &str = "DATABRICKS_HOST";
 pub const TOKEN_ENV: &str = "DATABRICKS_TOKEN";
 /// Optional model endpoint name, passed through to the guest.
 pub const CLAUDE_ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
+/// Given to the guest by `serve`: the user name of the admitted caller, put in the run's name.
+pub const CALLER_ENV: &str = "SDP_AGENT_CALLER";
 
 /// The workspace the agent talks to.
 #[derive(Clone, Debug)]

@@ -1,6 +1,6 @@
 //! The data of one `Store`: one per call, so nothing leaks between calls.
 
-use crate::config::{CLAUDE_ENDPOINT_ENV, HOST_ENV};
+use crate::config::{CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV};
 use crate::egress::Egress;
 use crate::limits::{HasLimiter, Limiter};
 use wasmtime::component::ResourceTable;
@@ -18,11 +18,20 @@ pub struct AgentState {
 
 impl AgentState {
     /// `workspace_url` is the only host setting the guest sees; the token stays in `hooks`.
-    pub fn new(workspace_url: &str, claude_endpoint: Option<&str>, hooks: Egress) -> Self {
+    /// `caller` is the user name of the caller `serve` admitted (a name, never a credential).
+    pub fn new(
+        workspace_url: &str,
+        claude_endpoint: Option<&str>,
+        caller: Option<&str>,
+        hooks: Egress,
+    ) -> Self {
         let mut wasi = WasiCtx::builder();
         wasi.env(HOST_ENV, workspace_url);
         if let Some(endpoint) = claude_endpoint {
             wasi.env(CLAUDE_ENDPOINT_ENV, endpoint);
+        }
+        if let Some(caller) = caller {
+            wasi.env(CALLER_ENV, caller);
         }
         // The guest's log lines go to the user's stderr. Its stdout is discarded: ours carries
         // exactly one JSON line.

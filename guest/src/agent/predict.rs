@@ -7,6 +7,9 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 const TASK_KEY: &str = "sdp_agent_run";
+/// Set by `sdp-agent serve` to the user name of the caller it admitted (a name, never a
+/// credential): the run's name then says who asked, so a run can be traced to a caller.
+const CALLER_ENV: &str = "SDP_AGENT_CALLER";
 const ENVIRONMENT_KEY: &str = "sdp_agent_env";
 
 #[derive(Debug, Clone)]
@@ -45,7 +48,11 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
 /// The `runs/submit` body: one task that runs the launcher with the payload as base64.
 pub fn submit_body(payload: &Payload, token: &str) -> Value {
     let mut body = Map::new();
-    body.insert("run_name".into(), Value::from(run_name(payload)));
+    let caller = std::env::var(CALLER_ENV).ok();
+    body.insert(
+        "run_name".into(),
+        Value::from(run_name(payload, caller.as_deref())),
+    );
     body.insert("idempotency_token".into(), Value::from(token));
     if let Some(t) = payload.timeout_seconds {
         body.insert("timeout_seconds".into(), Value::from(t));
@@ -102,7 +109,17 @@ pub fn submit_body(payload: &Payload, token: &str) -> Value {
     Value::Object(body)
 }
 
-fn run_name(payload: &Payload) -> String {
+/// The payload's name (or one made from the pipeline or question), then who asked, which a
+/// payload cannot leave out.
+fn run_name(payload: &Payload, caller: Option<&str>) -> String {
+    let name = named_run(payload);
+    match caller.map(str::trim).filter(|c| !c.is_empty()) {
+        Some(caller) => format!("{name} (asked by {caller})"),
+        None => name,
+    }
+}
+
+fn named_run(payload: &Payload) -> String {
     if let Some(n) = &payload.run_name {
         return n.clone();
     }
@@ -123,4 +140,39 @@ fn fresh_token() -> String {
     uuid::Builder::from_random_bytes(bytes)
         .into_uuid()
         .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn payload(extra: Value) -> Payload {
+        let mut doc = json!({
+            "runner_path": "/Workspace/Shared/launcher.py",
+            "question": "a bronze table over clickstream",
+        });
+        doc.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        Payload::parse(&doc.to_string(), Side::Predict).expect("valid payload")
+    }
+
+    #[test]
+    fn the_run_name_says_who_asked_whatever_the_payload_names_it() {
+        let plain = payload(json!({}));
+        assert_eq!(
+            run_name(&plain, None),
+            "sdp-agent: a bronze table over clickstream"
+        );
+        assert_eq!(
+            run_name(&plain, Some("alice@example.com")),
+            "sdp-agent: a bronze table over clickstream (asked by alice@example.com)"
+        );
+        let named = payload(json!({"run_name": "nightly"}));
+        assert_eq!(
+            run_name(&named, Some("bob@example.com")),
+            "nightly (asked by bob@example.com)"
+        );
+        assert_eq!(run_name(&named, Some("  ")), "nightly");
+    }
 }

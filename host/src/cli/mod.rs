@@ -10,7 +10,7 @@ use crate::config::CLAUDE_ENDPOINT_ENV;
 use crate::egress::AllowedHost;
 use crate::limits::Limits;
 use crate::output::Failure;
-use clap::{ArgGroup, Args, Parser, Subcommand};
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -139,6 +139,32 @@ pub struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
+
+    /// Who may call (every route but /ping and /health). Required to listen on an address other
+    /// than loopback; on loopback the default is `none`.
+    #[arg(long, value_name = "POLICY", value_enum)]
+    pub callers: Option<CallerPolicy>,
+
+    /// Admit only members of group G (repeatable: any one of them suffices). Needs --callers
+    /// workspace or app.
+    #[arg(long = "allow-group", value_name = "G")]
+    pub allow_group: Vec<String>,
+
+    /// Serve Prometheus metrics at `GET http://ADDR/metrics`: a port of its own, so they are
+    /// never exposed with the endpoint. Off by default.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// `serve --callers`: how a caller proves who it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum CallerPolicy {
+    /// A Databricks token of this workspace (`Authorization: Bearer`), checked with SCIM Me.
+    Workspace,
+    /// The user the Databricks Apps proxy names in X-Forwarded-Email (only inside an App).
+    App,
+    /// No check: anyone who can reach the port.
+    None,
 }
 
 #[cfg(test)]
@@ -161,14 +187,32 @@ mod tests {
         assert_eq!(args.max_queue, 64);
         assert_eq!(args.max_body_bytes, 1024 * 1024);
         assert_eq!(args.request_timeout, 60);
+        assert_eq!((args.callers, args.allow_group.len()), (None, 0));
+        assert_eq!(args.metrics_listen, None);
 
         let args = serve_args(&["--listen", "0.0.0.0:0", "--max-concurrency", "2"]).unwrap();
         assert_eq!(args.listen.port(), 0);
         assert_eq!(args.max_concurrency, Some(2));
+        let args = serve_args(&[
+            "--callers",
+            "workspace",
+            "--allow-group",
+            "data-eng",
+            "--allow-group",
+            "admins",
+            "--metrics-listen",
+            "127.0.0.1:9464",
+        ])
+        .unwrap();
+        assert_eq!(args.callers, Some(CallerPolicy::Workspace));
+        assert_eq!(args.allow_group, ["data-eng", "admins"]);
+        assert_eq!(args.metrics_listen.unwrap().port(), 9464);
         for bad in [
             &["--max-concurrency", "0"][..],
             &["--request-timeout", "0"],
             &["--listen", "localhost"],
+            &["--callers", "everyone"],
+            &["--metrics-listen", "9464"],
         ] {
             assert!(serve_args(bad).is_err(), "{bad:?}");
         }

@@ -1,6 +1,7 @@
 //! What wasi-http calls for every outgoing request of a store: the policy's verdict, then
 //! the shared pooled client; a request it refuses has its body drained first.
 
+use super::observe::{CallLog, EgressObserver, Outgoing};
 use super::policy::{EgressPolicy, Refusal, Verdict, is_forbidden};
 use crate::auth::TokenError;
 use crate::client::HttpClient;
@@ -14,6 +15,8 @@ pub struct Egress {
     /// The first credentials failure of this store's requests: the guest only sees an
     /// opaque transport error, the host reports this instead.
     credentials_failure: Arc<Mutex<Option<TokenError>>>,
+    /// Told how every call ended (serve's metrics), when someone listens.
+    calls: Option<CallLog>,
 }
 
 impl Egress {
@@ -22,7 +25,14 @@ impl Egress {
             policy,
             client,
             credentials_failure: Arc::default(),
+            calls: None,
         }
+    }
+
+    /// The same hooks, reporting every call to `observer`.
+    pub fn observed_by(mut self, observer: Option<Arc<dyn EgressObserver>>) -> Self {
+        self.calls = observer.map(CallLog::new);
+        self
     }
 
     /// Why a request of this store could not get its credentials, if one could not.
@@ -34,17 +44,7 @@ impl Egress {
     }
 }
 
-type SendFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), Error>> + Send>,
-                ),
-                Error,
-            >,
-        > + Send,
->;
+type SendFuture = Box<dyn Future<Output = Result<Sent, Error>> + Send>;
 
 impl WasiHttpHooks for Egress {
     // `is_forbidden_header` defaults to calling this, and the header checks that run off the
@@ -62,33 +62,64 @@ impl WasiHttpHooks for Egress {
         let policy = self.policy.clone();
         let client = self.client.clone();
         let failure = self.credentials_failure.clone();
+        let calls = self.calls.clone();
+        let (method, uri) = (request.method().clone(), request.uri().clone());
+        if let Some(calls) = &calls {
+            calls.starting(&method, &uri);
+        }
         Box::new(async move {
-            if policy.verdict(request.uri()) == Verdict::Denied {
-                policy.prepare_denied_log(request.uri());
-                // Take the guest's body before refusing: a client that writes its body while
-                // awaiting the answer (wstd does) would otherwise see its body stream closed
-                // ("connection reset") and never learn that the request was denied.
-                drain(request.into_body()).await;
-                return Err(Error::HttpRequestDenied);
+            let result = send(policy, client, failure, request, options).await;
+            if let Some(calls) = calls {
+                let outcome = match &result {
+                    Ok((response, _)) => Outgoing::Answered(response.status().as_u16()),
+                    Err(Error::HttpRequestDenied) => Outgoing::Denied,
+                    Err(_) => Outgoing::Failed,
+                };
+                calls.ended(method, uri, outcome);
             }
-            let prepared = match policy.prepare(request).await {
-                Ok(request) => request,
-                Err(Refusal::Denied) => return Err(Error::HttpRequestDenied),
-                Err(Refusal::Credentials(e)) => {
-                    let message = e.to_string();
-                    failure
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .get_or_insert(e);
-                    return Err(Error::InternalError(Some(message)));
-                }
-            };
-            let response = client.send(prepared, options).await?;
-            // The pooled client drives connection I/O on its own tasks: nothing left to await.
-            let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
-            Ok((response, io))
+            result
         })
     }
+}
+
+/// What a send resolves to: the response, and the connection's I/O (none to wait for here).
+type Sent = (
+    http::Response<WasiBody>,
+    Box<dyn Future<Output = Result<(), Error>> + Send>,
+);
+
+/// The policy, then the pooled client.
+async fn send(
+    policy: Arc<EgressPolicy>,
+    client: HttpClient,
+    failure: Arc<Mutex<Option<TokenError>>>,
+    request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Result<Sent, Error> {
+    if policy.verdict(request.uri()) == Verdict::Denied {
+        policy.prepare_denied_log(request.uri());
+        // Take the guest's body before refusing: a client that writes its body while
+        // awaiting the answer (wstd does) would otherwise see its body stream closed
+        // ("connection reset") and never learn that the request was denied.
+        drain(request.into_body()).await;
+        return Err(Error::HttpRequestDenied);
+    }
+    let prepared = match policy.prepare(request).await {
+        Ok(request) => request,
+        Err(Refusal::Denied) => return Err(Error::HttpRequestDenied),
+        Err(Refusal::Credentials(e)) => {
+            let message = e.to_string();
+            failure
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get_or_insert(e);
+            return Err(Error::InternalError(Some(message)));
+        }
+    };
+    let response = client.send(prepared, options).await?;
+    // The pooled client drives connection I/O on its own tasks: nothing left to await.
+    let io: Box<dyn Future<Output = Result<(), Error>> + Send> = Box::new(async { Ok(()) });
+    Ok((response, io))
 }
 
 /// Reads and drops a refused request's body, bounded in size and time.

@@ -9,10 +9,12 @@
 //! credentials it may, [`hooks`] is what wasi-http calls.
 
 mod hooks;
+mod observe;
 mod origin;
 mod policy;
 
 pub use hooks::Egress;
+pub use observe::{EgressObserver, Outgoing};
 pub use origin::{AllowedHost, Origin};
 pub use policy::EgressPolicy;
 

@@ -2,6 +2,7 @@
 //! refused at once (503) instead of queueing without bound: memory stays proportional to
 //! `running + waiting`, whatever the load.
 
+use prometheus_client::metrics::gauge::Gauge;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio::sync::{Semaphore, SemaphorePermit};
 
@@ -9,14 +10,17 @@ pub struct Admission {
     slots: Semaphore,
     waiting: AtomicUsize,
     max_waiting: usize,
+    /// The number waiting, for the metrics.
+    queued: Gauge,
 }
 
 impl Admission {
-    pub fn new(running: usize, waiting: usize) -> Self {
+    pub fn new(running: usize, waiting: usize, queued: Gauge) -> Self {
         Self {
             slots: Semaphore::new(running),
             waiting: AtomicUsize::new(0),
             max_waiting: waiting,
+            queued,
         }
     }
 
@@ -26,28 +30,30 @@ impl Admission {
         if let Ok(permit) = self.slots.try_acquire() {
             return Some(permit);
         }
-        let _place = QueuePlace::take(&self.waiting, self.max_waiting)?;
+        let _place = QueuePlace::take(&self.waiting, self.max_waiting, &self.queued)?;
         self.slots.acquire().await.ok()
     }
 }
 
 /// One place in the queue, given back on drop (also when the waiting request is cancelled).
-struct QueuePlace<'a>(&'a AtomicUsize);
+struct QueuePlace<'a>(&'a AtomicUsize, &'a Gauge);
 
 impl<'a> QueuePlace<'a> {
-    fn take(waiting: &'a AtomicUsize, max: usize) -> Option<Self> {
+    fn take(waiting: &'a AtomicUsize, max: usize, queued: &'a Gauge) -> Option<Self> {
         waiting
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
                 (n < max).then_some(n + 1)
             })
-            .ok()
-            .map(|_| Self(waiting))
+            .ok()?;
+        queued.inc();
+        Some(Self(waiting, queued))
     }
 }
 
 impl Drop for QueuePlace<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
+        self.1.dec();
     }
 }
 
@@ -58,19 +64,22 @@ mod tests {
 
     #[tokio::test]
     async fn runs_queues_then_refuses() {
-        let admission = Admission::new(1, 1);
+        let queued = Gauge::default();
+        let admission = Admission::new(1, 1, queued.clone());
         let running = admission.admit().await.expect("a free slot");
-        let mut queued = Box::pin(admission.admit());
+        let mut queued_call = Box::pin(admission.admit());
         // The second request waits in the queue...
         assert!(
-            tokio::time::timeout(Duration::from_millis(50), queued.as_mut())
+            tokio::time::timeout(Duration::from_millis(50), queued_call.as_mut())
                 .await
                 .is_err()
         );
         // ...so a third finds the queue full and is refused without waiting.
         assert!(admission.admit().await.is_none());
+        assert_eq!(queued.get(), 1);
         drop(running);
-        let second = queued.await.expect("the queued request gets the slot");
+        let second = queued_call.await.expect("the queued request gets the slot");
+        assert_eq!(queued.get(), 0);
         assert!(admission.slots.try_acquire().is_err(), "one slot only");
         drop(second);
         assert!(admission.admit().await.is_some());
@@ -78,7 +87,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_wait_gives_its_place_back() {
-        let admission = Admission::new(1, 1);
+        let admission = Admission::new(1, 1, Gauge::default());
         let _running = admission.admit().await.unwrap();
         let waited = tokio::time::timeout(Duration::from_millis(20), admission.admit()).await;
         assert!(waited.is_err(), "no slot was free");
@@ -90,7 +99,7 @@ mod tests {
 
     #[tokio::test]
     async fn zero_queue_refuses_when_busy() {
-        let admission = Admission::new(2, 0);
+        let admission = Admission::new(2, 0, Gauge::default());
         let a = admission.admit().await.unwrap();
         let _b = admission.admit().await.unwrap();
         assert!(admission.admit().await.is_none());

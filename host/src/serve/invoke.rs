@@ -8,6 +8,7 @@ use crate::state::AgentState;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
+use prometheus_client::metrics::counter::Counter;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::time::{Duration, Instant};
@@ -18,8 +19,9 @@ use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
-/// Builds each request's store: workspace, egress hooks on the shared client, memory limits.
-pub type NewStore = Box<dyn Fn() -> Store<AgentState> + Send + Sync>;
+/// Builds each request's store: workspace, egress hooks on the shared client, memory limits,
+/// and the user name of the admitted caller, if any.
+pub type NewStore = Box<dyn Fn(Option<&str>) -> Store<AgentState> + Send + Sync>;
 
 type Head = Result<http::Response<HyperOutgoingBody>, ErrorCode>;
 
@@ -28,14 +30,22 @@ pub struct Invoker {
     new_store: NewStore,
     /// Only for messages; the deadline itself comes with each request.
     timeout: Duration,
+    /// Instances that trapped or ran into a limit (not those stopped at the deadline).
+    traps: Counter,
 }
 
 impl Invoker {
-    pub fn new(pre: ProxyPre<AgentState>, new_store: NewStore, timeout: Duration) -> Self {
+    pub fn new(
+        pre: ProxyPre<AgentState>,
+        new_store: NewStore,
+        timeout: Duration,
+        traps: Counter,
+    ) -> Self {
         Self {
             pre,
             new_store,
             timeout,
+            traps,
         }
     }
 
@@ -44,17 +54,22 @@ impl Invoker {
     pub async fn check_capacity(&self, n: usize) -> wasmtime::Result<()> {
         let mut live = Vec::with_capacity(n);
         for _ in 0..n {
-            let mut store = (self.new_store)();
+            let mut store = (self.new_store)(None);
             self.pre.instantiate_async(&mut store).await?;
             live.push(store);
         }
         Ok(())
     }
 
-    /// Runs the component's `wasi:http/incoming-handler` on `request`. Guest code past
-    /// `deadline` is interrupted; the caller bounds the time spent waiting on I/O.
-    pub async fn invoke(&self, request: Request<Bytes>, deadline: Instant) -> Reply {
-        let mut store = (self.new_store)();
+    /// Runs the component's `wasi:http/incoming-handler` on `request` for `caller`. Guest
+    /// code past `deadline` is interrupted; the caller bounds the time spent waiting on I/O.
+    pub async fn invoke(
+        &self,
+        request: Request<Bytes>,
+        deadline: Instant,
+        caller: Option<&str>,
+    ) -> Reply {
+        let mut store = (self.new_store)(caller);
         epoch::arm(&mut store, deadline);
         let request = request.map(|bytes| {
             Full::new(bytes).map_err(|never| -> wasmtime_wasi_http::Error { match never {} })
@@ -141,6 +156,9 @@ impl Invoker {
     /// the cause worth reporting (an allocation failure only shows up as a trap).
     fn failed(&self, e: &wasmtime::Error, breach: Option<Breach>) -> Reply {
         let trap = e.downcast_ref::<Trap>();
+        if trap != Some(&Trap::Interrupt) || breach.is_some() {
+            self.traps.inc();
+        }
         if let Some(breach) = breach {
             tracing::error!("the component exceeded {breach}: {e:?}");
             let then = trap.map_or_else(|| e.to_string(), Trap::to_string);
@@ -204,17 +222,18 @@ mod tests {
             vec![],
         ));
         let engine = engine.clone();
-        let new_store = Box::new(move || {
+        let new_store = Box::new(move |caller: Option<&str>| {
             let state = AgentState::new(
                 "http://127.0.0.1:9",
                 None,
+                caller,
                 Egress::new(policy.clone(), client.clone()),
             );
             let mut store = Store::new(&engine, state);
             limits::apply(&mut store, Limits::default());
             store
         });
-        Invoker::new(pre, new_store, timeout)
+        Invoker::new(pre, new_store, timeout, Counter::default())
     }
 
     fn get(path: &str) -> Request<Bytes> {
@@ -245,17 +264,18 @@ mod tests {
         );
         let real = invoker(&engine, EMBEDDED_COMPONENT, Duration::from_secs(30));
         for _ in 0..2 {
-            let (status, body) = json(trapping.invoke(get("/ping"), deadline()).await).await;
+            let (status, body) = json(trapping.invoke(get("/ping"), deadline(), None).await).await;
             assert_eq!(status, 500, "{body}");
             assert_eq!(body["error_code"], "INTERNAL_ERROR");
             assert!(
                 body["message"].as_str().unwrap().contains("unreachable"),
                 "{body}"
             );
-            let (status, body) = json(real.invoke(get("/ping"), deadline()).await).await;
+            let (status, body) = json(real.invoke(get("/ping"), deadline(), None).await).await;
             assert_eq!(status, 200, "{body}");
         }
-        let (status, body) = json(real.invoke(get("/nope"), deadline()).await).await;
+        assert_eq!((trapping.traps.get(), real.traps.get()), (2, 0));
+        let (status, body) = json(real.invoke(get("/nope"), deadline(), None).await).await;
         assert_eq!(
             (status, body["error_code"].as_str()),
             (404, Some("ENDPOINT_NOT_FOUND"))
@@ -274,12 +294,13 @@ mod tests {
         );
         let started = Instant::now();
         let reply = spinning
-            .invoke(get("/ping"), started + Duration::from_millis(300))
+            .invoke(get("/ping"), started + Duration::from_millis(300), None)
             .await;
         let (status, body) = json(reply).await;
         assert_eq!(status, 504, "{body}");
         assert_eq!(body["error_code"], "DEADLINE_EXCEEDED");
         assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(spinning.traps.get(), 0, "a deadline is not a trap");
     }
 
     #[tokio::test]
@@ -289,7 +310,7 @@ mod tests {
         let _ticker = EpochTicker::start(&engine);
         let silent = invoker(&engine, &handler_component("nop"), Duration::from_secs(5));
         let reply = silent
-            .invoke(get("/ping"), Instant::now() + Duration::from_secs(5))
+            .invoke(get("/ping"), Instant::now() + Duration::from_secs(5), None)
             .await;
         let (status, body) = json(reply).await;
         assert_eq!(status, 500, "{body}");

@@ -5,28 +5,47 @@
 
 mod admission;
 mod body;
+mod callers;
 mod invoke;
 mod listener;
+mod metrics;
+mod metrics_http;
 mod pool;
 mod reply;
 mod service;
 mod shutdown;
 
 use crate::agent::Agent;
-use crate::cli::{Cli, ServeArgs};
+use crate::cli::{CallerPolicy, Cli, ServeArgs};
 use crate::component::{Allocation, Runtime, to_anyhow};
 use crate::config::Workspace;
 use admission::Admission;
 use anyhow::Context as _;
+use callers::Gate;
 use http::header::HeaderValue;
 use invoke::Invoker;
+use metrics::Metrics;
 use service::Service;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub async fn run(cli: &Cli, args: &ServeArgs) -> ExitCode {
-    match serve(cli, args).await {
+    // Flags that do not add up are a usage error: one line, exit 2, nothing loaded.
+    let in_app = callers::in_app();
+    let policy = match callers::choose(args.listen, args.callers, &args.allow_group, in_app) {
+        Ok((policy, warning)) => {
+            if let Some(warning) = warning {
+                eprintln!("sdp-agent serve: {warning}");
+            }
+            policy
+        }
+        Err(usage) => {
+            eprintln!("sdp-agent serve: {usage}");
+            return ExitCode::from(2);
+        }
+    };
+    match serve(cli, args, policy).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sdp-agent serve: {e:#}");
@@ -35,7 +54,7 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
+async fn serve(cli: &Cli, args: &ServeArgs, policy: CallerPolicy) -> anyhow::Result<()> {
     let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(anyhow::Error::msg)?;
     let concurrency = args.max_concurrency.unwrap_or_else(default_concurrency);
     let timeout = Duration::from_secs(args.request_timeout);
@@ -53,9 +72,21 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
     let client = cli
         .http_client()
         .map_err(|e| anyhow::anyhow!("{}", e.message()))?;
+    let metrics = Arc::new(Metrics::new());
     // One agent, hence one egress policy and one pooled client, for every request.
-    let agent = Arc::new(Agent::new(runtime, client, &workspace, options));
-    let invoker = Invoker::new(pre, Box::new(move || agent.new_store()), timeout);
+    let agent = Agent::new(runtime, client.clone(), &workspace, options)
+        .observed_by(Arc::new(metrics.upstream.clone()));
+    let agent = Arc::new(agent);
+    let gate = Gate::new(
+        policy,
+        args.allow_group.clone(),
+        &workspace.url,
+        client,
+        agent.authenticator(),
+        callers::CHECK_TIMEOUT.min(timeout),
+    );
+    let new_store = Box::new(move |caller: Option<&str>| agent.new_store(caller));
+    let invoker = Invoker::new(pre, new_store, timeout, metrics.traps.clone());
     fill_every_slot(&invoker, concurrency).await?;
 
     let mut signals = shutdown::Signals::install().context("installing signal handlers")?;
@@ -63,9 +94,23 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
+    let metrics_server = match args.metrics_listen {
+        Some(addr) => Some(
+            metrics_http::bind(addr, metrics.clone())
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?,
+        ),
+        None => None,
+    };
     let service = Arc::new(Service {
-        admission: Admission::new(concurrency as usize, args.max_queue as usize),
+        admission: Admission::new(
+            concurrency as usize,
+            args.max_queue as usize,
+            metrics.queued.clone(),
+        ),
         invoker,
+        gate,
+        metrics,
         max_body_bytes: args.max_body_bytes,
         timeout,
         authority: HeaderValue::from_str(&addr.to_string())?,
@@ -74,8 +119,14 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> anyhow::Result<()> {
         workspace = %workspace.url,
         max_concurrency = concurrency,
         max_queue = args.max_queue,
+        callers = ?policy,
+        allow_groups = ?args.allow_group,
         "serving the component"
     );
+    if let Some((addr, server)) = metrics_server {
+        tokio::spawn(server);
+        eprintln!("sdp-agent serve: metrics on http://{addr}/metrics");
+    }
     eprintln!("sdp-agent serve: listening on http://{addr}");
 
     let (stop, stopped) = tokio::sync::oneshot::channel::<&'static str>();

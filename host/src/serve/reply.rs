@@ -1,8 +1,9 @@
 //! Answers the host makes itself, in the component's error shape
 //! (`{"error_code", "message"}`), so clients see one format whoever answered.
 
+use super::callers::Refusal;
 use bytes::Bytes;
-use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use http::header::{CONTENT_TYPE, HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 use http::{Response, StatusCode};
 use http_body_util::Full;
 use std::time::Duration;
@@ -30,6 +31,38 @@ pub fn overloaded() -> Reply {
         .headers_mut()
         .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     reply
+}
+
+/// A caller the gate did not let in: 401 (with the scheme to use), 403, or 503 when the
+/// identity could not be checked.
+pub fn refused(refusal: &Refusal) -> Reply {
+    match refusal {
+        Refusal::Unauthenticated { reason, bad_token } => {
+            let mut reply = error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", reason);
+            // RFC 6750 §3: the scheme, and `invalid_token` when one was sent but refused.
+            let challenge = if *bad_token {
+                r#"Bearer error="invalid_token""#
+            } else {
+                "Bearer"
+            };
+            reply
+                .headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            reply
+        }
+        Refusal::Denied(reason) => error(StatusCode::FORBIDDEN, "PERMISSION_DENIED", reason),
+        Refusal::Unavailable(reason) => {
+            let mut reply = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "TEMPORARILY_UNAVAILABLE",
+                &format!("cannot check who is calling: {reason}; retry later"),
+            );
+            reply
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            reply
+        }
+    }
 }
 
 pub fn too_large(limit: u64) -> Reply {

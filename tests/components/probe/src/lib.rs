@@ -13,6 +13,10 @@
 //!
 //! `predict` answers the text as `run-url` and the status (or 0) as `run-id`; `run` answers them
 //! as `message` and `update-id`.
+//!
+//! It also exports `wasi:http/incoming-handler`: every request is answered `200` with
+//! `{"headers": [[name, value], …], "env": {…}}`, exactly what the host handed it, so a test
+//! can prove what a server passes on to its component (and what it keeps back).
 
 wit_bindgen::generate!({ path: "../../../wit", world: "sdp-agent" });
 
@@ -20,7 +24,10 @@ use exports::sdp::agent::agent::Guest;
 use sdp::agent::types::{AgentError, FieldError, PipelineResult, SubmittedRun};
 use serde_json::Value;
 use wasip2::http::outgoing_handler;
-use wasip2::http::types::{Fields, Method, OutgoingBody, OutgoingRequest, Scheme};
+use wasip2::http::types::{
+    Fields, IncomingRequest, Method, OutgoingBody, OutgoingRequest, OutgoingResponse,
+    ResponseOutparam, Scheme,
+};
 
 /// What a probe that returns reports: a number (HTTP status, or 0) and a text.
 struct Report {
@@ -50,6 +57,39 @@ impl Guest for Probe {
 }
 
 export!(Probe);
+
+/// The HTTP side: an echo of the request head and the environment.
+struct Echo;
+
+impl wasip2::exports::http::incoming_handler::Guest for Echo {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let headers: Vec<Value> = request
+            .headers()
+            .entries()
+            .into_iter()
+            .map(|(name, value)| Value::from(vec![name, String::from_utf8_lossy(&value).into()]))
+            .collect();
+        let env: Value = serde_json::from_str(&environment()).expect("an object");
+        let text = serde_json::json!({"headers": headers, "env": env}).to_string();
+        let fields = Fields::new();
+        fields
+            .append("content-type", b"application/json")
+            .expect("a valid header");
+        let response = OutgoingResponse::new(fields);
+        let body = response.body().expect("the body is taken once");
+        ResponseOutparam::set(response_out, Ok(response));
+        let stream = body.write().expect("the stream is taken once");
+        for chunk in text.as_bytes().chunks(4096) {
+            stream
+                .blocking_write_and_flush(chunk)
+                .expect("the host takes the body");
+        }
+        drop(stream);
+        OutgoingBody::finish(body, None).expect("the body finishes");
+    }
+}
+
+wasip2::http::proxy::export!(Echo);
 
 fn probe(payload: &str) -> Result<Report, AgentError> {
     let command: Value =
