@@ -29,6 +29,12 @@ pub struct EmulatorConfig {
     /// Make the pipelines `name LIKE` filter case-insensitive, as SQL LIKE is in some engines:
     /// a LIKE match is then clearly not an exact match. Default false.
     pub like_case_insensitive: bool,
+    /// Whether `\` escapes the next character in the `name LIKE` filter. The docs name no
+    /// escape character, so clients must work either way; false makes it ordinary. Default true.
+    pub like_backslash_escapes: bool,
+    /// `default_catalog_name` of `GET /api/2.1/unity-catalog/current-metastore-assignment`;
+    /// None = no metastore assigned (404). Default `main`.
+    pub default_catalog_name: Option<String>,
     /// Omit run_page_url from runs/get answers (tests the agent's fallback). Default false.
     pub omit_run_page_url: bool,
     /// Called (as a spawned tokio task) for every NEW run accepted by runs/submit; the run goes
@@ -48,6 +54,8 @@ impl Default for EmulatorConfig {
             list_page_size: 25,
             update_polls_per_state: 1,
             like_case_insensitive: false,
+            like_backslash_escapes: true,
+            default_catalog_name: Some("main".to_string()),
             omit_run_page_url: false,
             run_executor: None,
         }

@@ -1,5 +1,7 @@
 //! Foundation Model chat (`/serving-endpoints/{name}/invocations`): validates the request,
-//! answers from a per-endpoint script, else from the deterministic demo planner.
+//! answers from a per-endpoint script, else from the deterministic demo model. An answer longer
+//! than `max_tokens` is cut there with `finish_reason: "length"`, as a real endpoint does, and
+//! an endpoint can be told to refuse a parameter (some models refuse `temperature`).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -34,6 +36,8 @@ pub enum ChatReply {
 #[derive(Debug, Default)]
 pub struct ChatState {
     scripted: HashMap<String, VecDeque<ChatReply>>,
+    /// Request keys an endpoint answers 400 to, by endpoint.
+    refused: HashMap<String, Vec<String>>,
     pub requests: Vec<Value>,
 }
 
@@ -44,7 +48,17 @@ impl ChatState {
             .or_default()
             .extend(replies);
     }
+
+    pub fn refuse_parameter(&mut self, endpoint: &str, key: &str) {
+        self.refused
+            .entry(endpoint.to_string())
+            .or_default()
+            .push(key.to_string());
+    }
 }
+
+/// What an endpoint answers when `max_tokens` is not given.
+const DEFAULT_MAX_TOKENS: usize = 4096;
 
 /// `POST /serving-endpoints/{name}/invocations`.
 pub async fn invocations(
@@ -69,6 +83,12 @@ fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResul
         let mut state = app.lock();
         state.chat.requests.push(Value::Object(body.clone()));
         validate(&body)?;
+        let refused = state.chat.refused.get(endpoint).into_iter().flatten();
+        if let Some(key) = refused.into_iter().find(|k| body.contains_key(k.as_str())) {
+            return Err(ApiError::invalid(format!(
+                "Unsupported parameter: '{key}' is not supported with this model."
+            )));
+        }
         let scripted = state
             .chat
             .scripted
@@ -84,11 +104,23 @@ fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResul
         .flatten()
         .map(|m| m["content"].to_string().len())
         .sum();
+    let max_tokens = body
+        .get("max_tokens")
+        .and_then(Value::as_u64)
+        .map_or(DEFAULT_MAX_TOKENS, |n| n as usize);
+    let mut finish_reason = "stop";
+    let mut cut = |mut text: String| {
+        if let Some((i, _)) = text.char_indices().nth(max_tokens * CHARS_PER_TOKEN) {
+            finish_reason = "length";
+            text.truncate(i);
+        }
+        text
+    };
     let content = match reply {
-        ChatReply::Text(text) => json!(text),
+        ChatReply::Text(text) => json!(cut(text)),
         ChatReply::Blocks { reasoning, text } => json!([
             {"type": "reasoning", "summary": [{"type": "summary_text", "text": reasoning}]},
-            {"type": "text", "text": text},
+            {"type": "text", "text": cut(text)},
         ]),
         ChatReply::RawBody(raw) => {
             return Ok(([(header::CONTENT_TYPE, "application/json")], raw).into_response());
@@ -102,14 +134,30 @@ fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResul
             return Err(ApiError::new(status, &error_code, message));
         }
     };
-    Ok(Json(completion(&id, endpoint, content, prompt_chars)).into_response())
+    Ok(Json(completion(
+        &id,
+        endpoint,
+        content,
+        finish_reason,
+        prompt_chars,
+    ))
+    .into_response())
 }
 
+/// The emulator's token estimate.
+const CHARS_PER_TOKEN: usize = 4;
+
 /// The OpenAI chat-completions envelope Databricks answers with; token counts are estimated
-/// at ~4 characters per token.
-fn completion(id: &str, model: &str, content: Value, prompt_chars: usize) -> Value {
-    let prompt_tokens = prompt_chars.div_ceil(4);
-    let completion_tokens = content.to_string().len().div_ceil(4);
+/// at CHARS_PER_TOKEN characters per token.
+fn completion(
+    id: &str,
+    model: &str,
+    content: Value,
+    finish_reason: &str,
+    prompt_chars: usize,
+) -> Value {
+    let prompt_tokens = prompt_chars.div_ceil(CHARS_PER_TOKEN);
+    let completion_tokens = content.to_string().len().div_ceil(CHARS_PER_TOKEN);
     let created = crate::ids::now_ms() / 1000;
     json!({
         "id": id,
@@ -119,7 +167,7 @@ fn completion(id: &str, model: &str, content: Value, prompt_chars: usize) -> Val
         "choices": [{
             "index": 0,
             "message": {"role": "assistant", "content": content},
-            "finish_reason": "stop",
+            "finish_reason": finish_reason,
         }],
         "usage": {
             "prompt_tokens": prompt_tokens,

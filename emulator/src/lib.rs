@@ -1,6 +1,6 @@
 //! A faithful local Databricks workspace on 127.0.0.1: Jobs one-time runs, Pipelines (SDP),
-//! Workspace files, Foundation Model chat, the OAuth M2M token endpoint and SCIM identities
-//! (`Me`, users by name, with their groups), with the real
+//! Workspace files, Foundation Model chat, Unity Catalog's metastore assignment, the OAuth M2M
+//! token endpoint and SCIM identities (`Me`, users by name, with their groups), with the real
 //! paths, shapes and error codes.
 //! End-to-end tests script it (chat replies, faults, run execution) and inspect what the
 //! client sent; the offline demo answers chat from a deterministic planner.
@@ -20,6 +20,7 @@ mod pipelines;
 mod scim;
 mod server;
 mod state;
+mod unity_catalog;
 mod validate;
 mod workspace;
 
@@ -128,6 +129,12 @@ impl Emulator {
         self.app.lock().chat.script(endpoint, replies);
     }
 
+    /// Makes `endpoint` answer 400 to requests carrying `key` (e.g. `temperature`), as
+    /// endpoints of models that do not take it do.
+    pub fn refuse_chat_parameter(&self, endpoint: &str, key: &str) {
+        self.app.lock().chat.refuse_parameter(endpoint, key);
+    }
+
     /// Bodies received by any chat endpoint, in order.
     pub fn chat_requests(&self) -> Vec<Value> {
         self.app.lock().chat.requests.clone()
@@ -159,18 +166,35 @@ impl Emulator {
 
     /// Seeds a pipeline directly (no validation); returns its id.
     pub fn create_pipeline(&self, spec: Value) -> String {
+        self.create_pipeline_as(spec, USER_NAME)
+    }
+
+    /// Seeds a pipeline someone else created (`creator_user_name`); returns its id.
+    pub fn create_pipeline_as(&self, spec: Value, creator: &str) -> String {
         let mut state = self.app.lock();
         let state = &mut *state;
         let spec = match spec {
             Value::Object(map) => map,
             _ => Default::default(),
         };
-        state.pipelines.insert(&mut state.ids, spec)
+        let id = state.pipelines.insert(&mut state.ids, spec);
+        if let Ok(pipeline) = state.pipelines.get_mut(&id) {
+            pipeline.creator = creator.to_string();
+        }
+        id
     }
 
     /// "COMPLETED" (default) | "FAILED" | "CANCELED" for the next update started.
     pub fn set_next_update_outcome(&self, final_state: &str) {
         self.app.lock().pipelines.next_outcome = Some(final_state.to_string());
+    }
+
+    /// The next update started fails, its ERROR event's `error.exceptions[0].message` saying
+    /// `message`.
+    pub fn set_next_update_error(&self, message: &str) {
+        let mut state = self.app.lock();
+        state.pipelines.next_outcome = Some("FAILED".to_string());
+        state.pipelines.next_error = Some(message.to_string());
     }
 
     /// Seeds a workspace FILE (parents become directories).
@@ -180,9 +204,23 @@ impl Emulator {
         state.workspace.put_file(&mut state.ids, path, content);
     }
 
-    /// Decoded content of an imported or seeded file.
+    /// Seeds a workspace NOTEBOOK of `language` (SQL, PYTHON, ...) exactly at `path`.
+    pub fn put_notebook(&self, path: &str, language: &str, content: &str) {
+        let mut state = self.app.lock();
+        let state = &mut *state;
+        state
+            .workspace
+            .put_notebook(&mut state.ids, path, language, content);
+    }
+
+    /// Decoded content of an imported or seeded file (or notebook).
     pub fn file(&self, path: &str) -> Option<String> {
         self.app.lock().workspace.file(path)
+    }
+
+    /// `FILE`, `NOTEBOOK` or `DIRECTORY` at `path`, if anything is there.
+    pub fn object_type(&self, path: &str) -> Option<&'static str> {
+        self.app.lock().workspace.object_type(path)
     }
 }
 

@@ -8,9 +8,9 @@ use axum::Router;
 use axum::routing::{get, post};
 use tokio::sync::watch;
 
-use crate::pipelines::{self, updates};
+use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
-use crate::{fm, jobs, middleware, oauth, scim, workspace};
+use crate::{fm, jobs, middleware, oauth, scim, unity_catalog, workspace};
 
 pub fn router(app: SharedApp) -> Router {
     let jobs = Router::new()
@@ -37,7 +37,11 @@ pub fn router(app: SharedApp) -> Router {
             get(updates::get),
         )
         .route("/api/2.0/pipelines/{id}/stop", post(updates::stop))
-        .route("/api/2.0/pipelines/{id}/events", get(updates::events))
+        .route("/api/2.0/pipelines/{id}/events", get(events::list))
+        .route(
+            "/api/2.1/unity-catalog/current-metastore-assignment",
+            get(unity_catalog::current_metastore_assignment),
+        )
         .route("/api/2.0/workspace/mkdirs", post(workspace::mkdirs))
         .route("/api/2.0/workspace/import", post(workspace::import))
         .route("/api/2.0/workspace/get-status", get(workspace::get_status))

@@ -135,19 +135,40 @@ impl WorkspaceState {
 
     /// Seeds a FILE, creating its parents (test setup, so a clash is simply overwritten).
     pub fn put_file(&mut self, ids: &mut Ids, path: &str, content: &str) {
+        self.seed(ids, path, Kind::File, None, content);
+    }
+
+    /// Seeds a NOTEBOOK of `language` (SQL, PYTHON, ...) exactly at `path`.
+    pub fn put_notebook(&mut self, ids: &mut Ids, path: &str, language: &str, content: &str) {
+        self.seed(ids, path, Kind::Notebook, Some(language), content);
+    }
+
+    fn seed(
+        &mut self,
+        ids: &mut Ids,
+        path: &str,
+        kind: Kind,
+        language: Option<&str>,
+        content: &str,
+    ) {
         let path = canonical(path).unwrap_or_else(|_| format!("/{path}"));
         if self.ensure_dirs(ids, parent(&path)).is_err() {
-            tracing::warn!(%path, "put_file: a parent of the path is a file");
+            tracing::warn!(%path, "seeding: a parent of the path is a file");
             return;
         }
-        let object_id = ids.object_id();
-        let file = Object {
-            kind: Kind::File,
-            language: None,
+        let object = Object {
+            kind,
+            language: language.map(str::to_string),
             content: content.as_bytes().to_vec(),
-            object_id,
+            object_id: ids.object_id(),
         };
-        self.objects.insert(path, file);
+        self.objects.insert(path, object);
+    }
+
+    /// `FILE`, `NOTEBOOK` or `DIRECTORY` at `path`, if anything is there.
+    pub fn object_type(&self, path: &str) -> Option<&'static str> {
+        let obj = self.objects.get(&canonical(path).ok()?)?;
+        Some(obj.kind.name())
     }
 
     /// Decoded content of a FILE or NOTEBOOK.
@@ -169,20 +190,40 @@ pub async fn mkdirs(
     Ok(Json(json!({})))
 }
 
+/// The notebook header AUTO recognises, and the notebook language it means.
+const NOTEBOOK_HEADERS: &[(&[u8], &str)] = &[
+    (b"# Databricks notebook source", "PYTHON"),
+    (b"-- Databricks notebook source", "SQL"),
+    (b"// Databricks notebook source", "SCALA"),
+];
+
 /// What an import creates: plain files for AUTO/RAW and for source files with a code
 /// extension; notebooks otherwise (or when AUTO sees a notebook header).
 fn imported_kind(format: &str, path: &str, content: &[u8]) -> Kind {
     let lower = path.to_ascii_lowercase();
     match format {
-        "AUTO"
-            if content.starts_with(b"# Databricks notebook source")
-                || content.starts_with(b"-- Databricks notebook source") =>
-        {
-            Kind::Notebook
-        }
+        "AUTO" if notebook_header(content).is_some() => Kind::Notebook,
         "AUTO" | "RAW" => Kind::File,
         "SOURCE" if FILE_EXTENSIONS.iter().any(|ext| lower.ends_with(ext)) => Kind::File,
         _ => Kind::Notebook,
+    }
+}
+
+/// The language a notebook header names, when `content` starts with one.
+fn notebook_header(content: &[u8]) -> Option<&'static str> {
+    NOTEBOOK_HEADERS
+        .iter()
+        .find(|(header, _)| content.starts_with(header))
+        .map(|(_, language)| *language)
+}
+
+/// Where AUTO puts a notebook: "If the item is imported as a notebook, then the item's
+/// extension is automatically removed" (Workspace API, import).
+fn notebook_path(path: &str) -> String {
+    let lower = path.to_ascii_lowercase();
+    match FILE_EXTENSIONS.iter().find(|ext| lower.ends_with(*ext)) {
+        Some(ext) => path[..path.len() - ext.len()].to_string(),
+        None => path.to_string(),
     }
 }
 
@@ -219,6 +260,11 @@ pub async fn import(
         .map_err(|e| ApiError::malformed(format!("content is not valid base64: {e}")))?;
     let overwrite = opt_bool(&body, "overwrite", "")?.unwrap_or(false);
 
+    let kind = imported_kind(format, &path, &content);
+    let (path, language) = match (format, kind) {
+        ("AUTO", Kind::Notebook) => (notebook_path(&path), notebook_header(&content)),
+        _ => (path, language),
+    };
     let mut state = app.lock();
     let state = &mut *state;
     let objects = &mut state.workspace.objects;
@@ -240,7 +286,6 @@ pub async fn import(
         Some(existing) => existing.object_id,
         None => state.ids.object_id(),
     };
-    let kind = imported_kind(format, &path, &content);
     let object = Object {
         kind,
         language: language.map(str::to_string),
@@ -307,6 +352,21 @@ mod tests {
             Kind::Notebook
         );
         assert_eq!(imported_kind("RAW", "/a/b", b""), Kind::File);
+        assert_eq!(
+            imported_kind(
+                "AUTO",
+                "/a/b.sql",
+                b"-- Databricks notebook source\nSELECT 1"
+            ),
+            Kind::Notebook
+        );
+        assert_eq!(
+            notebook_header(b"-- Databricks notebook source\n"),
+            Some("SQL")
+        );
+        assert_eq!(notebook_path("/a/b.sql"), "/a/b");
+        assert_eq!(notebook_path("/a/b.PY"), "/a/b");
+        assert_eq!(notebook_path("/a/b"), "/a/b");
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! The deterministic "model" behind the offline demo: turns the agent's question into a
-//! pipeline plan (names, paths and real SDP SQL), preferring values the question already fixes.
+//! pipeline plan (names, paths and real SDP SQL). It reads the agent's prompt as a model would:
+//! the first fenced JSON object holds the values it must keep, a second one the workspace's
+//! defaults (the catalog to use when none is fixed).
 
 mod sql;
 mod topics;
@@ -12,7 +14,9 @@ use topics::{EVENTS, LAYERS, TOPICS, Topic};
 /// The planner's whole answer: one sentence, then the plan as a fenced JSON block.
 pub fn plan(body: &Map<String, Value>) -> String {
     let question = last_user_text(body);
-    let known = known_values(&question);
+    let mut blocks = fenced_objects(&question).into_iter();
+    let known = blocks.next().unwrap_or_default();
+    let defaults = blocks.next().unwrap_or_default();
     let prose = format!(
         "{question} {}",
         known.get("question").and_then(Value::as_str).unwrap_or("")
@@ -45,7 +49,12 @@ pub fn plan(body: &Map<String, Value>) -> String {
     let name = known_str("pipelineName")
         .or_else(|| known_str("pipeline_name"))
         .unwrap_or_else(|| format!("sdp_{}_{suffix}", topic.name));
-    let catalog = known_str("catalog").unwrap_or_else(|| "main".to_string());
+    let catalog = known_str("catalog")
+        .or_else(|| {
+            let default = defaults.get("catalog").and_then(Value::as_str)?;
+            Some(default.trim().to_string()).filter(|c| !c.is_empty())
+        })
+        .unwrap_or_else(|| "main".to_string());
     let schema = known_str("schema").unwrap_or_else(|| format!("{}_demo", topic.name));
     let root = known_str("root_path")
         .map(|r| r.trim_end_matches('/').to_string())
@@ -106,17 +115,17 @@ fn last_user_text(body: &Map<String, Value>) -> String {
     }
 }
 
-/// The first fenced JSON object in the question (```json {...} ``` or ``` {...} ```).
-fn known_values(question: &str) -> Map<String, Value> {
+/// The fenced JSON objects in the question, in order (```json {...} ``` or ``` {...} ```).
+fn fenced_objects(question: &str) -> Vec<Map<String, Value>> {
     question
         .split("```")
         .skip(1)
         .step_by(2)
-        .find_map(|block| {
+        .filter_map(|block| {
             let block = block.strip_prefix("json").unwrap_or(block);
             serde_json::from_str::<Map<String, Value>>(block.trim()).ok()
         })
-        .unwrap_or_default()
+        .collect()
 }
 
 /// The topic whose keyword appears first in the question; `events` when none does.
@@ -222,6 +231,17 @@ mod tests {
                 .unwrap()
                 .contains("bronze_clickstream")
         );
+    }
+
+    #[test]
+    fn the_workspace_default_catalog_unless_one_is_fixed() {
+        let defaults = "```json\n{\"catalog\": \"workspace\"}\n```";
+        let plan = ask(&format!("```json\n{{}}\n```\n{defaults}\nclickstream"));
+        assert_eq!(plan["catalog"], "workspace");
+        let plan = ask(&format!(
+            "```json\n{{\"catalog\": \"dev\"}}\n```\n{defaults}\nclickstream"
+        ));
+        assert_eq!(plan["catalog"], "dev");
     }
 
     #[test]

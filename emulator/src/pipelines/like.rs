@@ -1,5 +1,6 @@
-//! SQL LIKE as the pipelines list filter applies it: `%` any run, `_` one character, `\` makes
-//! the next character literal; case-sensitive.
+//! SQL LIKE as the pipelines list filter applies it: `%` any run, `_` one character; `\`
+//! makes the next character literal, or (the docs name no escape character) is an ordinary
+//! character in the mode that says so. Case-sensitive.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Token {
@@ -15,7 +16,8 @@ pub struct LikePattern {
 }
 
 impl LikePattern {
-    pub fn new(pattern: &str) -> Self {
+    /// `backslash_escapes`: whether `\` makes the next character literal.
+    pub fn new(pattern: &str, backslash_escapes: bool) -> Self {
         let mut tokens = Vec::new();
         let mut chars = pattern.chars();
         while let Some(c) = chars.next() {
@@ -23,7 +25,7 @@ impl LikePattern {
                 '%' => Token::Run,
                 '_' => Token::One,
                 // A trailing lone backslash has nothing to escape: it stands for itself.
-                '\\' => Token::Literal(chars.next().unwrap_or('\\')),
+                '\\' if backslash_escapes => Token::Literal(chars.next().unwrap_or('\\')),
                 c => Token::Literal(c),
             });
         }
@@ -69,7 +71,16 @@ mod tests {
     use super::*;
 
     fn like(text: &str, pattern: &str) -> bool {
-        LikePattern::new(pattern).matches(text)
+        LikePattern::new(pattern, true).matches(text)
+    }
+
+    #[test]
+    fn backslash_is_ordinary_without_escapes() {
+        let plain = |text: &str, pattern: &str| LikePattern::new(pattern, false).matches(text);
+        assert!(plain(r"sdp\_demo", r"sdp\_demo"));
+        assert!(plain(r"sdp\Xdemo", r"sdp\_demo"));
+        assert!(!plain("sdp_demo", r"sdp\_demo"));
+        assert!(plain(r"a\b", r"a_b"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The Pipelines service: CRUD and list (create/edit with full validation, name uniqueness,
 //! the LIKE filter and opaque page tokens); updates and events live in `updates`.
 
+pub mod events;
 mod like;
 mod spec;
 pub mod updates;
@@ -25,6 +26,8 @@ pub struct Pipeline {
     /// The stored settings, always carrying `id` like the real spec.
     pub spec: Map<String, Value>,
     pub last_modified: i64,
+    /// `creator_user_name`: the caller for pipelines made through the API.
+    pub creator: String,
     pub updates: Vec<Update>,
     /// Event log, oldest first.
     pub events: Vec<Value>,
@@ -59,7 +62,7 @@ impl Pipeline {
             "pipeline_id": self.id,
             "name": self.name(),
             "state": self.state(),
-            "creator_user_name": crate::USER_NAME,
+            "creator_user_name": self.creator,
             "latest_updates": self.latest_updates(),
         })
     }
@@ -71,8 +74,8 @@ impl Pipeline {
             "state": self.state(),
             "spec": self.spec,
             "latest_updates": self.latest_updates(),
-            "creator_user_name": crate::USER_NAME,
-            "run_as_user_name": crate::USER_NAME,
+            "creator_user_name": self.creator,
+            "run_as_user_name": self.creator,
             "last_modified": self.last_modified,
         })
     }
@@ -83,6 +86,8 @@ pub struct PipelinesState {
     pub list: Vec<Pipeline>,
     /// Final state for the next update started (set_next_update_outcome); COMPLETED when None.
     pub next_outcome: Option<String>,
+    /// Why the next update that fails fails (its `error.exceptions[].message`).
+    pub next_error: Option<String>,
 }
 
 impl PipelinesState {
@@ -101,6 +106,7 @@ impl PipelinesState {
             id: id.clone(),
             spec,
             last_modified: now_ms(),
+            creator: crate::USER_NAME.to_string(),
             updates: Vec::new(),
             events: Vec::new(),
         });
@@ -189,13 +195,24 @@ pub async fn edit(
             )));
         }
     }
+    let expected = crate::validate::opt_int(&body, "expected_last_modified", "")?;
     let mut state = app.lock();
-    state.pipelines.get_mut(&id)?;
+    let current = state.pipelines.get_mut(&id)?.last_modified;
+    // Optimistic concurrency: an edit based on an older read must not undo a newer one.
+    if let Some(expected) = expected
+        && expected != current
+    {
+        return Err(ApiError::conflict(format!(
+            "Pipeline {id} was modified (last_modified {current}) after the expected \
+             last_modified {expected}; read it again and retry the edit."
+        )));
+    }
     check_name_free(&state.pipelines, &spec, Some(&id))?;
     spec.insert("id".into(), json!(id));
     let pipeline = state.pipelines.get_mut(&id)?;
     pipeline.spec = spec;
-    pipeline.last_modified = now_ms();
+    // Strictly increasing, so two edits within a millisecond still differ.
+    pipeline.last_modified = now_ms().max(current + 1);
     Ok(Json(json!({})))
 }
 
@@ -214,11 +231,14 @@ pub async fn delete(
 pub async fn list(State(app): State<SharedApp>, params: Params) -> ApiResult<Json<Value>> {
     let fold = app.config.like_case_insensitive;
     let filter = params.get("filter").unwrap_or("");
-    let pattern = parse_filter(&if fold {
-        filter.to_lowercase()
-    } else {
-        filter.to_string()
-    })?;
+    let pattern = parse_filter(
+        &if fold {
+            filter.to_lowercase()
+        } else {
+            filter.to_string()
+        },
+        app.config.like_backslash_escapes,
+    )?;
     let page_size = match params.get("max_results") {
         None | Some("") => app.config.list_page_size,
         Some(raw) => match raw.parse::<usize>() {
@@ -267,7 +287,7 @@ pub async fn list(State(app): State<SharedApp>, params: Params) -> ApiResult<Jso
 }
 
 /// The only filter supported: `name LIKE '<pattern>'` ('' inside the literal is a quote).
-fn parse_filter(filter: &str) -> ApiResult<Option<LikePattern>> {
+fn parse_filter(filter: &str, backslash_escapes: bool) -> ApiResult<Option<LikePattern>> {
     let filter = filter.trim();
     if filter.is_empty() {
         return Ok(None);
@@ -294,7 +314,10 @@ fn parse_filter(filter: &str) -> ApiResult<Option<LikePattern>> {
     if body.replace("''", "").contains('\'') {
         return Err(invalid());
     }
-    Ok(Some(LikePattern::new(&body.replace("''", "'"))))
+    Ok(Some(LikePattern::new(
+        &body.replace("''", "'"),
+        backslash_escapes,
+    )))
 }
 
 fn encode_page_token(offset: usize) -> String {
@@ -316,11 +339,13 @@ mod tests {
 
     #[test]
     fn filter_grammar() {
-        let p = parse_filter("name LIKE 'sdp%'").unwrap().unwrap();
+        let p = parse_filter("name LIKE 'sdp%'", true).unwrap().unwrap();
         assert!(p.matches("sdp_x"));
-        let p = parse_filter("  NAME  like   'it''s%' ").unwrap().unwrap();
+        let p = parse_filter("  NAME  like   'it''s%' ", true)
+            .unwrap()
+            .unwrap();
         assert!(p.matches("it's mine"));
-        assert!(parse_filter("").unwrap().is_none());
+        assert!(parse_filter("", true).unwrap().is_none());
         for bad in [
             "name = 'x'",
             "notebook LIKE 'x'",
@@ -329,7 +354,7 @@ mod tests {
             "name LIKE 'x",
             "name",
         ] {
-            assert!(parse_filter(bad).is_err(), "{bad}");
+            assert!(parse_filter(bad, true).is_err(), "{bad}");
         }
     }
 

@@ -22,6 +22,10 @@ const ACTIVE_STATES: &[&str] = &[
     "RUNNING",
 ];
 
+/// Why an update fails unless a test says otherwise.
+const DEFAULT_ERROR: &str = "[TABLE_OR_VIEW_NOT_FOUND] The table or view `bronze` cannot be found. \
+                             (emulated failure: set_next_update_outcome(\"FAILED\"))";
+
 const START_KEYS: &[&str] = &[
     "full_refresh",
     "validate_only",
@@ -46,6 +50,8 @@ pub struct Update {
     full_refresh_selection: Vec<Value>,
     /// The spec as it was when the update started (the real `config`).
     config: Map<String, Value>,
+    /// Why it fails, when its final state is FAILED.
+    error: String,
 }
 
 impl Update {
@@ -114,33 +120,51 @@ impl Update {
     }
 }
 
-/// Appends the `update_progress` event for the update's current state.
+/// Appends the events of the update's current state: `update_progress`, and before a FAILED
+/// one the `flow_progress` ERROR event that carries the reason in `error.exceptions`, as the
+/// real event log does (the FAILED headline itself says only that the update failed).
 fn log_progress(ids: &mut Ids, pipeline: &mut Pipeline, update_index: usize) {
     let update = &pipeline.updates[update_index];
     let state = update.state().to_string();
     let failed = state == "FAILED";
-    let mut event = json!({
+    let origin = json!({"pipeline_id": pipeline.id, "pipeline_name": pipeline.name(), "update_id": update.id});
+    let mut events = Vec::new();
+    if failed {
+        let mut flow_origin = origin.clone();
+        flow_origin["flow_name"] = json!("silver");
+        flow_origin["dataset_name"] = json!("silver");
+        events.push(json!({
+            "id": ids.uuid(),
+            "origin": flow_origin,
+            "timestamp": rfc3339(now_ms()),
+            "message": "Failed to resolve flow: 'silver'.",
+            "level": "ERROR",
+            "maturity_level": "STABLE",
+            "event_type": "flow_progress",
+            "details": {"flow_progress": {"status": "FAILED"}},
+            "error": {
+                "fatal": true,
+                "exceptions": [{
+                    "class_name": "org.apache.spark.sql.AnalysisException",
+                    "message": update.error.clone(),
+                }],
+            },
+        }));
+    }
+    events.push(json!({
         "id": ids.uuid(),
-        "sequence": {"control_plane_seq_no": pipeline.events.len() + 1},
-        "origin": {"pipeline_id": pipeline.id, "pipeline_name": pipeline.name(), "update_id": update.id},
+        "origin": origin,
         "timestamp": rfc3339(now_ms()),
         "message": format!("Update {} is {state}.", &update.id[..6]),
         "level": if failed { "ERROR" } else { "INFO" },
         "maturity_level": "STABLE",
         "event_type": "update_progress",
         "details": {"update_progress": {"state": state}},
-    });
-    if failed {
-        event["error"] = json!({
-            "fatal": true,
-            "exceptions": [{
-                "class_name": "org.apache.spark.sql.AnalysisException",
-                "message": "[TABLE_OR_VIEW_NOT_FOUND] The table or view cannot be found. \
-                            (emulated failure: set_next_update_outcome(\"FAILED\"))",
-            }],
-        });
+    }));
+    for mut event in events {
+        event["sequence"] = json!({"control_plane_seq_no": pipeline.events.len() + 1});
+        pipeline.events.push(event);
     }
-    pipeline.events.push(event);
 }
 
 /// `POST /api/2.0/pipelines/{id}/updates`.
@@ -178,6 +202,11 @@ pub async fn start(
     }
     // Consumed only by an update that really starts.
     let final_state = state.pipelines.next_outcome.take();
+    let error = state
+        .pipelines
+        .next_error
+        .take()
+        .unwrap_or_else(|| DEFAULT_ERROR.to_string());
     let update_id = state.ids.uuid();
     let pipeline = state.pipelines.get_mut(&pipeline_id)?;
     pipeline.updates.push(Update {
@@ -193,6 +222,7 @@ pub async fn start(
         refresh_selection,
         full_refresh_selection,
         config: pipeline.spec.clone(),
+        error,
     });
     let index = pipeline.updates.len() - 1;
     log_progress(&mut state.ids, pipeline, index);
@@ -238,15 +268,4 @@ pub async fn stop(
         log_progress(&mut state.ids, pipeline, index);
     }
     Ok(Json(json!({})))
-}
-
-/// `GET /api/2.0/pipelines/{id}/events`: newest first, like the real default ordering.
-pub async fn events(
-    State(app): State<SharedApp>,
-    Path(pipeline_id): Path<String>,
-) -> ApiResult<Json<Value>> {
-    let mut state = app.lock();
-    let pipeline = state.pipelines.get_mut(&pipeline_id)?;
-    let events: Vec<Value> = pipeline.events.iter().rev().cloned().collect();
-    Ok(Json(json!({"events": events})))
 }

@@ -135,3 +135,33 @@ async fn chat_validation() {
         );
     }
 }
+
+#[tokio::test]
+async fn answers_are_cut_at_max_tokens_and_refused_parameters_answer_400() {
+    let (emulator, client) = start_default().await;
+    let long = "y".repeat(100);
+    emulator.script_chat(
+        ENDPOINT,
+        vec![ChatReply::Text(long.clone()), ChatReply::Text(long.clone())],
+    );
+    let mut body = chat("q");
+    body["max_tokens"] = json!(10);
+    let cut = client.post(&path(ENDPOINT), &body).await.json();
+    assert_eq!(cut["choices"][0]["finish_reason"], "length");
+    assert_eq!(cut["choices"][0]["message"]["content"], "y".repeat(40));
+    body["max_tokens"] = json!(25);
+    let whole = client.post(&path(ENDPOINT), &body).await.json();
+    assert_eq!(whole["choices"][0]["finish_reason"], "stop");
+    assert_eq!(whole["choices"][0]["message"]["content"], long);
+
+    emulator.refuse_chat_parameter(ENDPOINT, "temperature");
+    let reply = client.post(&path(ENDPOINT), &chat("q")).await;
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (400, "INVALID_PARAMETER_VALUE")
+    );
+    assert!(reply.message().contains("'temperature'"), "{}", reply.text);
+    let mut without = chat("q");
+    without.as_object_mut().unwrap().remove("temperature");
+    assert_eq!(client.post(&path(ENDPOINT), &without).await.status, 200);
+}

@@ -2,11 +2,13 @@
 
 mod chat;
 mod client;
+mod events;
 mod gate;
 mod jobs;
 mod oauth;
 mod pipelines;
 mod scim;
+mod unity_catalog;
 mod workspace;
 
 use sdp_emulator::{Emulator, EmulatorConfig};

@@ -323,13 +323,16 @@ async fn polls_per_state_and_failed_outcome_with_events() {
         .await
         .json();
     let events = events["events"].as_array().unwrap();
-    // Newest first: one event per state, QUEUED through FAILED.
-    assert_eq!(events.len(), 7);
+    // Newest first: one event per state, QUEUED through FAILED, and before the FAILED
+    // headline the flow's ERROR event that carries the reason.
+    assert_eq!(events.len(), 8);
     assert_eq!(events[0]["level"], "ERROR");
     assert_eq!(events[0]["details"]["update_progress"]["state"], "FAILED");
-    assert!(events[0]["error"]["exceptions"][0]["message"].is_string());
-    assert_eq!(events[6]["details"]["update_progress"]["state"], "QUEUED");
-    assert_eq!(events[6]["origin"]["update_id"], update);
+    assert_eq!(events[1]["level"], "ERROR");
+    assert_eq!(events[1]["event_type"], "flow_progress");
+    assert!(events[1]["error"]["exceptions"][0]["message"].is_string());
+    assert_eq!(events[7]["details"]["update_progress"]["state"], "QUEUED");
+    assert_eq!(events[7]["origin"]["update_id"], update);
 
     // The outcome applies to one update only.
     let next = client

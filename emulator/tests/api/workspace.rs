@@ -172,3 +172,39 @@ async fn import_validation() {
     assert_eq!(status["object_type"], "NOTEBOOK");
     assert_eq!(status["language"], "PYTHON");
 }
+
+#[tokio::test]
+async fn auto_imports_a_notebook_header_as_a_notebook_without_its_extension() {
+    let (emulator, client) = start_default().await;
+    let dir = "/Workspace/Shared/auto";
+    client
+        .post("/api/2.0/workspace/mkdirs", &json!({"path": dir}))
+        .await;
+    let auto = |path: &str, text: &str| json!({"path": path, "format": "AUTO", "content": STANDARD.encode(text), "overwrite": true});
+    let notebook = format!("{dir}/nb.sql");
+    let reply = client
+        .post(
+            IMPORT,
+            &auto(&notebook, "-- Databricks notebook source\nSELECT 1"),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        emulator.object_type(&notebook),
+        None,
+        "the extension is dropped"
+    );
+    let status = client
+        .get(&format!(
+            "/api/2.0/workspace/get-status?path={}",
+            encode(&format!("{dir}/nb"))
+        ))
+        .await
+        .json();
+    assert_eq!(status["object_type"], "NOTEBOOK");
+    assert_eq!(status["language"], "SQL");
+
+    let file = format!("{dir}/plain.sql");
+    client.post(IMPORT, &auto(&file, "SELECT 1")).await;
+    assert_eq!(emulator.object_type(&file), Some("FILE"));
+}
