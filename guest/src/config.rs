@@ -74,6 +74,10 @@ impl PartialConfig {
         if let Some(v) = doc.get("sources") {
             cfg.sources = sources("sources", v, errors);
         }
+        // As the original system did: the code's folder defaults to where the code is.
+        if !doc.contains_key("root_path") {
+            cfg.root_path = cfg.workspace_file_paths.as_deref().and_then(common_parent);
+        }
         cfg
     }
 
@@ -146,6 +150,25 @@ impl PartialConfig {
         );
         Value::Object(m)
     }
+}
+
+/// The deepest folder holding every path; None when that is the workspace root.
+pub fn common_parent(paths: &[String]) -> Option<String> {
+    let mut common: Option<Vec<&str>> = None;
+    for path in paths {
+        let dir: Vec<&str> = path.rsplit_once('/')?.0.split('/').collect();
+        common = Some(match common {
+            None => dir,
+            Some(c) => c
+                .iter()
+                .zip(&dir)
+                .take_while(|(a, b)| a == b)
+                .map(|(a, _)| *a)
+                .collect(),
+        });
+    }
+    let folder = common?.join("/");
+    (folder.len() > 1).then_some(folder)
 }
 
 pub fn string(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> Option<String> {
@@ -278,4 +301,43 @@ fn sources(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> BTreeMap<Stri
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parent(paths: &[&str]) -> Option<String> {
+        common_parent(&paths.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn root_path_defaults_to_the_common_folder() {
+        assert_eq!(
+            parent(&["/Workspace/Repos/r/pipelines/bronze.sql"]).as_deref(),
+            Some("/Workspace/Repos/r/pipelines")
+        );
+        assert_eq!(
+            parent(&[
+                "/Workspace/a/x/b.sql",
+                "/Workspace/a/y/s.sql",
+                "/Workspace/a/g.sql"
+            ])
+            .as_deref(),
+            Some("/Workspace/a")
+        );
+        assert_eq!(
+            parent(&["/Workspace/ab/b.sql", "/Workspace/a/s.sql"]).as_deref(),
+            Some("/Workspace")
+        );
+        assert_eq!(parent(&["/a.sql", "/b/c.sql"]), None);
+        let mut errors = Vec::new();
+        let doc = serde_json::json!({"workspace_file_paths": ["/Workspace/r/p/b.sql"]});
+        let cfg = PartialConfig::read(doc.as_object().unwrap(), &mut errors);
+        assert_eq!(cfg.root_path.as_deref(), Some("/Workspace/r/p"));
+        let doc = serde_json::json!({"root_path": "/Workspace/r", "workspace_file_paths": ["/Workspace/r/p/b.sql"]});
+        let cfg = PartialConfig::read(doc.as_object().unwrap(), &mut errors);
+        assert_eq!(cfg.root_path.as_deref(), Some("/Workspace/r"));
+        assert!(errors.is_empty());
+    }
 }

@@ -37,6 +37,14 @@ pub struct Upstream {
     pub request: String,
 }
 
+/// A pipeline the agent will not edit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    pub pipeline_id: String,
+    pub creator: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("invalid payload: {}", join(.0))]
@@ -53,6 +61,8 @@ pub enum Error {
     UpdateActive(String),
     #[error("{0}")]
     Transport(String),
+    #[error("{}", .0.reason)]
+    PipelineRefused(Refused),
 }
 
 fn join(errors: &[FieldError]) -> String {

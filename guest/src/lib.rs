@@ -70,6 +70,11 @@ impl From<error::Error> for wit::AgentError {
             E::Timeout(m) => wit::AgentError::Timeout(m),
             E::UpdateActive(id) => wit::AgentError::UpdateActive(id),
             E::Transport(m) => wit::AgentError::Transport(m),
+            E::PipelineRefused(r) => wit::AgentError::PipelineRefused(wit::RefusedPipeline {
+                pipeline_id: r.pipeline_id,
+                creator: r.creator,
+                reason: r.reason,
+            }),
         }
     }
 }

@@ -26,6 +26,7 @@ const KNOWN_KEYS: &[&str] = &[
     "workspace_file_paths",
     "sources",
     "full_refresh",
+    "adopt",
     "wait",
     "wait_timeout_seconds",
 ];
@@ -55,7 +56,10 @@ pub struct Payload {
     pub idempotency_token: Option<String>,
     pub timeout_seconds: Option<u64>,
     pub config: PartialConfig,
-    pub full_refresh: bool,
+    /// None = the default: true for a new pipeline, false for an existing one.
+    pub full_refresh: Option<bool>,
+    /// Let the agent edit a pipeline of that name it did not create.
+    pub adopt: bool,
     pub wait: bool,
     pub wait_timeout_seconds: u64,
 }
@@ -155,8 +159,11 @@ impl Payload {
             .unwrap_or(DEFAULT_WAIT_TIMEOUT);
         let full_refresh = doc
             .get("full_refresh")
-            .and_then(|v| boolean("full_refresh", v, errors))
-            .unwrap_or(true);
+            .and_then(|v| boolean("full_refresh", v, errors));
+        let adopt = doc
+            .get("adopt")
+            .and_then(|v| boolean("adopt", v, errors))
+            .unwrap_or(false);
         let wait = doc
             .get("wait")
             .and_then(|v| boolean("wait", v, errors))
@@ -211,6 +218,7 @@ impl Payload {
             timeout_seconds,
             config,
             full_refresh,
+            adopt,
             wait,
             wait_timeout_seconds,
         }

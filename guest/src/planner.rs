@@ -3,23 +3,63 @@
 
 use crate::config::PartialConfig;
 use crate::databricks::Workspace;
-use crate::databricks::serving::{self, Message};
+use crate::databricks::serving::{Chat, Message};
 use crate::error::{Error, FieldError, Result};
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
-const SYSTEM_PROMPT: &str = "You are a senior Databricks data engineer who designs Spark \
-Declarative Pipelines (SDP, formerly Delta Live Tables) on Unity Catalog.\n\
-Answer with ONE JSON object and nothing else: no prose, no Markdown fences.\n\
-Keys:\n\
-- \"pipelineName\": short snake_case pipeline name.\n\
-- \"catalog\": Unity Catalog catalog (letters, digits, underscores).\n\
-- \"schema\": target schema (letters, digits, underscores).\n\
-- \"root_path\": absolute workspace folder for the pipeline's code, e.g. /Workspace/Shared/<pipelineName>.\n\
-- \"workspace_file_paths\": non-empty array of absolute workspace paths of the SQL or Python source files, under root_path.\n\
-- \"sources\": object mapping each of those paths to the complete file text: SDP SQL (CREATE OR \
-REFRESH STREAMING TABLE / MATERIALIZED VIEW ...) or Python (from pyspark import pipelines as dp). \
-Bronze ingests or generates the raw data, silver cleans it.\n\
-Values given as fixed must be used unchanged.";
+/// What the model must answer, and the rules of Spark Declarative Pipelines that real
+/// pipelines fail on, with one worked example.
+const SYSTEM_PROMPT: &str = r#"You are a senior Databricks data engineer who designs Spark Declarative Pipelines (SDP, formerly Delta Live Tables) on Unity Catalog.
+Answer with ONE JSON object and nothing else: no prose, no Markdown fences.
+Keys:
+- "pipelineName": short snake_case pipeline name.
+- "catalog": Unity Catalog catalog (letters, digits, underscores).
+- "schema": target schema (letters, digits, underscores).
+- "root_path": absolute workspace folder for the pipeline's code, e.g. /Workspace/Shared/<pipelineName>.
+- "workspace_file_paths": non-empty array of absolute workspace paths of the source files, under root_path, each ending in .sql or .py.
+- "sources": object mapping each of those paths to the complete file text.
+Rules the pipeline must follow (a real update fails otherwise):
+- SQL files use CREATE OR REFRESH MATERIALIZED VIEW name AS SELECT ... or CREATE OR REFRESH STREAMING TABLE name AS SELECT ...; Python files use `from pyspark import pipelines as dp` with @dp.materialized_view / @dp.table.
+- A STREAMING TABLE needs a streaming source: FROM STREAM(other_table) or FROM STREAM read_files('/Volumes/...'). A batch source such as range() or a materialized view read without STREAM(...) goes into a MATERIALIZED VIEW.
+- Refer to other datasets of the pipeline by their plain name: no LIVE. prefix.
+- No DBFS paths (dbfs:/, /dbfs, /FileStore, /mnt): files live in Unity Catalog volumes (/Volumes/<catalog>/<schema>/<volume>/...).
+- Tables are Unity Catalog tables: the pipeline publishes into its catalog and schema; name outside tables as catalog.schema.table.
+- When the request names no source data, generate synthetic data with range(): SELECT id, ... FROM range(0, 10000).
+- Bronze ingests or generates the raw data, silver cleans and types it (expectations: CONSTRAINT c EXPECT (cond) ON VIOLATION DROP ROW), gold aggregates when asked.
+Example answer for "synthetic orders, bronze and silver":
+{"pipelineName": "sdp_orders", "catalog": "main", "schema": "orders_demo", "root_path": "/Workspace/Shared/sdp_orders", "workspace_file_paths": ["/Workspace/Shared/sdp_orders/transformations/bronze_orders.sql", "/Workspace/Shared/sdp_orders/transformations/silver_orders.sql"], "sources": {"/Workspace/Shared/sdp_orders/transformations/bronze_orders.sql": "CREATE OR REFRESH MATERIALIZED VIEW bronze_orders AS SELECT id AS order_id, CAST(id % 500 AS INT) AS customer_id, round(5 + (id * 13) % 9500 / 100.0, 2) AS amount, timestamp_seconds(1735689600 + id * 37) AS order_ts FROM range(0, 10000);", "/Workspace/Shared/sdp_orders/transformations/silver_orders.sql": "CREATE OR REFRESH MATERIALIZED VIEW silver_orders (CONSTRAINT valid_amount EXPECT (amount > 0) ON VIOLATION DROP ROW) AS SELECT order_id, customer_id, CAST(amount AS DECIMAL(10, 2)) AS amount, order_ts, to_date(order_ts) AS order_date FROM bronze_orders;"}}
+The user's message starts with a fenced JSON block of FIXED values: use each of them exactly as given. A second fenced JSON block, when present, holds the workspace's defaults: use its catalog unless the request names another."#;
+
+/// The user's message: the fixed values (always the first fenced block), the workspace's
+/// defaults (the second, when known), then the request.
+pub fn user_message(
+    question: &str,
+    known: &PartialConfig,
+    default_catalog: Option<&str>,
+    missing: &[String],
+) -> String {
+    let fence = |v: &Value| {
+        format!(
+            "```json\n{}\n```",
+            serde_json::to_string_pretty(v).unwrap_or_default()
+        )
+    };
+    let mut text = format!(
+        "Fixed values (use unchanged):\n{}\n\n",
+        fence(&known.known_json())
+    );
+    if let Some(catalog) = default_catalog {
+        text.push_str(&format!(
+            "Workspace defaults (the catalog to use unless the request names another):\n{}\n\n",
+            fence(&json!({ "catalog": catalog }))
+        ));
+    }
+    text.push_str(&format!(
+        "Request: {question}\n\nProvide: {}, and sources for every file that is not fixed.",
+        missing.join(", ")
+    ));
+    text
+}
 
 /// Asks the model for the keys `known` lacks and returns them validated. The model gets one
 /// chance to repair an unusable answer; after that the call fails.
@@ -28,6 +68,7 @@ pub async fn fill_missing(
     endpoint: &str,
     question: &str,
     known: &PartialConfig,
+    default_catalog: Option<&str>,
 ) -> Result<PartialConfig> {
     let missing = known.missing();
     let mut messages = vec![
@@ -37,16 +78,13 @@ pub async fn fill_missing(
         },
         Message {
             role: "user",
-            content: format!(
-                "Request: {question}\n\nFixed values (use unchanged):\n{}\n\nProvide: {}, and sources for every file.",
-                serde_json::to_string_pretty(&known.known_json()).unwrap_or_default(),
-                missing.join(", ")
-            ),
+            content: user_message(question, known, default_catalog, &missing),
         },
     ];
+    let mut chat = Chat::new(ws, endpoint);
     let mut last_problems = String::new();
     for round in 0..2 {
-        let answer = serving::chat(ws, endpoint, &messages).await?;
+        let answer = chat.ask(&messages).await?;
         match read_answer(&answer, &missing) {
             Ok(cfg) => return Ok(cfg),
             Err(problems) => {

@@ -144,22 +144,18 @@ proptest! {
     }
 
     #[test]
-    fn the_name_filter_quotes_every_wildcard(name in ".{1,40}") {
+    fn the_name_filter_matches_the_name_whatever_the_escape_rules(name in ".{1,40}") {
         let filter = name_filter(&name);
         let literal = filter.strip_prefix("name LIKE '").and_then(|f| f.strip_suffix('\'')).unwrap();
-        // Undo SQL quoting and LIKE escaping: the name must come back, and no unescaped
-        // wildcard or lone quote may remain.
-        let unquoted = literal.replace("''", "'");
+        // Quotes come doubled; once undone, the pattern lines up with the name character by
+        // character, differing only where `_` stands for a backslash. With no backslash left
+        // there is no escape to interpret, so the name matches whether `\` escapes or not.
         prop_assert!(!literal.replace("''", "").contains('\''));
-        let mut out = String::new();
-        let mut chars = unquoted.chars();
-        while let Some(c) = chars.next() {
-            match c {
-                '\\' => out.push(chars.next().expect("escape is followed by a char")),
-                '%' | '_' => prop_assert!(false, "unescaped wildcard in {}", filter),
-                c => out.push(c),
-            }
+        let unquoted = literal.replace("''", "'");
+        prop_assert!(!unquoted.contains('\\'), "backslash left in {}", filter);
+        prop_assert_eq!(unquoted.chars().count(), name.chars().count());
+        for (p, n) in unquoted.chars().zip(name.chars()) {
+            prop_assert!(p == n || (p == '_' && n == '\\'), "{} vs {}", p, n);
         }
-        prop_assert_eq!(out, name);
     }
 }

@@ -77,6 +77,12 @@ pub enum Failure {
     Timeout(String),
     UpdateActive(String),
     Transport(String),
+    /// The pipeline of that name is not the agent's to edit.
+    PipelineRefused {
+        pipeline_id: String,
+        creator: String,
+        reason: String,
+    },
     /// The guest trapped (a bug in it, or the engine stopped it).
     Trap(String),
     /// Host-side setup: environment, flags, credentials config, loading the component.
@@ -108,6 +114,11 @@ impl From<AgentError> for Failure {
             AgentError::Timeout(m) => Failure::Timeout(m),
             AgentError::UpdateActive(id) => Failure::UpdateActive(id),
             AgentError::Transport(m) => Failure::Transport(m),
+            AgentError::PipelineRefused(r) => Failure::PipelineRefused {
+                pipeline_id: r.pipeline_id,
+                creator: r.creator,
+                reason: r.reason,
+            },
         }
     }
 }
@@ -130,6 +141,7 @@ impl Failure {
             Failure::Timeout(_) => "timeout",
             Failure::UpdateActive(_) => "update_active",
             Failure::Transport(_) => "transport",
+            Failure::PipelineRefused { .. } => "pipeline_refused",
             Failure::Trap(_) => "trap",
             Failure::Config(_) => "config",
             Failure::Auth(_) => "auth",
@@ -163,6 +175,7 @@ impl Failure {
             Failure::UpdateActive(id) => {
                 format!("an update of pipeline {id} is already running; nothing new was started")
             }
+            Failure::PipelineRefused { reason, .. } => reason.clone(),
             Failure::LlmUnusable(m)
             | Failure::Timeout(m)
             | Failure::Transport(m)
@@ -188,6 +201,14 @@ impl Failure {
                 request,
             },
             Failure::UpdateActive(pipeline_id) => Details::Pipeline { pipeline_id },
+            Failure::PipelineRefused {
+                pipeline_id,
+                creator,
+                ..
+            } => Details::Refused {
+                pipeline_id,
+                creator,
+            },
             _ => Details::None {},
         };
         let envelope = Envelope {
@@ -250,6 +271,10 @@ enum Details<'a> {
     },
     Pipeline {
         pipeline_id: &'a str,
+    },
+    Refused {
+        pipeline_id: &'a str,
+        creator: &'a str,
     },
     None {},
 }
@@ -335,6 +360,16 @@ mod tests {
             json!({"error": {"kind": "update_active",
                               "message": "an update of pipeline p-1 is already running; nothing new was started",
                               "pipeline_id": "p-1"}})
+        );
+        let refused = Failure::PipelineRefused {
+            pipeline_id: "p-2".into(),
+            creator: "alice@example.com".into(),
+            reason: "not ours".into(),
+        };
+        assert_eq!(
+            parsed(&refused),
+            json!({"error": {"kind": "pipeline_refused", "message": "not ours",
+                              "pipeline_id": "p-2", "creator": "alice@example.com"}})
         );
     }
 

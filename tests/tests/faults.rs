@@ -278,3 +278,40 @@ fn a_redirect_to_another_host_is_not_followed() {
     );
     assert!(emu.runs().is_empty());
 }
+
+#[test]
+fn a_lost_answer_to_starting_an_update_adopts_the_update_that_started() {
+    for drop_connection in [false, true] {
+        let emu = emulator();
+        // Only `.../{id}/updates` is a POST under this prefix here.
+        emu.inject_fault(Fault {
+            after_handling: true,
+            drop_connection,
+            ..unavailable("POST", "/api/2.0/pipelines/")
+        });
+        let result = run(&emu, &full_payload(&emu, "lost_start"))
+            .assert_ok()
+            .clone();
+        let p = &pipelines_named(&emu, "lost_start")[0];
+        let updates = p["updates"].as_array().unwrap();
+        assert_eq!(updates.len(), 1, "dropped: {drop_connection}");
+        assert_eq!(result["update_id"], updates[0]["update_id"]);
+    }
+}
+
+#[test]
+fn a_start_that_started_nothing_is_sent_again() {
+    let emu = emulator();
+    emu.inject_fault(unavailable("POST", "/api/2.0/pipelines/"));
+    let result = run(&emu, &full_payload(&emu, "unstarted"))
+        .assert_ok()
+        .clone();
+    let p = &pipelines_named(&emu, "unstarted")[0];
+    assert_eq!(p["updates"].as_array().unwrap().len(), 1);
+    assert_eq!(result["update_id"], p["updates"][0]["update_id"]);
+    let starts = calls(&emu, "/api/2.0/pipelines/")
+        .into_iter()
+        .filter(|c| c.starts_with("POST") && c.ends_with("/updates"))
+        .count();
+    assert_eq!(starts, 2);
+}

@@ -227,7 +227,8 @@ fn a_second_run_edits_the_same_pipeline_and_keeps_other_settings() {
     let mut spec = pipelines_named(&emu, "sdp_clickstream_demo")[0]["spec"].clone();
     spec["configuration"] = json!({"source.rows": "1000"});
     spec["development"] = json!(true);
-    spec["tags"] = json!({"team": "growth"});
+    // The UI keeps the agent's tag beside the team's own.
+    spec["tags"]["team"] = json!("growth");
     spec["notifications"] =
         json!([{"email_recipients": ["ops@example.com"], "alerts": ["on-update-failure"]}]);
     let client_put = put_spec(&emu, &id, &spec);
@@ -252,7 +253,8 @@ fn a_second_run_edits_the_same_pipeline_and_keeps_other_settings() {
     assert_eq!(spec["libraries"].as_array().unwrap().len(), 3);
     assert_eq!(spec["configuration"], json!({"source.rows": "1000"}));
     assert_eq!(spec["development"], true);
-    assert_eq!(spec["tags"], json!({"team": "growth"}));
+    assert_eq!(spec["tags"]["team"], "growth");
+    assert!(spec["tags"]["sdp_agent"].is_string(), "still the agent's");
     assert_eq!(spec["serverless"], true);
     assert!(spec["notifications"].is_array());
     assert_eq!(p["updates"].as_array().unwrap().len(), 2);
@@ -304,7 +306,7 @@ fn the_pipeline_is_found_on_a_later_page() {
     emu.create_pipeline(json!({"name": "PAGED_PIPELINE", "catalog": "main", "schema": "b"}));
     let id = emu.create_pipeline(
         json!({"name": "paged_pipeline", "catalog": "main", "schema": "c",
-        "configuration": {"keep": "me"}}),
+        "configuration": {"keep": "me"}, "tags": {"sdp_agent": "managed"}}),
     );
     let payload = full_payload(&emu, "paged_pipeline");
     let result = run(&emu, &payload).assert_ok().clone();
@@ -358,56 +360,100 @@ fn an_update_already_running_is_reported_as_such() {
     assert_eq!(emu.pipelines()[0]["updates"].as_array().unwrap().len(), 1);
 }
 
-/// PUTs a whole spec as a UI user would.
-fn put_spec(emu: &sdp_emulator::Emulator, id: &str, spec: &Value) -> bool {
-    let mut body = spec.clone();
-    body["pipeline_id"] = json!(id);
-    http(emu, "PUT", &format!("/api/2.0/pipelines/{id}"), Some(&body)).0 == 200
-}
-
-/// Polls the update until it is final (each GET advances the emulator's state machine).
-fn wait_idle(emu: &sdp_emulator::Emulator, id: &str) {
-    for _ in 0..50 {
-        let p = emu
-            .pipelines()
-            .into_iter()
-            .find(|p| p["pipeline_id"] == id)
-            .unwrap();
-        let Some(u) = p["updates"].as_array().and_then(|u| u.last()).cloned() else {
-            return;
-        };
-        if ["COMPLETED", "FAILED", "CANCELED"].contains(&u["state"].as_str().unwrap_or("")) {
-            return;
-        }
-        let uid = u["update_id"].as_str().unwrap();
-        http(
-            emu,
-            "GET",
-            &format!("/api/2.0/pipelines/{id}/updates/{uid}"),
-            None,
+#[test]
+fn the_pipeline_is_found_whether_or_not_backslash_escapes_in_like() {
+    for escapes in [true, false] {
+        let emu = emulator_with(EmulatorConfig {
+            like_backslash_escapes: escapes,
+            ..Default::default()
+        });
+        let name = r"sdp_clicks\raw";
+        // Matches the wildcard pattern, is not the pipeline.
+        let decoy = emu.create_pipeline(json!({"name": r"sdpXclicks\raw", "schema": "d"}));
+        let mut payload = full_payload(&emu, name);
+        payload["wait"] = json!(true);
+        let first = run(&emu, &payload).assert_ok().clone();
+        let second = run(&emu, &payload).assert_ok().clone();
+        assert_eq!(
+            second["pipeline_id"], first["pipeline_id"],
+            "found again (backslash escapes: {escapes})"
+        );
+        assert_eq!(pipelines_named(&emu, name).len(), 1);
+        assert_ne!(first["pipeline_id"], decoy);
+        assert_eq!(
+            pipelines_named(&emu, r"sdpXclicks\raw")[0]["spec"]["schema"],
+            "d"
         );
     }
-    panic!("update of {id} never finished");
 }
 
-/// One call to the emulator's REST API, as another client (the UI, a script) would make it.
-fn http(
-    emu: &sdp_emulator::Emulator,
-    method: &str,
-    path: &str,
-    body: Option<&Value>,
-) -> (u16, String) {
-    let mut req = ureq::request(method, &format!("{}{path}", emu.url()));
-    if let Some(t) = emu.token() {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    let answer = match body {
-        Some(b) => req.send_json(b.clone()),
-        None => req.call(),
-    };
-    match answer {
-        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
-        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
-        Err(e) => panic!("{method} {path}: {e}"),
-    }
+#[test]
+fn a_notebook_is_a_notebook_library_and_written_sources_stay_files() {
+    let emu = emulator();
+    let dir = "/Workspace/Users/dev@example.com/nb";
+    let notebook = format!("{dir}/bronze.sql");
+    emu.put_notebook(
+        &notebook,
+        "SQL",
+        "-- Databricks notebook source\nCREATE OR REFRESH MATERIALIZED VIEW bronze AS SELECT 1 AS id",
+    );
+    let silver = format!("{dir}/silver.sql");
+    let payload = json!({
+        "catalog": "main", "schema": "demo", "pipelineName": "with_notebook", "root_path": dir,
+        "workspace_file_paths": [notebook, silver],
+        "sources": {silver.clone(): "-- Databricks notebook source\nCREATE OR REFRESH MATERIALIZED VIEW silver AS SELECT * FROM bronze"},
+    });
+    run(&emu, &payload).assert_ok();
+    let spec = &pipelines_named(&emu, "with_notebook")[0]["spec"];
+    assert_eq!(
+        spec["libraries"],
+        json!([{"notebook": {"path": notebook}}, {"file": {"path": silver}}])
+    );
+    assert_eq!(
+        emu.object_type(&silver),
+        Some("FILE"),
+        "still a file at that path"
+    );
+    assert_eq!(
+        emu.object_type(&format!("{dir}/silver")),
+        None,
+        "no notebook beside it"
+    );
+    let text = emu.file(&silver).unwrap();
+    assert!(text.starts_with("CREATE OR REFRESH"), "{text}");
+}
+
+#[test]
+fn a_failed_update_is_explained_by_its_own_errors() {
+    let emu = emulator();
+    let mut payload = full_payload(&emu, "explained");
+    payload["wait"] = json!(true);
+    emu.set_next_update_error("[UNRESOLVED_COLUMN] first cause");
+    let first = run(&emu, &payload);
+    assert_eq!(first.json["state"], "FAILED", "{}", first.json);
+    let message = first.json["message"].as_str().unwrap();
+    assert!(
+        message.contains("update FAILED: [UNRESOLVED_COLUMN] first cause"),
+        "{message}"
+    );
+
+    emu.set_next_update_error("[PARSE_SYNTAX_ERROR] second cause");
+    let second = run(&emu, &payload);
+    let message = second.json["message"].as_str().unwrap();
+    assert!(message.contains("second cause"), "{message}");
+    assert!(
+        !message.contains("first cause"),
+        "another update's error: {message}"
+    );
+    let queries: Vec<String> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/events") && !r.query.contains("page_token"))
+        .map(|r| r.query)
+        .collect();
+    assert_eq!(queries.len(), 2, "{queries:?}");
+    assert!(
+        queries.iter().all(|q| q.contains("level%3D%27ERROR%27")),
+        "only ERROR events are read: {queries:?}"
+    );
 }

@@ -2,6 +2,7 @@
 
 mod predict;
 mod run;
+mod sources;
 
 pub use predict::{SubmittedRun, predict, submit};
 pub use run::run;

@@ -1,13 +1,17 @@
-//! Job side: complete the config (asking the model when needed), make sure the source files
-//! exist, create or edit the pipeline, start an update and optionally wait for it.
+//! Job side: complete the config (asking the model when needed), refuse a pipeline that is
+//! not the agent's, make sure the source files exist, create or edit the pipeline, start an
+//! update and optionally wait for it.
 
+use super::sources;
 use crate::config::{PartialConfig, PipelineConfig};
-use crate::databricks::pipelines::{self, Started};
-use crate::databricks::{Workspace, workspace};
-use crate::error::{Error, FieldError, Result};
+use crate::databricks::client::{backoff, outcome_unknown};
+use crate::databricks::pipelines::{self, Existing};
+use crate::databricks::updates::{self, Started};
+use crate::databricks::{Workspace, unity_catalog};
+use crate::error::{Error, Result};
 use crate::payload::{Payload, Side};
 use crate::planner;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -23,61 +27,68 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
     let payload = Payload::parse(text, Side::Run)?;
     let ws = Workspace::from_env()?;
     let (cfg, model_sources) = resolve_config(&ws, &payload).await?;
-    let mut notes = write_sources(&ws, &cfg, &payload.config.sources, &model_sources).await?;
 
-    let pipeline_id = match pipelines::find_by_name(&ws, &cfg.pipeline_name).await? {
+    // Whose pipeline it is decides what may be written: settle it before writing anything.
+    let existing = match pipelines::find_by_name(&ws, &cfg.pipeline_name).await? {
         Some(id) => {
-            let changed = pipelines::edit(&ws, &id, &cfg).await?;
-            notes.insert(
-                0,
-                if changed.is_empty() {
-                    format!("Pipeline '{}' already up to date", cfg.pipeline_name)
-                } else {
-                    format!(
-                        "Updated pipeline '{}' ({} changed; other settings kept)",
-                        cfg.pipeline_name,
-                        changed.join(", ")
-                    )
-                },
-            );
-            id
+            let existing = pipelines::get(&ws, &id).await?;
+            if let Some(refused) = existing.refusal(payload.adopt) {
+                return Err(refused);
+            }
+            Some(existing)
+        }
+        None => None,
+    };
+    let written = sources::write(
+        &ws,
+        &cfg,
+        &payload.config.sources,
+        &model_sources,
+        existing.as_ref(),
+    )
+    .await?;
+
+    // Sources are in place; a validation step belongs here, before the pipeline points at them.
+    let (pipeline_id, summary) = match &existing {
+        Some(existing) => {
+            let changed =
+                pipelines::edit(&ws, existing, &cfg, &written.notebooks, payload.adopt).await?;
+            (existing.id.clone(), edit_summary(&cfg, existing, &changed))
         }
         None => {
-            let id = create_once(&ws, &cfg).await?;
-            notes.insert(
-                0,
-                format!(
-                    "Created serverless pipeline '{}' publishing to {}.{} with {} source file(s)",
-                    cfg.pipeline_name,
-                    cfg.catalog,
-                    cfg.schema,
-                    cfg.workspace_file_paths.len()
-                ),
+            let id = create_once(&ws, &cfg, &written.notebooks).await?;
+            let summary = format!(
+                "Created serverless pipeline '{}' publishing to {}.{} with {} source file(s)",
+                cfg.pipeline_name,
+                cfg.catalog,
+                cfg.schema,
+                cfg.workspace_file_paths.len()
             );
-            id
+            (id, summary)
         }
     };
+    let mut notes = vec![summary];
+    notes.extend(written.notes);
 
-    let update_id = match pipelines::start_update(&ws, &pipeline_id, payload.full_refresh).await? {
+    // A full refresh clears streaming tables: only the default for a pipeline just made.
+    let full_refresh = payload.full_refresh.unwrap_or(existing.is_none());
+    let update_id = match updates::start(&ws, &pipeline_id, full_refresh).await? {
         Started::Update(u) => u,
         Started::AlreadyRunning => return Err(Error::UpdateActive(pipeline_id)),
     };
     notes.push(format!(
         "started update {update_id}{}",
-        if payload.full_refresh {
-            " (full refresh)"
-        } else {
-            ""
-        }
+        if full_refresh { " (full refresh)" } else { "" }
     ));
 
     let state = if payload.wait {
         let state = wait_for(&ws, &pipeline_id, &update_id, payload.wait_timeout_seconds).await?;
         let mut note = format!("update {state}");
-        if state != "COMPLETED"
-            && let Some(why) = pipelines::first_error(&ws, &pipeline_id).await
-        {
-            note.push_str(&format!(": {why}"));
+        if state != "COMPLETED" {
+            let reasons = updates::failure_reasons(&ws, &pipeline_id, &update_id).await;
+            if !reasons.is_empty() {
+                note.push_str(&format!(": {}", reasons.join(" | ")));
+            }
         }
         notes.push(note);
         Some(state)
@@ -92,6 +103,24 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         message: notes.join("; "),
         state,
     })
+}
+
+fn edit_summary(cfg: &PipelineConfig, existing: &Existing, changed: &[&str]) -> String {
+    let name = &cfg.pipeline_name;
+    if !existing.is_ours() {
+        format!(
+            "Adopted pipeline '{name}' created by {} ({} changed; other settings kept)",
+            existing.creator,
+            changed.join(", ")
+        )
+    } else if changed.is_empty() {
+        format!("Pipeline '{name}' already up to date")
+    } else {
+        format!(
+            "Updated pipeline '{name}' ({} changed; other settings kept)",
+            changed.join(", ")
+        )
+    }
 }
 
 /// The complete config (payload values win over the model's) and the sources the model wrote.
@@ -110,8 +139,18 @@ async fn resolve_config(
             .filter(|e| !e.is_empty());
         match (&payload.question, endpoint) {
             (Some(question), Some(endpoint)) => {
-                let mut answer: PartialConfig =
-                    planner::fill_missing(ws, &endpoint, question, &config).await?;
+                let default_catalog = match &config.catalog {
+                    Some(_) => None,
+                    None => unity_catalog::default_catalog(ws).await,
+                };
+                let mut answer: PartialConfig = planner::fill_missing(
+                    ws,
+                    &endpoint,
+                    question,
+                    &config,
+                    default_catalog.as_deref(),
+                )
+                .await?;
                 model_sources = std::mem::take(&mut answer.sources);
                 config.fill_from(answer);
             }
@@ -131,67 +170,18 @@ async fn resolve_config(
     Ok((cfg, model_sources))
 }
 
-/// Makes every library file exist before the pipeline refers to it. Checks everything first so
-/// that a missing file fails the run before anything is written.
-async fn write_sources(
-    ws: &Workspace,
-    cfg: &PipelineConfig,
-    given: &BTreeMap<String, String>,
-    generated: &BTreeMap<String, String>,
-) -> Result<Vec<String>> {
-    let mut problems = Vec::new();
-    for path in given.keys() {
-        if !cfg.workspace_file_paths.contains(path) {
-            problems.push(FieldError::new(
-                format!("sources.{path}"),
-                "not one of workspace_file_paths",
-            ));
-        }
-    }
-    let mut uploads: Vec<(&str, &str)> = Vec::new();
-    for (i, path) in cfg.workspace_file_paths.iter().enumerate() {
-        if let Some(text) = given.get(path) {
-            uploads.push((path, text));
-        } else if !workspace::exists(ws, path).await? {
-            match generated.get(path) {
-                Some(text) => uploads.push((path, text)),
-                None => problems.push(FieldError::new(
-                    format!("workspace_file_paths[{i}]"),
-                    format!(
-                        "`{path}` does not exist in the workspace and no source was given for it"
-                    ),
-                )),
-            }
-        }
-    }
-    if !problems.is_empty() {
-        return Err(Error::InvalidPayload(problems));
-    }
-    for (path, text) in &uploads {
-        workspace::upload(ws, path, text).await?;
-    }
-    Ok(if uploads.is_empty() {
-        Vec::new()
-    } else {
-        vec![format!(
-            "wrote {}",
-            uploads
-                .iter()
-                .map(|(p, _)| *p)
-                .collect::<Vec<_>>()
-                .join(", ")
-        )]
-    })
-}
-
 /// Creates the pipeline, retrying a failure whose outcome is unknown only after checking by
 /// name that the earlier attempt did not in fact create it (a create carries no idempotency
 /// token, so a blind retry could make two).
-async fn create_once(ws: &Workspace, cfg: &PipelineConfig) -> Result<String> {
+async fn create_once(
+    ws: &Workspace,
+    cfg: &PipelineConfig,
+    notebooks: &BTreeSet<String>,
+) -> Result<String> {
     const ATTEMPTS: u32 = 4;
     let mut attempt = 1;
     loop {
-        let error = match pipelines::create(ws, cfg).await {
+        let error = match pipelines::create(ws, cfg, notebooks).await {
             Ok(id) => return Ok(id),
             Err(e) if attempt < ATTEMPTS && outcome_unknown(&e) => e,
             Err(e) => return Err(e),
@@ -201,17 +191,8 @@ async fn create_once(ws: &Workspace, cfg: &PipelineConfig) -> Result<String> {
             return Ok(id);
         }
         eprintln!("sdp-agent: pipeline create failed ({error}); not created, retrying");
-        wstd::task::sleep(crate::databricks::client::backoff(attempt).into()).await;
+        wstd::task::sleep(backoff(attempt).into()).await;
         attempt += 1;
-    }
-}
-
-/// Failures after which the workspace may or may not have acted.
-fn outcome_unknown(e: &Error) -> bool {
-    match e {
-        Error::Upstream(u) => u.status == 429 || u.status >= 500,
-        Error::Transport(_) | Error::Timeout(_) => true,
-        _ => false,
     }
 }
 
@@ -221,8 +202,8 @@ async fn wait_for(ws: &Workspace, id: &str, update_id: &str, timeout_secs: u64) 
     let limit = Duration::from_secs(timeout_secs);
     let mut pause = Duration::from_millis(50);
     loop {
-        let state = pipelines::update_state(ws, id, update_id).await?;
-        if pipelines::FINAL_STATES.contains(&state.as_str()) {
+        let state = updates::state(ws, id, update_id).await?;
+        if updates::FINAL_STATES.contains(&state.as_str()) {
             return Ok(state);
         }
         if started.elapsed() + pause > limit {

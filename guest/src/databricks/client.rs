@@ -345,6 +345,16 @@ pub fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(base_ms / 2 + jitter)
 }
 
+/// Failures after which the workspace may or may not have acted (so a call without an
+/// idempotency token must look before it is sent again).
+pub fn outcome_unknown(e: &Error) -> bool {
+    match e {
+        Error::Upstream(u) => u.status == 429 || u.status >= 500,
+        Error::Transport(_) | Error::Timeout(_) => true,
+        _ => false,
+    }
+}
+
 /// A query string from pairs, percent-encoded.
 pub fn query(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new())

@@ -4,6 +4,8 @@ pub mod client;
 pub mod jobs;
 pub mod pipelines;
 pub mod serving;
+pub mod unity_catalog;
+pub mod updates;
 pub mod workspace;
 
 pub use client::Workspace;

@@ -1,32 +1,26 @@
-//! Pipelines API (Spark Declarative Pipelines): find by exact name, create, edit, updates.
+//! Pipelines API (Spark Declarative Pipelines): find by exact name, read, create, edit.
+//! Updates and their events are in `updates`.
 
 use super::client::{Retry, Workspace, query};
 use crate::config::PipelineConfig;
-use crate::error::{Error, Result, Upstream};
+use crate::error::{Error, Refused, Result, Upstream};
 use serde_json::{Map, Value, json};
+use std::collections::BTreeSet;
 
-/// States after which an update does nothing more.
-pub const FINAL_STATES: [&str; 3] = ["COMPLETED", "FAILED", "CANCELED"];
+/// The tag that marks a pipeline as the agent's own (set on create and on adoption).
+pub const TAG_KEY: &str = "sdp_agent";
+const TAG_VALUE: &str = "managed";
 
-/// A `name LIKE '…'` filter matching `name` literally: LIKE wildcards and the escape
-/// character are escaped, and quotes doubled as in SQL.
+/// A `name LIKE '…'` filter that finds `name` whether or not the service treats `\` as an
+/// escape (the docs name none): `_` and `%` stay wildcards, `\` becomes the one-character
+/// wildcard `_`, quotes are doubled. It matches a superset; `find_by_name` compares exactly.
 pub fn name_filter(name: &str) -> String {
-    let mut pattern = String::with_capacity(name.len() + 8);
-    for c in name.chars() {
-        match c {
-            '\\' | '%' | '_' => {
-                pattern.push('\\');
-                pattern.push(c);
-            }
-            '\'' => pattern.push_str("''"),
-            c => pattern.push(c),
-        }
-    }
+    let pattern = name.replace('\\', "_").replace('\'', "''");
     format!("name LIKE '{pattern}'")
 }
 
 /// The id of the pipeline named exactly `name`, following every page (LIKE is not equality:
-/// case rules and stray matches differ between workspaces).
+/// wildcards and case rules differ between workspaces).
 pub async fn find_by_name(ws: &Workspace, name: &str) -> Result<Option<String>> {
     let filter = name_filter(name);
     let mut token: Option<String> = None;
@@ -48,35 +42,131 @@ pub async fn find_by_name(ws: &Workspace, name: &str) -> Result<Option<String>> 
         if let Some(id) = found {
             return Ok(Some(id.to_string()));
         }
-        token = page
-            .get("next_page_token")
-            .and_then(Value::as_str)
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+        token = next_page(&page);
         if token.is_none() {
             return Ok(None);
         }
     }
 }
 
-fn libraries(cfg: &PipelineConfig) -> Value {
+pub fn next_page(page: &Value) -> Option<String> {
+    page.get("next_page_token")
+        .and_then(Value::as_str)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+}
+
+/// An existing pipeline as `GET /api/2.0/pipelines/{id}` shows it.
+#[derive(Debug, Clone)]
+pub struct Existing {
+    pub id: String,
+    pub spec: Map<String, Value>,
+    /// Sent back as `expected_last_modified`, so an edit never undoes a newer one.
+    pub last_modified: Option<i64>,
+    pub creator: String,
+}
+
+impl Existing {
+    /// Whether the agent created it (or adopted it).
+    pub fn is_ours(&self) -> bool {
+        self.spec
+            .get("tags")
+            .and_then(Value::as_object)
+            .is_some_and(|tags| tags.contains_key(TAG_KEY))
+    }
+
+    /// A legacy Hive metastore pipeline publishes to `target` and has no `catalog`.
+    pub fn is_hive_metastore(&self) -> bool {
+        self.spec.contains_key("target") && !self.spec.contains_key("catalog")
+    }
+
+    /// The folder of its code, for telling the agent's own files from anyone else's.
+    pub fn root_path(&self) -> Option<&str> {
+        self.spec.get("root_path").and_then(Value::as_str)
+    }
+
+    /// Why the agent must leave it alone, if it must.
+    pub fn refusal(&self, adopt: bool) -> Option<Error> {
+        let name = self.spec.get("name").and_then(Value::as_str).unwrap_or("");
+        let by = if self.creator.is_empty() {
+            "someone else".to_string()
+        } else {
+            self.creator.clone()
+        };
+        let reason = if self.is_hive_metastore() {
+            format!(
+                "pipeline '{name}' ({}, created by {by}) publishes to the Hive metastore \
+                 (`target`, no `catalog`); moving it to Unity Catalog is a clone, not an edit: \
+                 choose another pipelineName",
+                self.id
+            )
+        } else if !adopt && !self.is_ours() {
+            format!(
+                "pipeline '{name}' ({}) was created by {by}, not by this agent (no `{TAG_KEY}` \
+                 tag); set \"adopt\": true in the payload to let the agent edit it, or choose \
+                 another pipelineName",
+                self.id
+            )
+        } else {
+            return None;
+        };
+        Some(Error::PipelineRefused(Refused {
+            pipeline_id: self.id.clone(),
+            creator: self.creator.clone(),
+            reason,
+        }))
+    }
+}
+
+/// Reads a pipeline's spec, last-modified time and creator.
+pub async fn get(ws: &Workspace, id: &str) -> Result<Existing> {
+    let request = format!("GET /api/2.0/pipelines/{id}");
+    let answer = ws.get(&format!("/api/2.0/pipelines/{id}")).await?;
+    let Some(Value::Object(spec)) = answer.get("spec") else {
+        return Err(malformed(&request, "spec", &answer));
+    };
+    Ok(Existing {
+        id: id.to_string(),
+        spec: spec.clone(),
+        last_modified: answer.get("last_modified").and_then(Value::as_i64),
+        creator: answer
+            .get("creator_user_name")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
+/// The pipeline's libraries: a notebook where the workspace holds a NOTEBOOK, else a file.
+fn libraries(cfg: &PipelineConfig, notebooks: &BTreeSet<String>) -> Value {
     cfg.workspace_file_paths
         .iter()
-        .map(|p| json!({"file": {"path": p}}))
+        .map(|p| {
+            if notebooks.contains(p) {
+                json!({"notebook": {"path": p}})
+            } else {
+                json!({"file": {"path": p}})
+            }
+        })
         .collect()
 }
 
-/// Creates a serverless, triggered pipeline; returns its id.
-pub async fn create(ws: &Workspace, cfg: &PipelineConfig) -> Result<String> {
+/// Creates a serverless, triggered pipeline tagged as the agent's; returns its id.
+pub async fn create(
+    ws: &Workspace,
+    cfg: &PipelineConfig,
+    notebooks: &BTreeSet<String>,
+) -> Result<String> {
     let body = json!({
         "name": cfg.pipeline_name,
         "catalog": cfg.catalog,
         "schema": cfg.schema,
         "root_path": cfg.root_path,
-        "libraries": libraries(cfg),
+        "libraries": libraries(cfg, notebooks),
         "serverless": true,
         "continuous": false,
         "channel": "CURRENT",
+        "tags": {TAG_KEY: TAG_VALUE},
     });
     let answer = ws.post("/api/2.0/pipelines", &body, Retry::Never).await?;
     answer
@@ -86,44 +176,79 @@ pub async fn create(ws: &Workspace, cfg: &PipelineConfig) -> Result<String> {
         .ok_or_else(|| malformed("POST /api/2.0/pipelines", "pipeline_id", &answer))
 }
 
-/// Points an existing pipeline at `cfg`. PUT replaces the whole spec, so the current spec is
-/// read and only name/catalog/schema/root_path/libraries change; everything else is kept.
-/// Returns the names of the settings that changed.
-pub async fn edit(ws: &Workspace, id: &str, cfg: &PipelineConfig) -> Result<Vec<&'static str>> {
-    let current = ws.get(&format!("/api/2.0/pipelines/{id}")).await?;
-    let Some(Value::Object(spec)) = current.get("spec") else {
-        return Err(malformed(
-            &format!("GET /api/2.0/pipelines/{id}"),
-            "spec",
-            &current,
-        ));
-    };
-    let (spec, changed) = edited_spec(spec.clone(), cfg);
-    let mut body = spec;
-    body.insert("pipeline_id".into(), Value::from(id));
-    ws.put(&format!("/api/2.0/pipelines/{id}"), &Value::Object(body))
-        .await?;
-    Ok(changed)
+/// How many times an edit is redone after someone else changed the pipeline meanwhile.
+const EDIT_ATTEMPTS: u32 = 3;
+
+/// Points an existing pipeline at `cfg`. PUT replaces the whole spec, so the spec read is
+/// sent back with only name/catalog/schema/root_path/libraries (and the agent's tag) changed,
+/// and with `expected_last_modified`: when someone edited it in between, it is read again and
+/// the edit redone on top of their change. Returns the names of the settings that changed.
+pub async fn edit(
+    ws: &Workspace,
+    existing: &Existing,
+    cfg: &PipelineConfig,
+    notebooks: &BTreeSet<String>,
+    adopt: bool,
+) -> Result<Vec<&'static str>> {
+    let path = format!("/api/2.0/pipelines/{}", existing.id);
+    let mut current = existing.clone();
+    let mut attempt = 1;
+    loop {
+        if let Some(refused) = current.refusal(adopt) {
+            return Err(refused);
+        }
+        let (spec, changed) = edited_spec(current.spec.clone(), cfg, notebooks);
+        let mut body = spec;
+        body.insert("pipeline_id".into(), Value::from(current.id.as_str()));
+        if let Some(t) = current.last_modified {
+            body.insert("expected_last_modified".into(), Value::from(t));
+        }
+        let error = match ws.put(&path, &Value::Object(body)).await {
+            Ok(_) => return Ok(changed),
+            Err(Error::Upstream(u)) if (400..500).contains(&u.status) => Error::Upstream(u),
+            Err(e) => return Err(e),
+        };
+        // The status of a stale `expected_last_modified` is undocumented: whatever 4xx it
+        // is, a newer last_modified on a fresh read says that was the reason.
+        let fresh = get(ws, &current.id).await?;
+        if attempt >= EDIT_ATTEMPTS || fresh.last_modified == current.last_modified {
+            return Err(error);
+        }
+        eprintln!(
+            "sdp-agent: pipeline {} changed while being edited ({error}); editing again",
+            current.id
+        );
+        current = fresh;
+        attempt += 1;
+    }
 }
 
 /// `spec` with the agent's fields set, and which of them changed.
 pub fn edited_spec(
     mut spec: Map<String, Value>,
     cfg: &PipelineConfig,
+    notebooks: &BTreeSet<String>,
 ) -> (Map<String, Value>, Vec<&'static str>) {
-    // A legacy (Hive metastore) pipeline publishes to `target`; sending `schema` beside it
-    // is rejected, so its schema goes where it already lives.
+    // A Unity Catalog pipeline may still name its schema with the legacy `target`; sending
+    // `schema` beside it is rejected, so the schema goes where it already lives.
     let schema_key = if spec.contains_key("target") && !spec.contains_key("schema") {
         "target"
     } else {
         "schema"
     };
+    let mut tags = spec
+        .get("tags")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    tags.insert(TAG_KEY.into(), Value::from(TAG_VALUE));
     let wanted = [
         ("name", Value::from(cfg.pipeline_name.as_str())),
         ("catalog", Value::from(cfg.catalog.as_str())),
         (schema_key, Value::from(cfg.schema.as_str())),
         ("root_path", Value::from(cfg.root_path.as_str())),
-        ("libraries", libraries(cfg)),
+        ("libraries", libraries(cfg, notebooks)),
+        ("tags", Value::Object(tags)),
     ];
     let mut changed = Vec::new();
     for (key, value) in wanted {
@@ -135,58 +260,7 @@ pub fn edited_spec(
     (spec, changed)
 }
 
-/// How starting an update ended.
-pub enum Started {
-    Update(String),
-    /// 409: an update is already active.
-    AlreadyRunning,
-}
-
-pub async fn start_update(ws: &Workspace, id: &str, full_refresh: bool) -> Result<Started> {
-    let path = format!("/api/2.0/pipelines/{id}/updates");
-    // Not retried: a lost answer would start a second update, and the 409 guard would make
-    // the retry look like a conflict.
-    match ws
-        .post(&path, &json!({"full_refresh": full_refresh}), Retry::Never)
-        .await
-    {
-        Ok(answer) => answer
-            .get("update_id")
-            .and_then(Value::as_str)
-            .map(|u| Started::Update(u.to_string()))
-            .ok_or_else(|| malformed(&format!("POST {path}"), "update_id", &answer)),
-        Err(Error::Upstream(u)) if u.status == 409 => Ok(Started::AlreadyRunning),
-        Err(e) => Err(e),
-    }
-}
-
-/// The update's current state.
-pub async fn update_state(ws: &Workspace, id: &str, update_id: &str) -> Result<String> {
-    let path = format!("/api/2.0/pipelines/{id}/updates/{update_id}");
-    let answer = ws.get(&path).await?;
-    answer
-        .pointer("/update/state")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .ok_or_else(|| malformed(&format!("GET {path}"), "update.state", &answer))
-}
-
-/// The first ERROR event's message, to say why an update failed.
-pub async fn first_error(ws: &Workspace, id: &str) -> Option<String> {
-    let events = ws
-        .get(&format!("/api/2.0/pipelines/{id}/events"))
-        .await
-        .ok()?;
-    events
-        .get("events")?
-        .as_array()?
-        .iter()
-        .find(|e| e.get("level").and_then(Value::as_str) == Some("ERROR"))
-        .and_then(|e| e.get("message").and_then(Value::as_str))
-        .map(str::to_string)
-}
-
-fn malformed(request: &str, field: &str, answer: &Value) -> Error {
+pub fn malformed(request: &str, field: &str, answer: &Value) -> Error {
     Error::Upstream(Upstream {
         status: 200,
         error_code: "MALFORMED_RESPONSE".into(),
@@ -196,4 +270,46 @@ fn malformed(request: &str, field: &str, answer: &Value) -> Error {
         ),
         request: request.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_leaves_no_escape_to_interpret() {
+        assert_eq!(name_filter("sdp_clicks"), "name LIKE 'sdp_clicks'");
+        assert_eq!(name_filter(r"a\b"), "name LIKE 'a_b'");
+        assert_eq!(name_filter("it's 50%"), "name LIKE 'it''s 50%'");
+    }
+
+    fn existing(spec: Value, creator: &str) -> Existing {
+        Existing {
+            id: "p1".into(),
+            spec: spec.as_object().unwrap().clone(),
+            last_modified: Some(1),
+            creator: creator.into(),
+        }
+    }
+
+    #[test]
+    fn ownership_and_hive_metastore() {
+        let ours = existing(
+            json!({"name": "n", "catalog": "c", "tags": {TAG_KEY: "managed"}}),
+            "me",
+        );
+        assert!(ours.refusal(false).is_none());
+        let theirs = existing(json!({"name": "n", "catalog": "c"}), "alice@example.com");
+        let why = theirs.refusal(false).unwrap().to_string();
+        assert!(
+            why.contains("alice@example.com") && why.contains("adopt"),
+            "{why}"
+        );
+        assert!(theirs.refusal(true).is_none());
+        let hive = existing(
+            json!({"name": "n", "target": "t", "tags": {TAG_KEY: "managed"}}),
+            "me",
+        );
+        assert!(hive.refusal(true).unwrap().to_string().contains("Hive"));
+    }
 }

@@ -13,27 +13,101 @@ pub struct Message {
     pub content: String,
 }
 
-/// Sends the conversation and returns the answer's text.
-pub async fn chat(ws: &Workspace, endpoint: &str, messages: &[Message]) -> Result<String> {
-    let body = json!({
-        "messages": messages
-            .iter()
-            .map(|m| json!({"role": m.role, "content": m.content}))
-            .collect::<Vec<_>>(),
-        "max_tokens": 4096,
-        "temperature": 0.0,
-    });
-    // A chat answer is pure: asking again is harmless, and models can take a while.
-    let answer = ws
-        .call(
-            Method::POST,
-            &format!("/serving-endpoints/{endpoint}/invocations"),
-            Some(&body),
-            Retry::Safe,
-            Duration::from_secs(300),
-        )
-        .await?;
-    answer_text(&answer)
+/// Output budget of the first request, and of the one retry when the answer was cut off.
+const MAX_TOKENS: u32 = 8192;
+const MAX_TOKENS_RETRY: u32 = 32000;
+
+/// A conversation partner behind one endpoint. It remembers what the endpoint refused, so a
+/// repair round does not pay for the same 400 again.
+pub struct Chat<'a> {
+    ws: &'a Workspace,
+    endpoint: &'a str,
+    /// Sent until the endpoint rejects it (some models take no `temperature`).
+    temperature: bool,
+}
+
+impl<'a> Chat<'a> {
+    pub fn new(ws: &'a Workspace, endpoint: &'a str) -> Self {
+        Chat {
+            ws,
+            endpoint,
+            temperature: true,
+        }
+    }
+
+    /// Sends the conversation and returns the answer's text. An answer cut off at
+    /// `max_tokens` (`finish_reason: "length"`, truncated JSON no repair can fix) is asked for
+    /// again with a larger budget; a 400 naming `temperature` is retried once without it.
+    pub async fn ask(&mut self, messages: &[Message]) -> Result<String> {
+        let mut max_tokens = MAX_TOKENS;
+        loop {
+            let mut body = json!({
+                "messages": messages
+                    .iter()
+                    .map(|m| json!({"role": m.role, "content": m.content}))
+                    .collect::<Vec<_>>(),
+                "max_tokens": max_tokens,
+            });
+            if self.temperature {
+                body["temperature"] = json!(0.0);
+            }
+            // A chat answer is pure: asking again is harmless, and models can take a while.
+            let outcome = self
+                .ws
+                .call(
+                    Method::POST,
+                    &format!("/serving-endpoints/{}/invocations", self.endpoint),
+                    Some(&body),
+                    Retry::Safe,
+                    Duration::from_secs(300),
+                )
+                .await;
+            let answer = match outcome {
+                Ok(answer) => answer,
+                Err(Error::Upstream(u))
+                    if u.status == 400
+                        && self.temperature
+                        && u.message.to_ascii_lowercase().contains("temperature") =>
+                {
+                    eprintln!(
+                        "sdp-agent: the endpoint refuses temperature ({}); asking without it",
+                        u.message
+                    );
+                    self.temperature = false;
+                    continue;
+                }
+                Err(Error::Upstream(u))
+                    if u.status == 400
+                        && max_tokens > MAX_TOKENS
+                        && u.message.to_ascii_lowercase().contains("max_tokens") =>
+                {
+                    return Err(Error::LlmUnusable(format!(
+                        "the answer was cut off at {MAX_TOKENS} tokens and the endpoint refuses \
+                         max_tokens {max_tokens}: {}",
+                        u.message
+                    )));
+                }
+                Err(e) => return Err(e),
+            };
+            if answer
+                .pointer("/choices/0/finish_reason")
+                .and_then(Value::as_str)
+                == Some("length")
+            {
+                if max_tokens < MAX_TOKENS_RETRY {
+                    eprintln!(
+                        "sdp-agent: the answer was cut off at {max_tokens} tokens; asking again with {MAX_TOKENS_RETRY}"
+                    );
+                    max_tokens = MAX_TOKENS_RETRY;
+                    continue;
+                }
+                return Err(Error::LlmUnusable(format!(
+                    "the answer was cut off at {max_tokens} tokens (finish_reason \"length\")"
+                )));
+            }
+            return answer_text(&answer);
+        }
+    }
 }
 
 /// The assistant's text: `content` is either a string or a list of blocks, of which the

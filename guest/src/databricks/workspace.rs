@@ -5,8 +5,17 @@ use crate::error::{Error, Result};
 use base64::Engine;
 use serde_json::{Value, json};
 
-/// Whether an object exists at `path`.
-pub async fn exists(ws: &Workspace, path: &str) -> Result<bool> {
+/// What `get-status` says is at a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Object {
+    File,
+    Notebook,
+    /// A folder, a library, a repo: nothing a pipeline can run as source.
+    Other,
+}
+
+/// What is at `path`, or None when nothing is.
+pub async fn object_at(ws: &Workspace, path: &str) -> Result<Option<Object>> {
     match ws
         .get(&format!(
             "/api/2.0/workspace/get-status?{}",
@@ -14,8 +23,14 @@ pub async fn exists(ws: &Workspace, path: &str) -> Result<bool> {
         ))
         .await
     {
-        Ok(_) => Ok(true),
-        Err(Error::Upstream(u)) if u.status == 404 => Ok(false),
+        Ok(status) => Ok(Some(
+            match status.get("object_type").and_then(Value::as_str) {
+                Some("FILE") => Object::File,
+                Some("NOTEBOOK") => Object::Notebook,
+                _ => Object::Other,
+            },
+        )),
+        Err(Error::Upstream(u)) if u.status == 404 => Ok(None),
         Err(e) => Err(e),
     }
 }
@@ -31,7 +46,26 @@ pub async fn mkdirs(ws: &Workspace, dir: &str) -> Result<()> {
     .map(drop)
 }
 
-/// Writes a source file (creating its folder), replacing what is there.
+/// First lines that make `AUTO` import a notebook (and drop the file's extension).
+const NOTEBOOK_HEADERS: [&str; 3] = [
+    "# Databricks notebook source",
+    "-- Databricks notebook source",
+    "// Databricks notebook source",
+];
+
+/// `text` without a leading notebook header line, so that it imports as a file.
+pub fn as_file_source(text: &str) -> &str {
+    let trimmed = text.trim_start_matches('\u{feff}');
+    let (first, rest) = trimmed.split_once('\n').unwrap_or((trimmed, ""));
+    if NOTEBOOK_HEADERS.contains(&first.trim_end()) {
+        rest
+    } else {
+        text
+    }
+}
+
+/// Writes a source file (creating its folder), replacing what is there. `AUTO` keeps a
+/// `.sql`/`.py` path a workspace FILE at exactly that path once no notebook header is left.
 pub async fn upload(ws: &Workspace, path: &str, text: &str) -> Result<()> {
     if let Some((dir, _)) = path.rsplit_once('/')
         && !dir.is_empty()
@@ -41,10 +75,32 @@ pub async fn upload(ws: &Workspace, path: &str, text: &str) -> Result<()> {
     let body = json!({
         "path": path,
         "format": "AUTO",
-        "content": base64::engine::general_purpose::STANDARD.encode(text),
+        "content": base64::engine::general_purpose::STANDARD.encode(as_file_source(text)),
         "overwrite": true,
     });
     ws.post("/api/2.0/workspace/import", &body, Retry::Safe)
         .await
         .map(|_: Value| ())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notebook_headers_are_stripped() {
+        assert_eq!(
+            as_file_source("-- Databricks notebook source\nSELECT 1"),
+            "SELECT 1"
+        );
+        assert_eq!(
+            as_file_source("# Databricks notebook source\r\nx = 1"),
+            "x = 1"
+        );
+        assert_eq!(as_file_source("SELECT 1"), "SELECT 1");
+        assert_eq!(
+            as_file_source("SELECT 1 -- Databricks notebook source"),
+            "SELECT 1 -- Databricks notebook source"
+        );
+    }
 }

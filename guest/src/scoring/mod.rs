@@ -203,7 +203,9 @@ fn agent_error(e: &Error, prefix: &str) -> Response<Body> {
             json!([{"upstream_status": u.status, "request": u.request}]),
         ),
         Error::Timeout(_) => error_reply(504, "DEADLINE_EXCEEDED", &message),
-        Error::UpdateActive(_) => error_reply(409, "RESOURCE_CONFLICT", &message),
+        Error::UpdateActive(_) | Error::PipelineRefused(_) => {
+            error_reply(409, "RESOURCE_CONFLICT", &message)
+        }
         Error::LlmUnusable(_) | Error::Transport(_) => {
             error_reply(502, "TEMPORARILY_UNAVAILABLE", &message)
         }

@@ -210,3 +210,57 @@ pub fn calls(emu: &Emulator, prefix: &str) -> Vec<String> {
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }
+
+/// PUTs a whole spec as a UI user would.
+pub fn put_spec(emu: &sdp_emulator::Emulator, id: &str, spec: &Value) -> bool {
+    let mut body = spec.clone();
+    body["pipeline_id"] = json!(id);
+    http(emu, "PUT", &format!("/api/2.0/pipelines/{id}"), Some(&body)).0 == 200
+}
+
+/// Polls the update until it is final (each GET advances the emulator's state machine).
+pub fn wait_idle(emu: &sdp_emulator::Emulator, id: &str) {
+    for _ in 0..50 {
+        let p = emu
+            .pipelines()
+            .into_iter()
+            .find(|p| p["pipeline_id"] == id)
+            .unwrap();
+        let Some(u) = p["updates"].as_array().and_then(|u| u.last()).cloned() else {
+            return;
+        };
+        if ["COMPLETED", "FAILED", "CANCELED"].contains(&u["state"].as_str().unwrap_or("")) {
+            return;
+        }
+        let uid = u["update_id"].as_str().unwrap();
+        http(
+            emu,
+            "GET",
+            &format!("/api/2.0/pipelines/{id}/updates/{uid}"),
+            None,
+        );
+    }
+    panic!("update of {id} never finished");
+}
+
+/// One call to the emulator's REST API, as another client (the UI, a script) would make it.
+pub fn http(
+    emu: &sdp_emulator::Emulator,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> (u16, String) {
+    let mut req = ureq::request(method, &format!("{}{path}", emu.url()));
+    if let Some(t) = emu.token() {
+        req = req.set("Authorization", &format!("Bearer {t}"));
+    }
+    let answer = match body {
+        Some(b) => req.send_json(b.clone()),
+        None => req.call(),
+    };
+    match answer {
+        Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_string().unwrap_or_default()),
+        Err(e) => panic!("{method} {path}: {e}"),
+    }
+}
