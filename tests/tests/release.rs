@@ -42,16 +42,27 @@ fn check_binary(triple: &str, runner: Option<&str>) {
     if !bin.exists() {
         return skip(&format!("{} is not built", bin.display()));
     }
-    let described = Command::new("file").arg("-L").arg(&bin).output().expect("`file` runs");
+    let described = Command::new("file")
+        .arg("-L")
+        .arg(&bin)
+        .output()
+        .expect("`file` runs");
     let described = String::from_utf8_lossy(&described.stdout).into_owned();
     assert!(
         described.contains("statically linked") || described.contains("static-pie linked"),
         "{triple} is not static: {described}"
     );
-    let machine = if triple.starts_with("aarch64") { "ARM aarch64" } else { "x86-64" };
+    let machine = if triple.starts_with("aarch64") {
+        "ARM aarch64"
+    } else {
+        "x86-64"
+    };
     assert!(described.contains(machine), "{triple}: {described}");
     let size = std::fs::metadata(&bin).unwrap().len();
-    assert!(size < MAX_BYTES, "{triple} is {size} bytes (limit {MAX_BYTES})");
+    assert!(
+        size < MAX_BYTES,
+        "{triple} is {size} bytes (limit {MAX_BYTES})"
+    );
     check_sha256_file(&bin);
 
     let mut cmd = match runner {
@@ -69,8 +80,15 @@ fn check_binary(triple: &str, runner: Option<&str>) {
     };
     let out = cmd.arg("--version").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{triple} --version: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(stdout.trim(), concat!("sdp-agent ", env!("CARGO_PKG_VERSION")));
+    assert!(
+        out.status.success(),
+        "{triple} --version: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        concat!("sdp-agent ", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -91,6 +109,10 @@ fn published_component_matches_its_checksum() {
     }
     let bytes = std::fs::read(&wasm).unwrap();
     // A component (layer 1), not a core module: `\0asm`, version 0x0d, layer 1.
-    assert_eq!(bytes[..8], *b"\0asm\x0d\x00\x01\x00", "not a WebAssembly component");
+    assert_eq!(
+        bytes[..8],
+        *b"\0asm\x0d\x00\x01\x00",
+        "not a WebAssembly component"
+    );
     check_sha256_file(&wasm);
 }

@@ -4,6 +4,7 @@ mod chat;
 mod client;
 mod gate;
 mod jobs;
+mod named_jobs;
 mod oauth;
 mod pipelines;
 mod scim;
