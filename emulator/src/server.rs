@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::sync::watch;
 
@@ -62,7 +63,11 @@ pub fn router(app: SharedApp) -> Router {
         )
         .route(
             "/api/2.0/fs/files/{*path}",
-            get(files::get).put(files::put).head(files::head),
+            get(files::get)
+                .put(files::put)
+                .head(files::head)
+                // The gate already bounds uploads (MAX_FILE_BYTES); axum's 2 MB default would not fit a binary.
+                .layer(DefaultBodyLimit::disable()),
         )
         .route("/api/2.0/apps", post(apps::create))
         .route("/api/2.0/apps/{name}", get(apps::get).patch(apps::update))
