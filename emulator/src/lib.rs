@@ -1,16 +1,19 @@
-//! A faithful local Databricks workspace on 127.0.0.1: Jobs one-time runs, Pipelines (SDP),
-//! Workspace files, Foundation Model chat, Unity Catalog's metastore assignment, the OAuth M2M
-//! token endpoint and SCIM identities (`Me`, users by name, with their groups), with the real
+//! A faithful local Databricks workspace on 127.0.0.1: Jobs (one-time runs, named jobs and
+//! run-now), Pipelines (SDP), Workspace files, Unity Catalog (metastore assignment, volumes with
+//! the Files API), Databricks Apps, Foundation Model chat, the OAuth M2M token endpoint and SCIM
+//! identities (`Me`, users by name, with their groups), with the real
 //! paths, shapes and error codes.
 //! End-to-end tests script it (chat replies, faults, run execution) and inspect what the
 //! client sent; the offline demo answers chat from a deterministic planner.
 
+mod apps;
 mod auth;
 mod body;
 mod config;
 mod demo_model;
 mod error;
 mod faults;
+mod files;
 mod fm;
 mod ids;
 mod jobs;
@@ -22,6 +25,7 @@ mod server;
 mod state;
 mod unity_catalog;
 mod validate;
+mod volumes;
 mod workspace;
 
 use std::thread::JoinHandle;
@@ -154,6 +158,11 @@ impl Emulator {
         self.app.lock().jobs.summaries()
     }
 
+    /// Every named job: `{"job_id", "settings": {...}}`, in creation order.
+    pub fn jobs(&self) -> Vec<Value> {
+        self.app.lock().named_jobs.summaries()
+    }
+
     /// Logs of a run (by run id or task run id); empty until the run has finished.
     pub fn run_logs(&self, run_id: i64) -> Option<String> {
         self.app.lock().jobs.logs(run_id)
@@ -211,6 +220,26 @@ impl Emulator {
         state
             .workspace
             .put_notebook(&mut state.ids, path, language, content);
+    }
+
+    /// Every Databricks App as GET answers it, plus `deployments` (oldest first).
+    pub fn apps(&self) -> Vec<Value> {
+        self.app.lock().apps.all()
+    }
+
+    /// Every Unity Catalog volume (VolumeInfo).
+    pub fn volumes(&self) -> Vec<Value> {
+        self.app.lock().volumes.all()
+    }
+
+    /// The bytes of a volume file (`/Volumes/c/s/v/...`), as uploaded with the Files API.
+    pub fn volume_file(&self, path: &str) -> Option<Vec<u8>> {
+        self.app.lock().files.get(path)
+    }
+
+    /// Every volume file's path and size.
+    pub fn volume_files(&self) -> Vec<(String, usize)> {
+        self.app.lock().files.list()
     }
 
     /// Decoded content of an imported or seeded file (or notebook).

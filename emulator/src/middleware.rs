@@ -18,6 +18,10 @@ use crate::state::SharedApp;
 
 /// Workspace imports carry up to 10 MB of base64; leave headroom.
 const MAX_BODY_BYTES: usize = 32 * 1024 * 1024;
+/// Files API uploads (release binaries) are bigger; the real limit (5 GiB) would be kept in
+/// memory here, so the emulator stops well short of it.
+const MAX_FILE_BYTES: usize = 512 * 1024 * 1024;
+const FILES_PREFIX: &str = "/api/2.0/fs/files/";
 
 #[derive(Clone, Debug)]
 pub struct RecordedRequest {
@@ -34,11 +38,30 @@ pub struct RecordedRequest {
 
 pub async fn gate(State(app): State<SharedApp>, request: Request, next: Next) -> Response {
     let (parts, body) = request.into_parts();
+    let is_file = parts.uri.path().starts_with(FILES_PREFIX);
+    let limit = if is_file {
+        MAX_FILE_BYTES
+    } else {
+        MAX_BODY_BYTES
+    };
     // An unreadable body is treated like unparsable JSON: routes that need one say MALFORMED.
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.ok();
-    let parsed = bytes
-        .as_deref()
-        .map_or(ParsedBody::Invalid, ParsedBody::parse);
+    let bytes = axum::body::to_bytes(body, limit).await.ok();
+    if is_file && bytes.is_none() {
+        // Never store a truncated (empty) file for an upload that did not arrive whole.
+        return ApiError::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            "REQUEST_LIMIT_EXCEEDED",
+            format!("the upload was unreadable or over {MAX_FILE_BYTES} bytes"),
+        )
+        .into_response();
+    }
+
+    let parsed = match bytes.as_deref() {
+        // Raw file bytes are not JSON: do not parse (or record) megabytes of them.
+        _ if is_file => ParsedBody::Empty,
+        Some(b) => ParsedBody::parse(b),
+        None => ParsedBody::Invalid,
+    };
     let header_text = |name: header::HeaderName| {
         let value = parts.headers.get(name)?.to_str().ok()?;
         Some(value.to_string())

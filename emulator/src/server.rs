@@ -5,18 +5,25 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::sync::watch;
 
+use crate::jobs::{self, named};
 use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
-use crate::{fm, jobs, middleware, oauth, scim, unity_catalog, workspace};
+use crate::{apps, files, fm, middleware, oauth, scim, unity_catalog, volumes, workspace};
 
 pub fn router(app: SharedApp) -> Router {
     let jobs = Router::new()
         .route("/runs/submit", post(jobs::submit))
         .route("/runs/get", get(jobs::get))
-        .route("/runs/get-output", get(jobs::get_output));
+        .route("/runs/get-output", get(jobs::get_output))
+        .route("/create", post(named::create))
+        .route("/get", get(named::get))
+        .route("/list", get(named::list))
+        .route("/reset", post(named::reset))
+        .route("/run-now", post(named::run_now));
     Router::new()
         // Current SDKs use 2.2; 2.1 still answers the same.
         .nest("/api/2.2/jobs", jobs.clone())
@@ -52,6 +59,27 @@ pub fn router(app: SharedApp) -> Router {
         .route(
             "/serving-endpoints/{name}/invocations",
             post(fm::invocations),
+        )
+        .route("/api/2.1/unity-catalog/volumes", post(volumes::create))
+        .route(
+            "/api/2.1/unity-catalog/volumes/{full_name}",
+            get(volumes::get),
+        )
+        .route(
+            "/api/2.0/fs/files/{*path}",
+            get(files::get)
+                .put(files::put)
+                .head(files::head)
+                // The gate already bounds uploads (MAX_FILE_BYTES); axum's 2 MB default would not fit a binary.
+                .layer(DefaultBodyLimit::disable()),
+        )
+        .route("/api/2.0/apps", post(apps::create))
+        .route("/api/2.0/apps/{name}", get(apps::get).patch(apps::update))
+        .route("/api/2.0/apps/{name}/start", post(apps::start))
+        .route("/api/2.0/apps/{name}/deployments", post(apps::deploy))
+        .route(
+            "/api/2.0/apps/{name}/deployments/{id}",
+            get(apps::get_deployment),
         )
         .route(oauth::TOKEN_PATH, post(oauth::token))
         .route(scim::ME_PATH, get(scim::me))

@@ -3,15 +3,19 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use crate::apps::AppsState;
 use crate::config::EmulatorConfig;
 use crate::faults::Faults;
+use crate::files::FilesState;
 use crate::fm::ChatState;
 use crate::ids::Ids;
 use crate::jobs::JobsState;
+use crate::jobs::named::NamedJobs;
 use crate::middleware::RecordedRequest;
 use crate::oauth::{OAuthState, TokenStatus};
 use crate::pipelines::PipelinesState;
 use crate::scim::{ScimState, WorkspaceUser};
+use crate::volumes::VolumesState;
 use crate::workspace::WorkspaceState;
 
 #[derive(Default)]
@@ -20,8 +24,12 @@ pub struct State {
     pub requests: Vec<RecordedRequest>,
     pub faults: Faults,
     pub jobs: JobsState,
+    pub named_jobs: NamedJobs,
     pub pipelines: PipelinesState,
     pub workspace: WorkspaceState,
+    pub volumes: VolumesState,
+    pub files: FilesState,
+    pub apps: AppsState,
     pub chat: ChatState,
     pub oauth: OAuthState,
     pub scim: ScimState,

@@ -171,6 +171,14 @@ impl WorkspaceState {
         Some(obj.kind.name())
     }
 
+    /// Whether `path` is an existing directory.
+    pub fn is_directory(&self, path: &str) -> bool {
+        canonical(path)
+            .ok()
+            .and_then(|p| self.objects.get(&p))
+            .is_some_and(|o| o.kind == Kind::Directory)
+    }
+
     /// Decoded content of a FILE or NOTEBOOK.
     pub fn file(&self, path: &str) -> Option<String> {
         let obj = self.objects.get(&canonical(path).ok()?)?;

@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 /// Every key the payload may carry; anything else is a typo worth reporting.
 const KNOWN_KEYS: &[&str] = &[
     "question",
+    "job_id",
     "runner_path",
     "claude_endpoint",
     "existing_cluster_id",
@@ -42,11 +43,29 @@ pub enum Compute {
     },
 }
 
+/// Keys that shape a one-time run; a deployed job's own settings decide them instead.
+const ONE_TIME_RUN_KEYS: &[&str] = &[
+    "runner_path",
+    "task_overrides",
+    "existing_cluster_id",
+    "new_cluster",
+    "environments",
+    "environment_version",
+    "run_name",
+    "timeout_seconds",
+];
+
+/// Where the serving side learns the deployed job when the payload names none.
+pub const JOB_ID_ENV: &str = "SDP_AGENT_JOB_ID";
+
 #[derive(Debug, Clone)]
 pub struct Payload {
     /// The document as received; forwarded to the job unchanged.
     pub doc: Map<String, Value>,
     pub question: Option<String>,
+    /// Predict side: the deployed job to `run-now` (the payload's `job_id`, else
+    /// `SDP_AGENT_JOB_ID`); None = a one-time `runs/submit`.
+    pub job_id: Option<i64>,
     pub runner_path: Option<String>,
     pub claude_endpoint: Option<String>,
     pub compute: Compute,
@@ -109,6 +128,10 @@ impl Payload {
             doc.get(key).and_then(|v| config::string(key, v, errors))
         };
         let question = s("question", errors);
+        let job_id = doc
+            .get("job_id")
+            .and_then(|v| count("job_id", v, 1, i64::MAX as u64, errors))
+            .map(|n| n as i64);
         let runner_path = s("runner_path", errors);
         let claude_endpoint = s("claude_endpoint", errors)
             .and_then(|e| check_endpoint_name("claude_endpoint", e, errors));
@@ -176,7 +199,15 @@ impl Payload {
                 "give either existing_cluster_id or new_cluster, not both",
             ));
         }
-        if side == Side::Predict {
+        let job_id = match side {
+            Side::Predict => job_id.or_else(env_job_id),
+            Side::Run => job_id,
+        };
+        if side == Side::Predict
+            && let Some(id) = job_id
+        {
+            check_no_one_time_run_keys(&doc, id, errors);
+        } else if side == Side::Predict {
             if task_overrides.is_none() && runner_path.is_none() && !doc.contains_key("runner_path")
             {
                 errors.push(FieldError::new(
@@ -208,6 +239,7 @@ impl Payload {
         Payload {
             doc,
             question,
+            job_id,
             runner_path,
             claude_endpoint,
             compute,
@@ -221,6 +253,27 @@ impl Payload {
             adopt,
             wait,
             wait_timeout_seconds,
+        }
+    }
+}
+
+/// `SDP_AGENT_JOB_ID` of the component's environment; the host checked it is a job id.
+fn env_job_id() -> Option<i64> {
+    std::env::var(JOB_ID_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|id| *id > 0)
+}
+
+/// A run of a deployed job takes its code and compute from the job: keys that would describe
+/// a one-time run are mistakes, not silently dropped settings.
+fn check_no_one_time_run_keys(doc: &Map<String, Value>, job_id: i64, errors: &mut Vec<FieldError>) {
+    for key in ONE_TIME_RUN_KEYS {
+        if doc.contains_key(*key) {
+            errors.push(FieldError::new(
+                *key,
+                format!("not used when predict starts job {job_id} (run-now): the job's settings decide it"),
+            ));
         }
     }
 }

@@ -6,10 +6,13 @@ cluster this script:
 
 1. takes ``sys.argv[1]``, the base64 of the payload JSON (further parameters, if any, are passed
    to ``sdp-agent`` as global options, e.g. ``--timeout 1800``);
-2. finds the ``sdp-agent`` binary (a Linux build for the cluster's CPU), in order:
-   ``$SDP_AGENT_BIN``; ``sdp-agent`` next to this file; ``/Workspace/Shared/sdp-agent/bin/sdp-agent``;
-   ``sdp-agent`` on ``PATH``. Workspace files often lack the exec bit (or live on a noexec
-   mount), so a non-executable binary is copied to a temp dir and made executable;
+2. finds the ``sdp-agent`` binary for the machine's CPU (``platform.machine()``: x86_64/amd64 ->
+   ``x86_64``, aarch64/arm64 -> ``aarch64``), in order: ``$SDP_AGENT_BIN``;
+   ``sdp-agent-<arch>`` then ``sdp-agent`` next to this file; ``sdp-agent-<arch>`` in the
+   volume folder named by ``sdp_agent_deploy.json`` next to this file (``sdp-agent deploy``
+   writes it); ``/Workspace/Shared/sdp-agent/bin/sdp-agent``; ``sdp-agent`` on ``PATH``.
+   Workspace and volume files often lack the exec bit (or live on a noexec mount), so such a
+   binary is copied to a temp dir and made executable;
 3. resolves the workspace URL and a token: ``$DATABRICKS_HOST`` / ``$DATABRICKS_TOKEN`` when set,
    else the Databricks runtime's notebook context (``apiUrl`` / ``apiToken``, the run identity's
    short-lived token), else ``databricks.sdk.core.Config()`` when the SDK is installed;
@@ -17,11 +20,16 @@ cluster this script:
    only, copies its stdout (one JSON line) and stderr (logs) to this process's, and exits with
    the child's exit status (0 success, 1 failure, 2 usage).
 
+``sdp_agent_deploy.json`` may also name ``claude_endpoint``, used as ``CLAUDE_ENDPOINT_NAME``
+when the environment sets none.
+
 It exits 2 with a message on stderr when the payload argument, the binary or the workspace
-host is missing. Python 3 standard library only; databricks-sdk / dbutils are used when present.
+host is missing, or when the binary cannot be executed on this machine (wrong CPU). Python 3 standard library only; databricks-sdk / dbutils are used when present.
 """
 
+import json
 import os
+import platform
 import shutil
 import stat
 import subprocess
@@ -31,6 +39,8 @@ import threading
 
 BINARY_NAME = "sdp-agent"
 SHARED_BINARY = "/Workspace/Shared/sdp-agent/bin/sdp-agent"
+DEPLOY_SETTINGS = "sdp_agent_deploy.json"
+ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
 
 
 def fail(message, code=2):
@@ -46,12 +56,39 @@ def this_dir():
         return os.path.dirname(os.path.abspath(sys.argv[0] or "."))
 
 
-def candidate_binaries():
+def deploy_settings():
+    """What `sdp-agent deploy` wrote next to this file, or {} (not deployed that way)."""
+    path = os.path.join(this_dir(), DEPLOY_SETTINGS)
+    try:
+        with open(path) as f:
+            settings = json.load(f)
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as e:
+        fail("cannot read %s: %s" % (path, e))
+    return settings if isinstance(settings, dict) else {}
+
+
+def arch_binary_name():
+    """`sdp-agent-<arch>` for this machine, or None for a CPU without a build."""
+    arch = ARCHES.get(platform.machine().lower())
+    return "%s-%s" % (BINARY_NAME, arch) if arch else None
+
+
+def candidate_binaries(settings):
     from_env = os.environ.get("SDP_AGENT_BIN")
     if from_env:
         # An explicit choice is not second-guessed: if it is wrong, say so.
         return [from_env]
-    found = [os.path.join(this_dir(), BINARY_NAME), SHARED_BINARY]
+    by_arch = arch_binary_name()
+    found = []
+    if by_arch:
+        found.append(os.path.join(this_dir(), by_arch))
+    found.append(os.path.join(this_dir(), BINARY_NAME))
+    volume_path = settings.get("volume_path")
+    if by_arch and volume_path:
+        found.append(os.path.join(volume_path, by_arch))
+    found.append(SHARED_BINARY)
     on_path = shutil.which(BINARY_NAME)
     if on_path:
         found.append(on_path)
@@ -61,9 +98,10 @@ def candidate_binaries():
 def executable_copy(path):
     """(path, None) when `path` can be executed as is, else (private copy, its temp dir).
 
-    Files under /Workspace are always copied: the FUSE mount may refuse exec even with the bit.
+    Files under /Workspace and /Volumes are always copied: their FUSE mounts may refuse exec
+    even with the bit.
     """
-    if os.access(path, os.X_OK) and not path.startswith("/Workspace/"):
+    if os.access(path, os.X_OK) and not path.startswith(("/Workspace/", "/Volumes/")):
         return path, None
     target_dir = tempfile.mkdtemp(prefix="sdp-agent-")
     target = os.path.join(target_dir, BINARY_NAME)
@@ -72,8 +110,8 @@ def executable_copy(path):
     return target, target_dir
 
 
-def find_binary():
-    candidates = candidate_binaries()
+def find_binary(settings):
+    candidates = candidate_binaries(settings)
     for path in candidates:
         if os.path.isfile(path):
             try:
@@ -159,7 +197,8 @@ def main(argv):
     extra_options = argv[2:]
 
     # The binary first: a local check that needs no credentials.
-    binary, temp_dir = find_binary()
+    settings = deploy_settings()
+    binary, temp_dir = find_binary(settings)
     try:
         host, token = resolve_credentials()
         if not host:
@@ -169,6 +208,8 @@ def main(argv):
             )
         env = dict(os.environ)
         env["DATABRICKS_HOST"] = host
+        if settings.get("claude_endpoint") and not env.get("CLAUDE_ENDPOINT_NAME"):
+            env["CLAUDE_ENDPOINT_NAME"] = settings["claude_endpoint"]
         if token:
             env["DATABRICKS_TOKEN"] = token
         else:
@@ -184,7 +225,10 @@ def run_agent(binary, extra_options, payload_b64, env):
     command = [binary] + extra_options + ["run", "--", payload_b64]
     # Pipes rather than inherited descriptors: the Databricks driver captures output through
     # Python's sys.stdout / sys.stderr, which a child writing to fd 1/2 would bypass.
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    except OSError as e:  # e.g. ENOEXEC: a build for another CPU
+        fail("cannot run %s on this %s machine: %s" % (binary, platform.machine(), e))
     pumps = [
         threading.Thread(target=pump, args=(child.stdout, sys.stdout), daemon=True),
         threading.Thread(target=pump, args=(child.stderr, sys.stderr), daemon=True),

@@ -37,6 +37,8 @@ pub struct AgentOptions {
     pub timeout: Duration,
     /// Passed to the guest as `CLAUDE_ENDPOINT_NAME` when set.
     pub claude_endpoint: Option<String>,
+    /// Passed to the guest as `SDP_AGENT_JOB_ID`: predict then starts this job (run-now).
+    pub job_id: Option<u64>,
     /// Resource limits of each call's store (`--max-memory`).
     pub limits: Limits,
 }
@@ -97,6 +99,7 @@ impl Agent {
             &self.workspace_url,
             self.options.claude_endpoint.as_deref(),
             caller,
+            self.options.job_id,
             hooks,
         )
     }
@@ -206,6 +209,7 @@ mod tests {
             allow_hosts: vec![],
             timeout: Duration::from_secs(60),
             claude_endpoint: None,
+            job_id: None,
             limits: Limits::default(),
         };
         let agent = Agent::new(runtime, HttpClient::new().unwrap(), &workspace, options);
@@ -235,6 +239,7 @@ mod tests {
             allow_hosts: vec![],
             timeout: Duration::from_secs(2),
             claude_endpoint: None,
+            job_id: None,
             limits: Limits::from_mib(32),
         };
         let agent = Agent::new(runtime, HttpClient::new().unwrap(), &workspace, options);

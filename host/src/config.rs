@@ -16,6 +16,8 @@ pub const TOKEN_ENV: &str = "DATABRICKS_TOKEN";
 pub const CLAUDE_ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
 /// Given to the guest by `serve`: the user name of the admitted caller, put in the run's name.
 pub const CALLER_ENV: &str = "SDP_AGENT_CALLER";
+/// The deployed job `predict` starts with run-now (`--job-id`), passed through to the guest.
+pub const JOB_ID_ENV: &str = "SDP_AGENT_JOB_ID";
 
 /// The workspace the agent talks to.
 #[derive(Clone, Debug)]

@@ -66,7 +66,9 @@ async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
     .map_err(|e| Failure::Config(format!("starting the workspace emulator: {e:#}")))?;
 
     let workspace = Workspace::new(&emulator.url(), emulator.token()).map_err(Failure::Config)?;
-    let options = cli.agent_options();
+    let mut options = cli.agent_options();
+    // The demo's emulator starts empty: a deployed job (SDP_AGENT_JOB_ID) cannot exist there.
+    options.job_id = None;
     let timeout = options.timeout;
     let agent = Arc::new(Agent::new(runtime, client, &workspace, options));
     let _ = slot.set(agent.clone());

@@ -12,6 +12,7 @@ mod client;
 mod component;
 mod config;
 mod demo;
+mod deploy;
 mod egress;
 mod epoch;
 mod limits;
@@ -71,6 +72,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             print_outcome(&outcome)
         }
         Command::Serve(args) => serve::run(&cli, args).await,
+        Command::Deploy(args) => deploy::run(&cli, args).await,
         Command::Demo { question } => demo::run(&cli, question.as_deref()).await,
     }
 }

@@ -1,6 +1,6 @@
 //! The data of one `Store`: one per call, so nothing leaks between calls.
 
-use crate::config::{CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV};
+use crate::config::{CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV};
 use crate::egress::Egress;
 use crate::limits::{HasLimiter, Limiter};
 use wasmtime::component::ResourceTable;
@@ -23,6 +23,7 @@ impl AgentState {
         workspace_url: &str,
         claude_endpoint: Option<&str>,
         caller: Option<&str>,
+        job_id: Option<u64>,
         hooks: Egress,
     ) -> Self {
         let mut wasi = WasiCtx::builder();
@@ -32,6 +33,9 @@ impl AgentState {
         }
         if let Some(caller) = caller {
             wasi.env(CALLER_ENV, caller);
+        }
+        if let Some(id) = job_id {
+            wasi.env(JOB_ID_ENV, id.to_string());
         }
         // The guest's log lines go to the user's stderr. Its stdout is discarded: ours carries
         // exactly one JSON line.

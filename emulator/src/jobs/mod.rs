@@ -1,5 +1,6 @@
-//! Jobs one-time runs: runs/submit (validated, idempotent), runs/get, runs/get-output, and the
-//! lifecycle PENDING -> RUNNING -> TERMINATED driven by the configured executor.
+//! Jobs runs: runs/submit (validated, idempotent), runs/get, runs/get-output, and the
+//! lifecycle PENDING -> RUNNING -> TERMINATED driven by the configured executor. Runs of named
+//! jobs (run-now, `named`) start here too.
 
 use axum::Json;
 use axum::extract::State;
@@ -12,6 +13,7 @@ use crate::ids::now_ms;
 use crate::state::SharedApp;
 
 mod compute;
+pub mod named;
 mod validate;
 
 use validate::validate_submit;
@@ -34,6 +36,7 @@ struct TaskRun {
 pub struct Run {
     run_id: i64,
     job_id: i64,
+    origin: RunOrigin,
     request: Value,
     tasks: Vec<TaskRun>,
     phase: Phase,
@@ -147,7 +150,14 @@ impl Run {
         out.insert("original_attempt_run_id".into(), json!(self.run_id));
         out.insert("creator_user_name".into(), json!(crate::USER_NAME));
         out.insert("run_name".into(), run_name.unwrap_or(json!("Untitled")));
-        out.insert("run_type".into(), json!("SUBMIT_RUN"));
+        let run_type = match self.origin {
+            RunOrigin::Submit => "SUBMIT_RUN",
+            RunOrigin::Job(_) => "JOB_RUN",
+        };
+        out.insert("run_type".into(), json!(run_type));
+        if let Some(params) = self.request.get("job_parameters") {
+            out.insert("job_parameters".into(), params.clone());
+        }
         out.insert("format".into(), json!("MULTI_TASK"));
         out.insert("state".into(), self.state());
         out.insert("status".into(), self.status());
@@ -188,22 +198,39 @@ pub async fn submit(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     validate_submit(&body)?;
-    let token = body.get("idempotency_token").and_then(Value::as_str);
-    let request = Value::Object(body.clone());
+    let (run_id, _) = start_run(&app, Value::Object(body), RunOrigin::Submit);
+    Ok(Json(json!({"run_id": run_id})))
+}
+
+/// What started a run: a one-time submit, or run-now of a named job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOrigin {
+    Submit,
+    Job(i64),
+}
+
+/// Starts a run of a validated request (a runs/submit body, or the tasks of a job with its
+/// parameters resolved) and hands it to the executor. A request whose idempotency token a run
+/// already carries gets that run instead: `(run_id, false)`.
+pub fn start_run(app: &SharedApp, request: Value, origin: RunOrigin) -> (i64, bool) {
+    let token = request.get("idempotency_token").and_then(Value::as_str);
     let run_id = {
         let mut state = app.lock();
-        // A retried submit with a known token is answered with the original run: nothing new.
+        // A retried call with a known token is answered with the original run: nothing new.
         if let Some(token) = token {
             let existing = state.jobs.runs.iter().find(|r| {
                 r.request.get("idempotency_token").and_then(Value::as_str) == Some(token)
             });
             if let Some(run) = existing {
-                return Ok(Json(json!({"run_id": run.run_id})));
+                return (run.run_id, false);
             }
         }
         let run_id = state.ids.run_id();
-        let job_id = state.ids.job_id();
-        let tasks = body
+        let job_id = match origin {
+            RunOrigin::Submit => state.ids.job_id(),
+            RunOrigin::Job(id) => id,
+        };
+        let tasks = request
             .get("tasks")
             .and_then(Value::as_array)
             .into_iter()
@@ -218,6 +245,7 @@ pub async fn submit(
         state.jobs.runs.push(Run {
             run_id,
             job_id,
+            origin,
             request: request.clone(),
             tasks,
             phase: if immediate {
@@ -247,7 +275,7 @@ pub async fn submit(
             finish(&app, run_id, outcome);
         });
     }
-    Ok(Json(json!({"run_id": run_id})))
+    (run_id, true)
 }
 
 fn set_phase(app: &SharedApp, run_id: i64, phase: Phase) {

@@ -5,6 +5,7 @@ mod client;
 mod events;
 mod gate;
 mod jobs;
+mod named_jobs;
 mod oauth;
 mod pipelines;
 mod scim;

@@ -1,6 +1,7 @@
-//! Serving side: validate, submit a one-time Jobs run that will execute `run`, answer at once.
+//! Serving side: validate, start the Jobs run that will execute `run` (a one-time run, or a
+//! run of the deployed job when there is a job id), answer at once.
 
-use crate::databricks::{Workspace, jobs};
+use crate::databricks::{Workspace, jobs, run_now};
 use crate::error::Result;
 use crate::payload::{Compute, Payload, Side};
 use base64::Engine;
@@ -30,8 +31,10 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
         .idempotency_token
         .clone()
         .unwrap_or_else(fresh_token);
-    let body = submit_body(&payload, &token);
-    let run_id = jobs::submit(&ws, &body).await?;
+    let run_id = match payload.job_id {
+        Some(job_id) => run_now::start(&ws, &run_now::body(job_id, &payload.doc, &token)).await?,
+        None => jobs::submit(&ws, &submit_body(&payload, &token)).await?,
+    };
     let fallback = format!("{}/jobs/runs/{run_id}", ws.base());
     let run_url = match jobs::run_page_url(&ws, run_id).await {
         Ok(Some(url)) => url,

@@ -51,7 +51,14 @@ enum Route {
 
 fn route(path: &str) -> Route {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
-    match segments.as_slice() {
+    // A Databricks App accepts token-authenticated calls on `/api/...` paths only.
+    let segments = match segments.as_slice() {
+        ["api", rest @ ..] if matches!(rest, ["ping" | "health" | "version" | "invocations"]) => {
+            rest
+        }
+        all => all,
+    };
+    match segments {
         ["ping"] | ["health"] => Route::Health,
         ["version"] => Route::Version,
         ["invocations"] => Route::Invocations,

@@ -59,6 +59,13 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
 
+    /// A job deployed by `sdp-agent deploy`: predict starts it with run-now (the payload
+    /// travels as its `payload` job parameter) instead of submitting a one-time run. A
+    /// payload's own `job_id` wins.
+    #[arg(long = "job-id", global = true, value_name = "ID", env = "SDP_AGENT_JOB_ID",
+          value_parser = clap::value_parser!(u64).range(1..=i64::MAX as u64))]
+    pub job_id: Option<u64>,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -75,6 +82,9 @@ pub enum Command {
     Run(RunArgs),
     /// Serve the component's Model Serving (MLflow scoring) protocol over HTTP/1.1.
     Serve(ServeArgs),
+    /// Put the agent into a workspace: binaries to a volume, a job, and (by default) an app
+    /// serving predict. Idempotent; prints one JSON line.
+    Deploy(crate::deploy::DeployArgs),
     /// Offline end-to-end demo against an in-process workspace emulator.
     Demo {
         /// What the pipeline should do, in words.
@@ -105,6 +115,7 @@ impl Cli {
             claude_endpoint: std::env::var(CLAUDE_ENDPOINT_ENV)
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
+            job_id: self.job_id,
             limits: Limits::from_mib(self.max_memory),
         }
     }

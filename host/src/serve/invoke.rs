@@ -227,6 +227,7 @@ mod tests {
                 "http://127.0.0.1:9",
                 None,
                 caller,
+                None,
                 Egress::new(policy.clone(), client.clone()),
             );
             let mut store = Store::new(&engine, state);

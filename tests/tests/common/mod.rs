@@ -90,6 +90,7 @@ pub fn agent_command(emu: &Emulator) -> Command {
     let mut cmd = Command::new(agent_bin());
     cmd.env("DATABRICKS_HOST", emu.url())
         .env_remove("CLAUDE_ENDPOINT_NAME")
+        .env_remove("SDP_AGENT_JOB_ID")
         .env_remove("DATABRICKS_CONFIG_PROFILE")
         // Credentials come from the emulator alone, whatever the developer's shell exports.
         .env_remove("DATABRICKS_CONFIG_FILE")

@@ -1,0 +1,445 @@
+//! Named jobs: jobs/create, get, list, reset and run-now. A run-now resolves the job's
+//! parameter references (`{{job.parameters.NAME}}`, `{{job.id}}`) in its tasks and then runs
+//! like a one-time run, so the same executor "executes" both.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Map, Value, json};
+
+use super::validate::validate_submit;
+use super::{RunOrigin, start_run};
+use crate::body::{JsonBody, Params};
+use crate::error::{ApiError, ApiResult};
+use crate::ids::now_ms;
+use crate::state::SharedApp;
+use crate::validate::{field, item_obj, known_keys, opt_array, opt_int, opt_obj, opt_str, req_str};
+
+/// The fields of `JobSettings` (databricks-sdk 0.16x `jobs.JobSettings`).
+const SETTINGS_KEYS: &[&str] = &[
+    "budget_policy_id",
+    "continuous",
+    "deployment",
+    "description",
+    "duration_target",
+    "edit_mode",
+    "email_notifications",
+    "environment_variables",
+    "environments",
+    "format",
+    "git_source",
+    "health",
+    "job_clusters",
+    "max_concurrent_runs",
+    "name",
+    "notification_settings",
+    "parameters",
+    "parent_path",
+    "performance_target",
+    "queue",
+    "run_as",
+    "schedule",
+    "tags",
+    "tasks",
+    "timeout_seconds",
+    "trigger",
+    "triggers",
+    "usage_policy_id",
+    "webhook_notifications",
+];
+
+/// The fields of `jobs.RunNow`.
+const RUN_NOW_KEYS: &[&str] = &[
+    "job_id",
+    "job_parameters",
+    "idempotency_token",
+    "queue",
+    "performance_target",
+    "only",
+    "pipeline_params",
+    "python_params",
+    "jar_params",
+    "notebook_params",
+    "python_named_params",
+    "spark_submit_params",
+    "sql_params",
+    "dbt_commands",
+];
+
+/// Task parameters of the older kind, which a job with job parameters refuses.
+const LEGACY_PARAMS: &[&str] = &[
+    "python_params",
+    "jar_params",
+    "notebook_params",
+    "python_named_params",
+    "spark_submit_params",
+    "sql_params",
+    "dbt_commands",
+];
+
+const MAX_CONCURRENT_RUNS: i64 = 1000;
+const MAX_TAGS: usize = 25;
+
+#[derive(Debug)]
+struct Job {
+    job_id: i64,
+    created_time: i64,
+    settings: Map<String, Value>,
+}
+
+impl Job {
+    fn json(&self, with_tasks: bool) -> Value {
+        let mut settings = self.settings.clone();
+        if !with_tasks {
+            settings.remove("tasks");
+            settings.remove("job_clusters");
+        }
+        json!({
+            "job_id": self.job_id,
+            "creator_user_name": crate::USER_NAME,
+            "run_as_user_name": crate::USER_NAME,
+            "created_time": self.created_time,
+            "settings": settings,
+        })
+    }
+
+    fn name(&self) -> &str {
+        self.settings
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("Untitled")
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct NamedJobs {
+    jobs: Vec<Job>,
+}
+
+impl NamedJobs {
+    fn find(&self, job_id: i64) -> ApiResult<&Job> {
+        self.jobs
+            .iter()
+            .find(|j| j.job_id == job_id)
+            .ok_or_else(|| no_such_job(job_id))
+    }
+
+    pub fn contains(&self, job_id: i64) -> bool {
+        self.jobs.iter().any(|j| j.job_id == job_id)
+    }
+
+    /// `{"job_id", "settings"}` of every job, in creation order.
+    pub fn summaries(&self) -> Vec<Value> {
+        self.jobs
+            .iter()
+            .map(|j| json!({"job_id": j.job_id, "settings": j.settings}))
+            .collect()
+    }
+}
+
+/// Jobs answers an unknown job id with 400, as for a bad parameter.
+fn no_such_job(job_id: i64) -> ApiError {
+    ApiError::invalid(format!("Job {job_id} does not exist."))
+}
+
+/// Checks a whole `JobSettings`; the tasks and environments get runs/submit's checks.
+fn validate_settings(settings: &Map<String, Value>, ctx: &str) -> ApiResult<()> {
+    known_keys(settings, SETTINGS_KEYS, ctx)?;
+    opt_str(settings, "name", ctx)?;
+    opt_str(settings, "description", ctx)?;
+    if let Some(n) = opt_int(settings, "max_concurrent_runs", ctx)?
+        && !(0..=MAX_CONCURRENT_RUNS).contains(&n)
+    {
+        return Err(ApiError::invalid(format!(
+            "{} must be between 0 and {MAX_CONCURRENT_RUNS}",
+            field(ctx, "max_concurrent_runs")
+        )));
+    }
+    if let Some(tags) = opt_obj(settings, "tags", ctx)? {
+        if tags.len() > MAX_TAGS {
+            return Err(ApiError::invalid(format!(
+                "{} may have at most {MAX_TAGS} entries",
+                field(ctx, "tags")
+            )));
+        }
+        if let Some((k, _)) = tags.iter().find(|(_, v)| !v.is_string()) {
+            return Err(ApiError::invalid(format!(
+                "Invalid value for field '{}.{k}': expected a string",
+                field(ctx, "tags")
+            )));
+        }
+    }
+    let mut names = Vec::new();
+    for (i, p) in opt_array(settings, "parameters", ctx)?
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let p_ctx = format!("{}[{i}]", field(ctx, "parameters"));
+        let p = item_obj(p, &p_ctx)?;
+        known_keys(p, &["name", "default"], &p_ctx)?;
+        let name = req_str(p, "name", &p_ctx)?;
+        if opt_str(p, "default", &p_ctx)?.is_none() {
+            return Err(ApiError::invalid(format!(
+                "Missing required field: {p_ctx}.default"
+            )));
+        }
+        if names.contains(&name) {
+            return Err(ApiError::invalid(format!(
+                "{p_ctx}.name '{name}' is not unique"
+            )));
+        }
+        names.push(name);
+    }
+    if settings.contains_key("job_clusters") {
+        return Err(ApiError::invalid(format!(
+            "{}: shared job clusters are not supported by this emulator",
+            field(ctx, "job_clusters")
+        )));
+    }
+    // The task checks of runs/submit apply unchanged to a job's tasks.
+    let mut tasks = Map::new();
+    for key in ["tasks", "environments"] {
+        if let Some(v) = settings.get(key) {
+            tasks.insert(key.to_string(), v.clone());
+        }
+    }
+    validate_submit(&tasks).map_err(|e| {
+        if ctx.is_empty() {
+            e
+        } else {
+            ApiError::invalid(format!("{ctx}: {}", e.message))
+        }
+    })
+}
+
+fn job_id_field(obj: &Map<String, Value>) -> ApiResult<i64> {
+    match opt_int(obj, "job_id", "")? {
+        Some(id) => Ok(id),
+        None => Err(ApiError::invalid("Missing required field: job_id")),
+    }
+}
+
+fn job_id_param(params: &Params) -> ApiResult<i64> {
+    match params.get("job_id") {
+        None | Some("") => Err(ApiError::invalid("Missing required field: job_id")),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| ApiError::invalid(format!("Invalid value for job_id: '{raw}'"))),
+    }
+}
+
+/// `POST /api/2.x/jobs/create` (JobSettings plus `access_control_list`).
+pub async fn create(
+    State(app): State<SharedApp>,
+    JsonBody(mut body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    if let Some(acl) = body.remove("access_control_list")
+        && !acl.is_array()
+    {
+        return Err(ApiError::invalid(
+            "Invalid value for field 'access_control_list': expected an array",
+        ));
+    }
+    validate_settings(&body, "")?;
+    let mut state = app.lock();
+    let state = &mut *state;
+    let job_id = state.ids.job_id();
+    state.named_jobs.jobs.push(Job {
+        job_id,
+        created_time: now_ms(),
+        settings: body,
+    });
+    Ok(Json(json!({"job_id": job_id})))
+}
+
+/// `GET /api/2.x/jobs/get?job_id=N`.
+pub async fn get(State(app): State<SharedApp>, params: Params) -> ApiResult<Json<Value>> {
+    let job_id = job_id_param(&params)?;
+    let state = app.lock();
+    Ok(Json(state.named_jobs.find(job_id)?.json(true)))
+}
+
+/// `GET /api/2.x/jobs/list[?name=EXACT&limit=N&offset=M&expand_tasks=true]`.
+pub async fn list(State(app): State<SharedApp>, params: Params) -> ApiResult<Json<Value>> {
+    let number = |key: &str, default: usize, max: usize| -> ApiResult<usize> {
+        match params.get(key) {
+            None | Some("") => Ok(default),
+            Some(raw) => match raw.parse::<usize>() {
+                Ok(n) if n <= max => Ok(n),
+                _ => Err(ApiError::invalid(format!(
+                    "Invalid value for {key}: '{raw}' (0 to {max})"
+                ))),
+            },
+        }
+    };
+    let limit = match number("limit", 20, 100)? {
+        0 => 20,
+        n => n,
+    };
+    let offset = number("offset", 0, usize::MAX)?;
+    let expand = params.get("expand_tasks") == Some("true");
+    let name = params.get("name");
+    let state = app.lock();
+    let matching: Vec<&Job> = state
+        .named_jobs
+        .jobs
+        .iter()
+        .filter(|j| name.is_none_or(|n| j.name() == n))
+        .collect();
+    let page: Vec<Value> = matching
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(|j| j.json(expand))
+        .collect();
+    let has_more = matching.len() > offset + page.len();
+    let mut out = json!({"has_more": has_more});
+    // Like the real service, no `jobs` key at all when nothing matched.
+    if !page.is_empty() {
+        out["jobs"] = Value::Array(page);
+    }
+    Ok(Json(out))
+}
+
+/// `POST /api/2.x/jobs/reset {job_id, new_settings}`: replaces every setting, keeps the id.
+pub async fn reset(
+    State(app): State<SharedApp>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    known_keys(&body, &["job_id", "new_settings"], "")?;
+    let job_id = job_id_field(&body)?;
+    let Some(settings) = opt_obj(&body, "new_settings", "")? else {
+        return Err(ApiError::invalid("Missing required field: new_settings"));
+    };
+    validate_settings(settings, "new_settings")?;
+    let mut state = app.lock();
+    let job = state
+        .named_jobs
+        .jobs
+        .iter_mut()
+        .find(|j| j.job_id == job_id)
+        .ok_or_else(|| no_such_job(job_id))?;
+    job.settings = settings.clone();
+    Ok(Json(json!({})))
+}
+
+/// `POST /api/2.x/jobs/run-now`: the job's tasks with its parameters resolved, run like a
+/// one-time run (same executor, same idempotency rule).
+pub async fn run_now(
+    State(app): State<SharedApp>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<Json<Value>> {
+    known_keys(&body, RUN_NOW_KEYS, "")?;
+    let job_id = job_id_field(&body)?;
+    let token = opt_str(&body, "idempotency_token", "")?;
+    if token.is_some_and(|t| t.chars().count() > 64) {
+        return Err(ApiError::invalid(
+            "idempotency_token must be at most 64 characters long",
+        ));
+    }
+    let given = opt_obj(&body, "job_parameters", "")?;
+    let request = {
+        let state = app.lock();
+        let job = state.named_jobs.find(job_id)?;
+        let values = job_parameters(job, given)?;
+        if let Some(legacy) = LEGACY_PARAMS.iter().find(|k| body.contains_key(**k)) {
+            return Err(ApiError::invalid(if values.is_empty() {
+                format!(
+                    "{legacy}: task parameters of this kind are not supported by this emulator; use job_parameters"
+                )
+            } else {
+                format!(
+                    "{legacy} cannot be used with a job that defines job parameters; use job_parameters"
+                )
+            }));
+        }
+        resolved_request(job, &values, token)
+    };
+    let (run_id, _) = start_run(&app, request, RunOrigin::Job(job_id));
+    Ok(Json(json!({"run_id": run_id, "number_in_job": run_id})))
+}
+
+/// The job's parameter defaults overridden by the call's values; unknown names are refused.
+fn job_parameters(job: &Job, given: Option<&Map<String, Value>>) -> ApiResult<Map<String, Value>> {
+    let mut values: Map<String, Value> = job
+        .settings
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p.get("name")?.as_str()?.to_string(),
+                p.get("default")?.clone(),
+            ))
+        })
+        .collect();
+    for (name, value) in given.into_iter().flatten() {
+        if !values.contains_key(name) {
+            return Err(ApiError::invalid(format!(
+                "Job parameter '{name}' is not defined in job {}",
+                job.job_id
+            )));
+        }
+        if !value.is_string() {
+            return Err(ApiError::invalid(format!(
+                "Invalid value for field 'job_parameters.{name}': expected a string"
+            )));
+        }
+        values.insert(name.clone(), value.clone());
+    }
+    Ok(values)
+}
+
+/// A runs/submit-shaped request for the run: what the executor reads, and what runs/get echoes.
+fn resolved_request(job: &Job, values: &Map<String, Value>, token: Option<&str>) -> Value {
+    let resolve = |text: &str| -> String {
+        let mut out = text.replace("{{job.id}}", &job.job_id.to_string());
+        for (name, value) in values {
+            let value = value.as_str().unwrap_or_default();
+            out = out.replace(&format!("{{{{job.parameters.{name}}}}}"), value);
+        }
+        out
+    };
+    let mut tasks = job
+        .settings
+        .get("tasks")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for task in &mut tasks {
+        if let Some(params) = task
+            .pointer_mut("/spark_python_task/parameters")
+            .and_then(Value::as_array_mut)
+        {
+            for p in params.iter_mut() {
+                if let Some(text) = p.as_str() {
+                    *p = Value::from(resolve(text));
+                }
+            }
+        }
+        if let Some(params) = task
+            .pointer_mut("/notebook_task/base_parameters")
+            .and_then(Value::as_object_mut)
+        {
+            for p in params.values_mut() {
+                if let Some(text) = p.as_str() {
+                    *p = Value::from(resolve(text));
+                }
+            }
+        }
+    }
+    let mut request = json!({"run_name": job.name(), "tasks": tasks});
+    if let Some(envs) = job.settings.get("environments") {
+        request["environments"] = envs.clone();
+    }
+    if let Some(token) = token {
+        request["idempotency_token"] = token.into();
+    }
+    let parameters: Vec<Value> = values
+        .iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    request["job_parameters"] = Value::Array(parameters);
+    request
+}

@@ -1,0 +1,90 @@
+//! Jobs API `run-now`: start a run of a deployed job (`sdp-agent deploy` made it) with the
+//! payload as its `payload` job parameter. The caller needs only CAN_MANAGE_RUN on that job,
+//! not the right to submit arbitrary code as `runs/submit` does.
+
+use super::client::{Retry, Workspace};
+use crate::error::{Error, Result, Upstream};
+use base64::Engine;
+use serde_json::{Map, Value, json};
+
+const PATH: &str = "/api/2.2/jobs/run-now";
+
+/// The job parameter the deployed job's task reads (`{{job.parameters.payload}}`).
+pub const PAYLOAD_PARAMETER: &str = "payload";
+
+/// `{job_id, job_parameters: {payload: <base64 of the payload JSON>}, idempotency_token}`.
+pub fn body(job_id: i64, doc: &Map<String, Value>, token: &str) -> Value {
+    let encoded =
+        base64::engine::general_purpose::STANDARD.encode(Value::Object(doc.clone()).to_string());
+    json!({
+        "job_id": job_id,
+        "job_parameters": {PAYLOAD_PARAMETER: encoded},
+        "idempotency_token": token,
+    })
+}
+
+/// Starts the run; the body's idempotency token is what makes retrying this POST safe.
+pub async fn start(ws: &Workspace, body: &Value) -> Result<i64> {
+    debug_assert!(body.get("idempotency_token").is_some());
+    let answer = ws.post(PATH, body, Retry::Safe).await?;
+    answer.get("run_id").and_then(Value::as_i64).ok_or_else(|| {
+        Error::Upstream(Upstream {
+            status: 200,
+            error_code: "MALFORMED_RESPONSE".into(),
+            message: format!("run-now answered without a run_id: {answer}"),
+            request: format!("POST {PATH}"),
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::{Payload, Side};
+
+    fn parse(doc: Value) -> std::result::Result<Payload, Vec<String>> {
+        Payload::parse(&doc.to_string(), Side::Predict).map_err(|e| match e {
+            Error::InvalidPayload(fields) => fields.into_iter().map(|f| f.path).collect(),
+            other => panic!("unexpected {other:?}"),
+        })
+    }
+
+    #[test]
+    fn a_job_id_replaces_the_runner_and_its_compute() {
+        let p = parse(json!({"job_id": 42, "question": "build it"})).expect("valid");
+        assert_eq!(p.job_id, Some(42));
+        let b = body(42, &p.doc, "tok");
+        assert_eq!(b["job_id"], 42);
+        assert_eq!(b["idempotency_token"], "tok");
+        let encoded = b["job_parameters"]["payload"].as_str().unwrap();
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap();
+        let forwarded: Value = serde_json::from_slice(&decoded).unwrap();
+        assert_eq!(forwarded, json!({"job_id": 42, "question": "build it"}));
+    }
+
+    #[test]
+    fn one_time_run_keys_are_refused_with_a_job_id() {
+        let err = parse(json!({
+            "job_id": 7, "question": "q", "runner_path": "/Workspace/a.py",
+            "existing_cluster_id": "c", "run_name": "r",
+        }))
+        .unwrap_err();
+        assert_eq!(err, ["runner_path", "existing_cluster_id", "run_name"]);
+    }
+
+    #[test]
+    fn a_job_id_must_be_a_positive_whole_number() {
+        for bad in [json!(0), json!(-3), json!("42"), json!(1.5)] {
+            let err = parse(json!({"job_id": bad, "question": "q"})).unwrap_err();
+            assert!(err.contains(&"job_id".to_string()), "{bad}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn without_a_job_id_the_runner_is_still_required() {
+        let err = parse(json!({"question": "q"})).unwrap_err();
+        assert_eq!(err, ["runner_path"]);
+    }
+}

@@ -1,0 +1,170 @@
+//! `--serve app`: a Databricks App named NAME running `sdp-agent serve` (see
+//! `host/launcher/sdp_agent_app.py`), allowed to run the job and read the volume, then a
+//! SNAPSHOT deployment of the app folder, waited for.
+
+use super::rest::{Rest, Retry};
+use crate::output::Failure;
+use http::Method;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+/// What the deployed app is.
+pub struct Deployed {
+    pub url: Option<String>,
+    pub deployment_id: Option<String>,
+}
+
+/// The App body for create and update: its name, and the grants its service principal needs.
+pub fn body(name: &str, job_id: Option<i64>, volume: &str, claude_endpoint: &str) -> Value {
+    // In a dry run of a first deploy the job id is not known yet.
+    let job = job_id.map_or_else(|| "<job_id>".to_string(), |id| id.to_string());
+    json!({
+        "name": name,
+        "description": "sdp-agent: request in words -> Spark Declarative Pipeline (MLflow scoring protocol under /api/). Managed by `sdp-agent deploy`.",
+        "resources": [
+            {"name": "sdp-agent-job", "description": "the job predict starts (run-now)",
+             "job": {"id": job, "permission": "CAN_MANAGE_RUN"}},
+            {"name": "sdp-agent-binaries", "description": "the sdp-agent binaries",
+             "uc_securable": {"securable_full_name": volume, "securable_type": "VOLUME", "permission": "READ_VOLUME"}},
+            {"name": "claude", "description": "the model that fills in missing config",
+             "serving_endpoint": {"name": claude_endpoint, "permission": "CAN_QUERY"}},
+        ],
+    })
+}
+
+/// Creates or updates the app, waits for its compute, deploys `source_code_path` and waits
+/// for the deployment.
+pub async fn deploy(
+    rest: &Rest,
+    body: &Value,
+    source_code_path: &str,
+    limit: Duration,
+) -> Result<Deployed, Failure> {
+    let name = body["name"].as_str().unwrap_or_default();
+    let path = format!("/api/2.0/apps/{name}");
+    let existing = rest.get_optional(&path).await?;
+    let written = match existing {
+        None => {
+            rest.write(Method::POST, "/api/2.0/apps", body, Retry::Never)
+                .await?
+        }
+        Some(_) => rest.write(Method::PATCH, &path, body, Retry::Safe).await?,
+    };
+    let deployment = json!({"source_code_path": source_code_path, "mode": "SNAPSHOT"});
+    let deployments = format!("{path}/deployments");
+    if rest.dry_run() {
+        rest.write(Method::POST, &deployments, &deployment, Retry::Never)
+            .await?;
+        let url = existing
+            .as_ref()
+            .and_then(|a| a["url"].as_str())
+            .map(str::to_string);
+        return Ok(Deployed {
+            url,
+            deployment_id: None,
+        });
+    }
+    let deadline = Instant::now() + limit;
+    let app = wait_for_compute(rest, &path, written, deadline).await?;
+    let started = rest
+        .write(Method::POST, &deployments, &deployment, Retry::Never)
+        .await?
+        .unwrap_or_default();
+    let id = started["deployment_id"]
+        .as_str()
+        .ok_or_else(|| {
+            Failure::Transport(format!(
+                "app deployment answered without a deployment_id: {started}"
+            ))
+        })?
+        .to_string();
+    wait_for_deployment(rest, &format!("{deployments}/{id}"), started, deadline).await?;
+    Ok(Deployed {
+        url: app["url"].as_str().map(str::to_string),
+        deployment_id: Some(id),
+    })
+}
+
+/// Polls the app until its compute is ACTIVE, starting it when it is stopped.
+async fn wait_for_compute(
+    rest: &Rest,
+    path: &str,
+    mut app: Option<Value>,
+    deadline: Instant,
+) -> Result<Value, Failure> {
+    let mut pause = Duration::from_millis(250);
+    let mut started = false;
+    loop {
+        let current = match app.take() {
+            Some(a) => a,
+            None => rest.get(path).await?,
+        };
+        let state = current
+            .pointer("/compute_status/state")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match state {
+            "ACTIVE" => return Ok(current),
+            "ERROR" => {
+                return Err(Failure::Config(format!(
+                    "app compute is in ERROR: {}",
+                    current
+                        .pointer("/compute_status/message")
+                        .unwrap_or(&Value::Null)
+                )));
+            }
+            "STOPPED" if !started => {
+                rest.write(
+                    Method::POST,
+                    &format!("{path}/start"),
+                    &json!({}),
+                    Retry::Safe,
+                )
+                .await?;
+                started = true;
+            }
+            _ => {}
+        }
+        if Instant::now() + pause > deadline {
+            return Err(Failure::Timeout(format!(
+                "the app's compute is still {state} (waited --wait-timeout)"
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+    }
+}
+
+async fn wait_for_deployment(
+    rest: &Rest,
+    path: &str,
+    first: Value,
+    deadline: Instant,
+) -> Result<(), Failure> {
+    let mut current = first;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let state = current
+            .pointer("/status/state")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match state {
+            "SUCCEEDED" => return Ok(()),
+            "FAILED" | "CANCELLED" => {
+                return Err(Failure::Config(format!(
+                    "the app deployment {state}: {}",
+                    current.pointer("/status/message").unwrap_or(&Value::Null)
+                )));
+            }
+            _ => {}
+        }
+        if Instant::now() + pause > deadline {
+            return Err(Failure::Timeout(format!(
+                "the app deployment is still {state} (waited --wait-timeout)"
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(5));
+        current = rest.get(path).await?;
+    }
+}

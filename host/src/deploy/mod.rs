@@ -1,0 +1,320 @@
+//! `sdp-agent deploy`: from release binaries to a job (and an app) in a workspace, in one
+//! idempotent command. In order: the volume (created when missing), the binaries uploaded to
+//! it (Files API), the launcher imported into a workspace folder, the job created or reset by
+//! name, and with `--serve app` a Databricks App serving the scoring protocol. Prints one
+//! JSON line; `--dry-run` sends only reads and lists the writes instead.
+
+mod app;
+mod binaries;
+mod job;
+mod rest;
+mod sources;
+
+use crate::auth::Authenticator;
+use crate::cli::Cli;
+use crate::client::HttpClient;
+use crate::config::Workspace;
+use crate::output::Failure;
+use base64::Engine as _;
+use bytes::Bytes;
+use clap::{Args, ValueEnum};
+use http::Method;
+use rest::{Rest, Retry};
+use serde_json::{Map, Value, json};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+const DEFAULT_CLAUDE_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Unity Catalog volume for the binaries (created, MANAGED, when missing).
+    #[arg(long, value_name = "CATALOG.SCHEMA.VOLUME", value_parser = parse_volume)]
+    pub volume: VolumeName,
+
+    /// Name of the job (and of the app): found and updated when it exists.
+    #[arg(long, value_name = "NAME", default_value = "sdp-agent")]
+    pub name: String,
+
+    /// What serves `predict`: a Databricks App running `sdp-agent serve`, or nothing (the
+    /// job alone, for callers that run predict themselves with `--job-id`).
+    #[arg(long, value_enum, default_value_t = Serve::App)]
+    pub serve: Serve,
+
+    /// Foundation Model endpoint that fills in missing config (CLAUDE_ENDPOINT_NAME of the
+    /// served predict and of the job's runs; the app may query it).
+    #[arg(long, value_name = "ENDPOINT", default_value = DEFAULT_CLAUDE_ENDPOINT)]
+    pub claude_endpoint: String,
+
+    /// Run the job on this cluster instead of serverless compute.
+    #[arg(long, value_name = "ID")]
+    pub existing_cluster_id: Option<String>,
+
+    /// Workspace folder for the launcher and the app sources
+    /// [default: /Workspace/Users/<you>/.sdp-agent/<NAME>].
+    #[arg(long, value_name = "PATH")]
+    pub workspace_dir: Option<String>,
+
+    /// Folder with the release binaries (sdp-agent-<arch>-unknown-linux-musl)
+    /// [default: ./dist, then the folder of this binary].
+    #[arg(long, value_name = "DIR")]
+    pub dist: Option<PathBuf>,
+
+    /// Longest wait for the app's compute and deployment, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub wait_timeout: u64,
+
+    /// Send only reads; print the writes that would be made.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Serve {
+    App,
+    None,
+}
+
+/// `catalog.schema.volume`.
+#[derive(Clone, Debug)]
+pub struct VolumeName {
+    pub catalog: String,
+    pub schema: String,
+    pub volume: String,
+}
+
+impl VolumeName {
+    pub fn full_name(&self) -> String {
+        format!("{}.{}.{}", self.catalog, self.schema, self.volume)
+    }
+
+    pub fn path(&self) -> String {
+        format!("/Volumes/{}/{}/{}", self.catalog, self.schema, self.volume)
+    }
+}
+
+fn parse_volume(text: &str) -> Result<VolumeName, String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    };
+    match parts.as_slice() {
+        [c, s, v] if [c, s, v].iter().all(|p| ok(p)) => Ok(VolumeName {
+            catalog: c.to_string(),
+            schema: s.to_string(),
+            volume: v.to_string(),
+        }),
+        _ => Err(format!(
+            "`{text}` is not CATALOG.SCHEMA.VOLUME (three names of letters, digits, _ or -)"
+        )),
+    }
+}
+
+/// App names become part of a URL: 2-30 lower-case letters, digits and hyphens.
+fn check_app_name(name: &str) -> Result<(), Failure> {
+    let ok = (2..=30).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::invalid_field(
+            "--name",
+            format!(
+                "`{name}` cannot name an app: use 2 to 30 lower-case letters, digits and hyphens (or --serve none)"
+            ),
+        ))
+    }
+}
+
+pub async fn run(cli: &Cli, args: &DeployArgs) -> ExitCode {
+    match deploy(cli, args).await {
+        Ok(result) => {
+            println!("{result}");
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            println!("{}", failure.to_json());
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
+    // Every local check before the first request.
+    let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(Failure::Config)?;
+    if args.name.trim().is_empty() {
+        return Err(Failure::invalid_field("--name", "must not be empty"));
+    }
+    if args.serve == Serve::App {
+        check_app_name(&args.name)?;
+    }
+    let found = binaries::find(args.dist.as_deref())?;
+    let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
+    let auth = Arc::new(Authenticator::new(
+        &workspace.credentials,
+        &workspace.url,
+        &client,
+    ));
+    let rest = Rest::new(&workspace.url, auth, args.dry_run)?;
+    let mut out = Map::new();
+
+    // 1. The volume.
+    let volume = &args.volume;
+    let volume_api = format!("/api/2.1/unity-catalog/volumes/{}", volume.full_name());
+    if rest.get_optional(&volume_api).await?.is_none() {
+        let body = json!({"catalog_name": volume.catalog, "schema_name": volume.schema,
+                          "name": volume.volume, "volume_type": "MANAGED"});
+        rest.write(
+            Method::POST,
+            "/api/2.1/unity-catalog/volumes",
+            &body,
+            Retry::Never,
+        )
+        .await?;
+    }
+
+    // 2. The binaries, under a folder per version so a deploy never changes what a running
+    // older version downloads.
+    let volume_path = format!("{}/{}", volume.path(), env!("CARGO_PKG_VERSION"));
+    let mut uploaded = Vec::new();
+    for binary in &found {
+        let bytes = tokio::fs::read(&binary.path)
+            .await
+            .map_err(|e| Failure::Config(format!("{}: cannot read: {e}", binary.path.display())))?;
+        let target = format!("{volume_path}/{}", binary.volume_name());
+        uploaded.push(json!({
+            "arch": binary.arch,
+            "path": target,
+            "source": binary.path.display().to_string(),
+            "bytes": bytes.len(),
+            "sha256": rest::sha256_hex(&bytes),
+        }));
+        rest.upload(
+            &format!("/api/2.0/fs/files{target}?overwrite=true"),
+            Bytes::from(bytes),
+        )
+        .await?;
+    }
+
+    // 3. The launcher, in the workspace folder.
+    let dir = match &args.workspace_dir {
+        Some(dir) => dir.trim_end_matches('/').to_string(),
+        None => {
+            let me = rest.get("/api/2.0/preview/scim/v2/Me").await?;
+            let user = me["userName"]
+                .as_str()
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| {
+                    Failure::Config(format!("SCIM Me answered without a userName: {me}"))
+                })?;
+            format!("/Workspace/Users/{user}/.sdp-agent/{}", args.name)
+        }
+    };
+    if !dir.starts_with('/') {
+        return Err(Failure::invalid_field(
+            "--workspace-dir",
+            format!("`{dir}` must be an absolute workspace path"),
+        ));
+    }
+    let launcher_path = format!("{dir}/{}", sources::LAUNCHER_NAME);
+    mkdirs(&rest, &dir).await?;
+    import(&rest, &launcher_path, sources::LAUNCHER.as_bytes()).await?;
+    let settings = sources::launcher_settings(&volume_path, &args.claude_endpoint);
+    import(
+        &rest,
+        &format!("{dir}/{}", sources::SETTINGS_NAME),
+        settings.as_bytes(),
+    )
+    .await?;
+
+    // 4. The job.
+    let compute = match &args.existing_cluster_id {
+        Some(id) => job::Compute::Cluster(id),
+        None => job::Compute::Serverless,
+    };
+    let settings = job::settings(&args.name, &launcher_path, &compute);
+    let job_id = job::create_or_reset(&rest, &settings).await?;
+
+    out.insert("job_id".into(), json!(job_id));
+    out.insert("job_name".into(), json!(args.name));
+    out.insert("volume_path".into(), json!(volume_path));
+    out.insert("workspace_dir".into(), json!(dir));
+    out.insert("launcher_path".into(), json!(launcher_path));
+    out.insert("binaries".into(), Value::Array(uploaded));
+    out.insert("claude_endpoint".into(), json!(args.claude_endpoint));
+
+    // 5. The app.
+    if args.serve == Serve::App {
+        let app_dir = format!("{dir}/{}", sources::APP_DIR);
+        mkdirs(&rest, &app_dir).await?;
+        // Inside an App the proxy names the caller (X-Forwarded-Email); serve admits only them.
+        let yaml = sources::app_yaml(
+            &volume_path,
+            job_id,
+            &args.claude_endpoint,
+            &["--callers", "app"],
+        );
+        import(&rest, &format!("{app_dir}/app.yaml"), yaml.as_bytes()).await?;
+        import(
+            &rest,
+            &format!("{app_dir}/{}", sources::APP_SCRIPT_NAME),
+            sources::APP_SCRIPT.as_bytes(),
+        )
+        .await?;
+        let body = app::body(
+            &args.name,
+            job_id,
+            &volume.full_name(),
+            &args.claude_endpoint,
+        );
+        let limit = Duration::from_secs(args.wait_timeout);
+        let deployed = app::deploy(&rest, &body, &app_dir, limit).await?;
+        out.insert("app_name".into(), json!(args.name));
+        out.insert("app_url".into(), json!(deployed.url));
+        out.insert("app_source_path".into(), json!(app_dir));
+        out.insert("deployment_id".into(), json!(deployed.deployment_id));
+    }
+    if rest.dry_run() {
+        out.insert("dry_run".into(), json!(true));
+        out.insert("plan".into(), json!(rest.plan()));
+    }
+    Ok(Value::Object(out))
+}
+
+async fn mkdirs(rest: &Rest, path: &str) -> Result<(), Failure> {
+    rest.write(
+        Method::POST,
+        "/api/2.0/workspace/mkdirs",
+        &json!({"path": path}),
+        Retry::Safe,
+    )
+    .await
+    .map(drop)
+}
+
+/// Imports a file (AUTO: a source without a notebook header stays a plain file), replacing it.
+async fn import(rest: &Rest, path: &str, content: &[u8]) -> Result<(), Failure> {
+    let body = json!({
+        "path": path,
+        "format": "AUTO",
+        "content": base64::engine::general_purpose::STANDARD.encode(content),
+        "overwrite": true,
+    });
+    rest.write(
+        Method::POST,
+        "/api/2.0/workspace/import",
+        &body,
+        Retry::Safe,
+    )
+    .await
+    .map(drop)
+}

@@ -1,0 +1,461 @@
+//! `sdp-agent deploy` against the emulator: what it creates, that a second deploy keeps every
+//! identity, that its bodies survive the databricks-sdk dataclasses, `--dry-run`, and that the
+//! deployed pieces work: predict through the job, the job's launcher running the uploaded
+//! binary, and the app's start script serving `/api/ping` and `/api/invocations`.
+
+mod common;
+#[path = "support/servers.rs"]
+mod servers;
+
+use common::*;
+use sdp_emulator::{Emulator, EmulatorConfig};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const VOLUME: &str = "main.tools.sdp_agent";
+const VOLUME_PATH: &str = concat!("/Volumes/main/tools/sdp_agent/", env!("CARGO_PKG_VERSION"));
+const APP_CLIENT: (&str, &str) = ("app-service-principal", "app-secret");
+
+fn emulator_with_app_client() -> Emulator {
+    emulator_with(EmulatorConfig {
+        oauth_clients: vec![(APP_CLIENT.0.into(), APP_CLIENT.1.into())],
+        ..Default::default()
+    })
+}
+
+/// A private folder, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "sdp-agent-deploy-{tag}-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A dist folder holding the built agent as the x86_64 release binary (a link, not a copy).
+fn dist() -> TempDir {
+    let dir = TempDir::new("dist");
+    std::os::unix::fs::symlink(
+        agent_bin(),
+        dir.0.join("sdp-agent-x86_64-unknown-linux-musl"),
+    )
+    .unwrap();
+    dir
+}
+
+fn deploy(emu: &Emulator, dist: &Path, extra: &[&str]) -> Outcome {
+    let mut cmd = agent_command(emu);
+    cmd.args(["deploy", "--volume", VOLUME, "--dist"])
+        .arg(dist)
+        .args(extra);
+    finish(cmd)
+}
+
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+/// The writes the emulator received, as `{"call": "METHOD /path", "body"}` (uploads excluded).
+fn writes(emu: &Emulator) -> Vec<Value> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && r.method != "HEAD" && !r.path.starts_with("/api/2.0/fs/"))
+        .map(|r| json!({"call": format!("{} {}", r.method, r.path), "body": r.body}))
+        .collect()
+}
+
+/// Every body must survive the databricks-sdk dataclasses (tests/tests/support/sdk_check.py).
+fn assert_sdk_accepts(bodies: &[Value]) {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/sdk_check.py");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(Value::Array(bodies.to_vec()).to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "bodies the databricks-sdk does not accept:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn deploy_creates_the_volume_binaries_launcher_job_and_app_once() {
+    let emu = emulator_with_app_client();
+    let dist = dist();
+    let first = deploy(&emu, &dist.0, &[]).assert_ok().clone();
+
+    let job_id = first["job_id"].as_i64().expect("job_id");
+    assert_eq!(first["volume_path"], VOLUME_PATH);
+    let binaries = first["binaries"].as_array().unwrap();
+    assert_eq!(binaries.len(), 1, "{first}");
+    assert_eq!(binaries[0]["arch"], "x86_64");
+    let uploaded = format!("{VOLUME_PATH}/sdp-agent-x86_64");
+    assert_eq!(binaries[0]["path"], uploaded);
+    assert_eq!(binaries[0]["sha256"], sha256(&agent_bin()));
+    let bytes = emu
+        .volume_file(&uploaded)
+        .expect("the binary is in the volume");
+    assert_eq!(bytes, std::fs::read(agent_bin()).unwrap());
+    assert_eq!(emu.volumes().len(), 1);
+    assert_eq!(emu.volumes()[0]["volume_type"], "MANAGED");
+
+    let launcher = first["launcher_path"].as_str().unwrap();
+    assert!(
+        launcher.starts_with("/Workspace/Users/")
+            && launcher.ends_with("/.sdp-agent/sdp-agent/sdp_agent_launcher.py"),
+        "{launcher}"
+    );
+    let source = include_str!("../../host/launcher/sdp_agent_launcher.py");
+    assert_eq!(emu.file(launcher).as_deref(), Some(source));
+
+    let jobs = emu.jobs();
+    assert_eq!(jobs.len(), 1);
+    let settings = &jobs[0]["settings"];
+    assert_eq!(settings["name"], "sdp-agent");
+    assert_eq!(settings["max_concurrent_runs"], 100);
+    assert_eq!(
+        settings["parameters"],
+        json!([{"name": "payload", "default": ""}])
+    );
+    let task = &settings["tasks"][0];
+    assert_eq!(task["spark_python_task"]["python_file"], launcher);
+    assert_eq!(
+        task["spark_python_task"]["parameters"],
+        json!(["{{job.parameters.payload}}"])
+    );
+    assert!(
+        task["environment_key"].is_string(),
+        "serverless by default: {task}"
+    );
+
+    let apps = emu.apps();
+    assert_eq!(apps.len(), 1);
+    let app = &apps[0];
+    assert_eq!(first["app_url"], app["url"]);
+    let resources = app["resources"].as_array().unwrap();
+    assert!(
+        resources
+            .iter()
+            .any(|r| r["job"] == json!({"id": job_id.to_string(), "permission": "CAN_MANAGE_RUN"})),
+        "{resources:?}"
+    );
+    assert!(
+        resources
+            .iter()
+            .any(|r| r["uc_securable"]["permission"] == "READ_VOLUME"),
+        "{resources:?}"
+    );
+    assert!(
+        resources
+            .iter()
+            .any(|r| r["serving_endpoint"]["permission"] == "CAN_QUERY"),
+        "{resources:?}"
+    );
+    assert_eq!(app["deployments"][0]["status"]["state"], "SUCCEEDED");
+    assert_eq!(
+        app["deployments"][0]["source_code_path"],
+        first["app_source_path"]
+    );
+
+    // Again: the same job, app and volume; the settings replaced, nothing duplicated.
+    let second = deploy(&emu, &dist.0, &[]).assert_ok().clone();
+    assert_eq!(second["job_id"], job_id);
+    assert_eq!(second["app_url"], first["app_url"]);
+    assert_eq!(emu.jobs().len(), 1);
+    assert_eq!(emu.volumes().len(), 1);
+    let apps = emu.apps();
+    assert_eq!(apps.len(), 1);
+    assert_eq!(apps[0]["deployments"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        apps[0]["service_principal_client_id"],
+        app["service_principal_client_id"]
+    );
+    let calls: Vec<String> = writes(&emu)
+        .iter()
+        .map(|w| w["call"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        calls.iter().filter(|c| c.ends_with("/jobs/create")).count(),
+        1,
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls.iter().filter(|c| c.ends_with("/jobs/reset")).count(),
+        1,
+        "{calls:?}"
+    );
+    assert!(
+        calls.contains(&"PATCH /api/2.0/apps/sdp-agent".to_string()),
+        "{calls:?}"
+    );
+
+    assert_sdk_accepts(&writes(&emu));
+}
+
+#[test]
+fn dry_run_sends_only_reads_and_lists_the_writes_in_order() {
+    let emu = emulator_with_app_client();
+    let dist = dist();
+    let out = deploy(&emu, &dist.0, &["--dry-run"]).assert_ok().clone();
+    let sent: Vec<String> = emu
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert!(
+        sent.iter().all(|c| c.starts_with("GET ")),
+        "only reads: {sent:?}"
+    );
+    assert!(emu.jobs().is_empty() && emu.apps().is_empty() && emu.volumes().is_empty());
+    assert_eq!(out["dry_run"], true);
+    assert_eq!(out["job_id"], Value::Null);
+    let plan: Vec<String> = out["plan"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            format!(
+                "{} {}",
+                w["method"].as_str().unwrap(),
+                w["path"].as_str().unwrap().split('?').next().unwrap()
+            )
+        })
+        .collect();
+    let uploaded = format!("PUT /api/2.0/fs/files{VOLUME_PATH}/sdp-agent-x86_64");
+    let expected = [
+        "POST /api/2.1/unity-catalog/volumes",
+        uploaded.as_str(),
+        "POST /api/2.0/workspace/mkdirs",
+        "POST /api/2.0/workspace/import",
+        "POST /api/2.0/workspace/import",
+        "POST /api/2.2/jobs/create",
+        "POST /api/2.0/workspace/mkdirs",
+        "POST /api/2.0/workspace/import",
+        "POST /api/2.0/workspace/import",
+        "POST /api/2.0/apps",
+        "POST /api/2.0/apps/sdp-agent/deployments",
+    ];
+    assert_eq!(plan, expected);
+    assert_eq!(out["plan"][1]["body"]["sha256"], sha256(&agent_bin()));
+}
+
+#[test]
+fn bad_flags_are_named_before_anything_is_sent() {
+    let emu = emulator();
+    let dist = dist();
+    let out = deploy(&emu, &dist.0, &["--name", "Not_An_App"]);
+    assert_eq!(out.kind(), "invalid_payload", "{}", out.json);
+    assert_eq!(out.error_paths(), ["--name"]);
+    let out = deploy(&emu, Path::new("/nonexistent/dist"), &[]);
+    assert_eq!(out.kind(), "config", "{}", out.json);
+    assert!(emu.requests().is_empty());
+    let mut cmd = agent_command(&emu);
+    cmd.args(["deploy", "--volume", "main.tools"])
+        .stdin(Stdio::null());
+    assert_eq!(cmd.output().unwrap().status.code(), Some(2));
+}
+
+/// Deploys (no app), predicts through the job, and runs the job's launcher the way a cluster
+/// would: from the workspace folder, taking the binary for this CPU from the volume.
+#[test]
+fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
+    let emu = emulator();
+    let dist = dist();
+    let deployed = deploy(&emu, &dist.0, &["--serve", "none"])
+        .assert_ok()
+        .clone();
+    assert!(emu.apps().is_empty());
+    let job_id = deployed["job_id"].as_i64().unwrap();
+
+    let mut payload = payload_without_cluster(&emu, "deployed_pipeline");
+    payload.as_object_mut().unwrap().remove("runner_path");
+    let mut cmd = agent_command(&emu);
+    cmd.args(["--job-id", &job_id.to_string(), "predict"])
+        .arg(payload.to_string());
+    let predicted = finish(cmd).assert_ok().clone();
+    let runs = emu.runs();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(predicted["run_id"], runs[0]["run_id"]);
+    let task = &runs[0]["request"]["tasks"][0];
+    let argv1 = task["spark_python_task"]["parameters"][0].as_str().unwrap();
+
+    // The cluster's view: the workspace folder with the launcher and its settings, and the
+    // volume mounted under /Volumes (here: a local copy of what deploy uploaded).
+    let cluster = TempDir::new("cluster");
+    let dir = deployed["workspace_dir"].as_str().unwrap();
+    let launcher = cluster.0.join("sdp_agent_launcher.py");
+    std::fs::write(
+        &launcher,
+        emu.file(&format!("{dir}/sdp_agent_launcher.py")).unwrap(),
+    )
+    .unwrap();
+    let mut settings: Value =
+        serde_json::from_str(&emu.file(&format!("{dir}/sdp_agent_deploy.json")).unwrap()).unwrap();
+    let mount = cluster.0.join("volume");
+    std::fs::create_dir_all(&mount).unwrap();
+    for (path, _) in emu.volume_files() {
+        let name = path.rsplit('/').next().unwrap();
+        std::fs::write(mount.join(name), emu.volume_file(&path).unwrap()).unwrap();
+    }
+    settings["volume_path"] = json!(mount.display().to_string());
+    std::fs::write(
+        cluster.0.join("sdp_agent_deploy.json"),
+        settings.to_string(),
+    )
+    .unwrap();
+
+    let out = Command::new("python3")
+        .arg(&launcher)
+        .arg(argv1)
+        .env("DATABRICKS_HOST", emu.url())
+        .env("DATABRICKS_TOKEN", emu.token().unwrap())
+        .env_remove("SDP_AGENT_BIN")
+        .env_remove("DATABRICKS_RUNTIME_VERSION")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "launcher: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let result: Value = serde_json::from_str(stdout.trim()).unwrap();
+    assert!(result["pipeline_id"].is_string(), "{result}");
+    assert_eq!(pipelines_named(&emu, "deployed_pipeline").len(), 1);
+}
+
+/// A free loopback port for the app (Databricks hands the app one in DATABRICKS_APP_PORT).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The app as Databricks would start it: app.yaml's command and env, plus the injected host,
+/// service principal credentials and port.
+#[test]
+fn the_app_start_script_fetches_the_binary_and_serves_the_api_routes() {
+    let emu = emulator_with_app_client();
+    let dist = dist();
+    let deployed = deploy(&emu, &dist.0, &[]).assert_ok().clone();
+    let app_dir = deployed["app_source_path"].as_str().unwrap();
+    let yaml = emu.file(&format!("{app_dir}/app.yaml")).unwrap();
+    // app.yaml is written as JSON after one comment line: YAML 1.2 reads it as is.
+    let json_start = yaml.find('{').unwrap();
+    let spec: Value = serde_json::from_str(&yaml[json_start..]).unwrap();
+    let command: Vec<String> = spec["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(command[..2], ["python", "sdp_agent_app.py"]);
+
+    let app = TempDir::new("app");
+    std::fs::write(
+        app.0.join("sdp_agent_app.py"),
+        emu.file(&format!("{app_dir}/sdp_agent_app.py")).unwrap(),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut cmd = Command::new("python3");
+    cmd.args(&command[1..])
+        .current_dir(&app.0)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("DATABRICKS_HOST", emu.url())
+        .env("DATABRICKS_CLIENT_ID", APP_CLIENT.0)
+        .env("DATABRICKS_CLIENT_SECRET", APP_CLIENT.1)
+        .env("DATABRICKS_APP_PORT", port.to_string())
+        .env("RUST_LOG", "info");
+    for var in spec["env"].as_array().unwrap() {
+        cmd.env(
+            var["name"].as_str().unwrap(),
+            var["value"].as_str().unwrap(),
+        );
+    }
+    let server = servers::Server::start(
+        servers::Host::SdpAgent,
+        cmd,
+        "sdp-agent serve: listening on ",
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(server.url.ends_with(&format!(":{port}")), "{}", server.url);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ping = loop {
+        match ureq::get(&format!("{base}/api/ping"))
+            .set("X-Forwarded-Email", "sdp-agent@example.com")
+            .call()
+        {
+            Ok(r) => break r,
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("waiting for the app: {e}");
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("/api/ping: {e}\n{}", server.log()),
+        }
+    };
+    assert_eq!(ping.status(), 200);
+    assert_eq!(command[2..], ["--callers", "app"]);
+    // What the Apps proxy adds for a signed-in caller.
+    let answer: Value = ureq::post(&format!("{base}/api/invocations"))
+        .set("X-Forwarded-Email", "sdp-agent@example.com")
+        .send_json(json!({"dataframe_records": [{"question": "clickstream bronze and silver"}]}))
+        .unwrap_or_else(|e| panic!("/api/invocations: {e}\n{}", server.log()))
+        .into_json()
+        .unwrap();
+    assert!(answer["predictions"][0]["run_id"].is_i64(), "{answer}");
+    let run_now: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/jobs/run-now"))
+        .collect();
+    assert_eq!(run_now.len(), 1);
+    assert_eq!(run_now[0].body["job_id"], deployed["job_id"]);
+    // The app authenticated as its service principal (an OAuth token), not with the PAT.
+    assert_ne!(
+        run_now[0].authorization.as_deref(),
+        Some(format!("Bearer {}", emu.token().unwrap()).as_str())
+    );
+    let download = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET" && r.path.starts_with("/api/2.0/fs/files/"))
+        .expect("the app downloaded its binary");
+    assert_eq!(
+        download.path,
+        format!("/api/2.0/fs/files{VOLUME_PATH}/sdp-agent-x86_64")
+    );
+}

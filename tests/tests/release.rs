@@ -1,0 +1,118 @@
+//! The release build in `dist/` (`scripts/release`): each binary is statically linked, under
+//! 40 MB, matches its .sha256 file and runs `--version` (the aarch64 one under
+//! `qemu-aarch64-static`); the published component is a component and matches its .sha256.
+//!
+//! A release build takes ~15 minutes, so plain `cargo test` does not make one: when `dist/`
+//! has no binaries these tests say so on stderr and pass. Run them for real with
+//! `scripts/release && cargo test -p sdp-agent-e2e --test release`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const MAX_BYTES: u64 = 40 * 1024 * 1024;
+
+fn dist() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../dist")
+}
+
+/// Said outside the test harness's capture, so a skip is visible in every run.
+fn skip(what: &str) {
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: {what} (run scripts/release first; see README, \"Release binaries\")"
+    );
+}
+
+fn check_sha256_file(path: &Path) {
+    let listed = std::fs::read_to_string(format!("{}.sha256", path.display()))
+        .unwrap_or_else(|e| panic!("{}.sha256: {e}", path.display()));
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    let actual = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        listed.split_whitespace().next(),
+        actual.split_whitespace().next(),
+        "{} does not match its .sha256",
+        path.display()
+    );
+}
+
+fn check_binary(triple: &str, runner: Option<&str>) {
+    let bin = dist().join(format!("sdp-agent-{triple}"));
+    if !bin.exists() {
+        return skip(&format!("{} is not built", bin.display()));
+    }
+    let described = Command::new("file")
+        .arg("-L")
+        .arg(&bin)
+        .output()
+        .expect("`file` runs");
+    let described = String::from_utf8_lossy(&described.stdout).into_owned();
+    assert!(
+        described.contains("statically linked") || described.contains("static-pie linked"),
+        "{triple} is not static: {described}"
+    );
+    let machine = if triple.starts_with("aarch64") {
+        "ARM aarch64"
+    } else {
+        "x86-64"
+    };
+    assert!(described.contains(machine), "{triple}: {described}");
+    let size = std::fs::metadata(&bin).unwrap().len();
+    assert!(
+        size < MAX_BYTES,
+        "{triple} is {size} bytes (limit {MAX_BYTES})"
+    );
+    check_sha256_file(&bin);
+
+    let mut cmd = match runner {
+        Some(emulator) => {
+            let found = Command::new(emulator).arg("--version").output();
+            assert!(
+                found.is_ok_and(|o| o.status.success()),
+                "{emulator} is needed to run the {triple} binary: apt-get install qemu-user-static"
+            );
+            let mut cmd = Command::new(emulator);
+            cmd.arg(&bin);
+            cmd
+        }
+        None => Command::new(&bin),
+    };
+    let out = cmd.arg("--version").output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{triple} --version: {stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout.trim(),
+        concat!("sdp-agent ", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn x86_64_binary_is_static_and_runs() {
+    check_binary("x86_64-unknown-linux-musl", None);
+}
+
+#[test]
+fn aarch64_binary_is_static_and_runs_under_qemu() {
+    check_binary("aarch64-unknown-linux-musl", Some("qemu-aarch64-static"));
+}
+
+#[test]
+fn published_component_matches_its_checksum() {
+    let wasm = dist().join("sdp_agent_guest.wasm");
+    if !wasm.exists() {
+        return skip(&format!("{} is not built", wasm.display()));
+    }
+    let bytes = std::fs::read(&wasm).unwrap();
+    // A component (layer 1), not a core module: `\0asm`, version 0x0d, layer 1.
+    assert_eq!(
+        bytes[..8],
+        *b"\0asm\x0d\x00\x01\x00",
+        "not a WebAssembly component"
+    );
+    check_sha256_file(&wasm);
+}

@@ -1,0 +1,163 @@
+//! `predict` through a deployed job: a payload `job_id` (or `SDP_AGENT_JOB_ID` / `--job-id`)
+//! makes predict send `jobs/run-now` with the payload as the `payload` job parameter, and the
+//! run the emulator starts carries the job's task with that parameter resolved.
+
+mod common;
+#[path = "support/servers.rs"]
+mod servers;
+
+use common::*;
+use sdp_emulator::Emulator;
+use serde_json::{Value, json};
+use servers::Server;
+
+/// Creates the job `sdp-agent deploy` would create, through the emulator's Jobs API.
+fn create_job(emu: &Emulator) -> i64 {
+    let settings = json!({
+        "name": "sdp-agent",
+        "tasks": [{
+            "task_key": "sdp_agent_run",
+            "spark_python_task": {"python_file": RUNNER, "parameters": ["{{job.parameters.payload}}"], "source": "WORKSPACE"},
+            "environment_key": "sdp_agent_env",
+        }],
+        "environments": [{"environment_key": "sdp_agent_env", "spec": {"environment_version": "3"}}],
+        "parameters": [{"name": "payload", "default": ""}],
+        "max_concurrent_runs": 100,
+    });
+    let answer: Value = ureq::post(&format!("{}/api/2.2/jobs/create", emu.url()))
+        .set("Authorization", &format!("Bearer {}", emu.token().unwrap()))
+        .send_json(settings)
+        .expect("jobs/create")
+        .into_json()
+        .unwrap();
+    answer["job_id"].as_i64().expect("job_id")
+}
+
+fn only_run(emu: &Emulator) -> Value {
+    let runs = emu.runs();
+    assert_eq!(runs.len(), 1, "exactly one run expected: {runs:?}");
+    runs[0].clone()
+}
+
+/// The base64 payload the run's launcher gets as argv[1].
+fn argv1(run: &Value) -> Value {
+    let param = &run["request"]["tasks"][0]["spark_python_task"]["parameters"][0];
+    unb64(param.as_str().expect("a resolved parameter"))
+}
+
+#[test]
+fn a_payload_job_id_starts_the_job_and_its_run_builds_the_pipeline() {
+    let emu = emulator();
+    let job_id = create_job(&emu);
+    let mut payload = payload_without_cluster(&emu, "via_run_now");
+    payload.as_object_mut().unwrap().remove("runner_path");
+    payload["job_id"] = json!(job_id);
+    let result = predict(&emu, &payload).assert_ok().clone();
+
+    let sent = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/2.2/jobs/run-now")
+        .expect("run-now was sent");
+    assert_eq!(sent.body["job_id"], job_id);
+    let token = sent.body["idempotency_token"].as_str().unwrap();
+    assert!(!token.is_empty() && token.len() <= 64);
+    assert_eq!(
+        unb64(sent.body["job_parameters"]["payload"].as_str().unwrap()),
+        payload
+    );
+    assert!(calls(&emu, "/api/2.2/jobs/runs/submit").is_empty());
+
+    let run = only_run(&emu);
+    assert_eq!(result["run_id"], run["run_id"]);
+    assert_eq!(argv1(&run), payload);
+    // The run is what a cluster would run: the job side builds the pipeline from argv[1].
+    let built = common::run(&emu, &argv1(&run)).assert_ok().clone();
+    assert_eq!(pipelines_named(&emu, "via_run_now").len(), 1);
+    assert!(built["pipeline_id"].is_string());
+}
+
+#[test]
+fn the_job_id_environment_variable_serves_every_call_and_the_payload_wins() {
+    let emu = emulator();
+    let job_id = create_job(&emu);
+    let other = create_job(&emu);
+    let payload = json!({"question": "build it"});
+    let mut cmd = agent_command(&emu);
+    cmd.env("SDP_AGENT_JOB_ID", job_id.to_string())
+        .arg("predict")
+        .arg(payload.to_string());
+    finish(cmd).assert_ok();
+    let mut cmd = agent_command(&emu);
+    cmd.args(["--job-id", &job_id.to_string(), "predict"])
+        .arg(json!({"question": "q", "job_id": other}).to_string());
+    finish(cmd).assert_ok();
+    let bodies: Vec<Value> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/jobs/run-now"))
+        .map(|r| r.body["job_id"].clone())
+        .collect();
+    assert_eq!(bodies, [json!(job_id), json!(other)]);
+}
+
+#[test]
+fn one_time_run_keys_with_a_job_id_are_named_and_nothing_is_sent() {
+    let emu = emulator();
+    let payload = json!({"question": "q", "job_id": 5, "runner_path": RUNNER,
+                         "existing_cluster_id": "0101-1", "timeout_seconds": 60});
+    let out = predict(&emu, &payload);
+    assert_eq!(out.kind(), "invalid_payload", "{}", out.json);
+    assert_eq!(
+        out.error_paths(),
+        ["runner_path", "existing_cluster_id", "timeout_seconds"]
+    );
+    assert!(calls(&emu, "/api/").is_empty());
+
+    let mut cmd = agent_command(&emu);
+    cmd.env("SDP_AGENT_JOB_ID", "not-a-number")
+        .arg("predict")
+        .arg("{}");
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a bad SDP_AGENT_JOB_ID is a usage error"
+    );
+}
+
+#[test]
+fn an_unknown_job_is_an_upstream_error() {
+    let emu = emulator();
+    let out = predict(&emu, &json!({"question": "q", "job_id": 12345}));
+    assert_eq!(out.kind(), "upstream", "{}", out.json);
+    assert_eq!(out.json["error"]["status"], 400);
+    assert!(emu.runs().is_empty());
+}
+
+#[test]
+fn serve_with_a_job_id_starts_the_job_for_each_record() {
+    let emu = emulator();
+    let job_id = create_job(&emu);
+    let mut cmd = agent_command(&emu);
+    cmd.env("SDP_AGENT_JOB_ID", job_id.to_string())
+        .env("RUST_LOG", "info")
+        .args(["serve", "--listen", "127.0.0.1:0"]);
+    let server = Server::start(
+        servers::Host::SdpAgent,
+        cmd,
+        "sdp-agent serve: listening on ",
+    );
+    let body = json!({"dataframe_records": [{"question": "one"}, {"question": "two"}]});
+    let answer: Value = ureq::post(&format!("{}/invocations", server.url))
+        .send_json(body)
+        .expect("invocations")
+        .into_json()
+        .unwrap();
+    let predictions = answer["predictions"].as_array().expect("predictions");
+    assert_eq!(predictions.len(), 2, "{answer}");
+    let runs = emu.runs();
+    assert_eq!(runs.len(), 2);
+    let questions: Vec<Value> = runs.iter().map(|r| argv1(r)["question"].clone()).collect();
+    assert_eq!(questions, [json!("one"), json!("two")]);
+}

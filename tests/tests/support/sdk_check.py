@@ -1,0 +1,85 @@
+"""Checks request bodies against databricks-sdk: each must survive its dataclass unchanged
+(``from_dict(body).as_dict() == body``), or, for calls whose SDK method takes keyword
+arguments instead of a dataclass, use only that method's parameters and valid enum values.
+
+stdin: a JSON list of ``{"call": "METHOD /path", "body": {...}}``. Prints one line per
+problem; exits 1 if there is any, 0 otherwise.
+"""
+
+import inspect
+import json
+import re
+import sys
+
+from databricks.sdk.service import apps, catalog, jobs, workspace
+
+
+def roundtrip(cls):
+    def check(body):
+        back = cls.from_dict(body).as_dict()
+        if back != body:
+            return ["%s.from_dict(...).as_dict() changed the body: %s" % (cls.__name__, json.dumps(back, sort_keys=True))]
+        return []
+
+    return check
+
+
+def keywords(method, enums=None):
+    params = set(inspect.signature(method).parameters) - {"self"}
+
+    def check(body):
+        problems = ["%s: not a parameter of %s" % (k, method.__qualname__) for k in body if k not in params]
+        for key, enum in (enums or {}).items():
+            if key in body:
+                try:
+                    enum(body[key])
+                except ValueError:
+                    problems.append("%s: %r is not a %s" % (key, body[key], enum.__name__))
+        return problems
+
+    return check
+
+
+def reset(body):
+    problems = keywords(jobs.JobsAPI.reset)(body)
+    return problems + roundtrip(jobs.JobSettings)(body.get("new_settings", {}))
+
+
+def run_now(body):
+    problems = keywords(jobs.JobsAPI.run_now)(body)
+    for k, v in (body.get("job_parameters") or {}).items():
+        if not isinstance(v, str):
+            problems.append("job_parameters.%s: not a string" % k)
+    return problems
+
+
+CHECKS = [
+    (r"POST /api/2\.[12]/jobs/create$", roundtrip(jobs.JobSettings)),
+    (r"POST /api/2\.[12]/jobs/reset$", reset),
+    (r"POST /api/2\.[12]/jobs/run-now$", run_now),
+    (r"POST /api/2\.[12]/jobs/runs/submit$", keywords(jobs.JobsAPI.submit)),
+    (r"POST /api/2\.0/apps$", roundtrip(apps.App)),
+    (r"PATCH /api/2\.0/apps/[^/]+$", roundtrip(apps.App)),
+    (r"POST /api/2\.0/apps/[^/]+/deployments$", roundtrip(apps.AppDeployment)),
+    (r"POST /api/2\.1/unity-catalog/volumes$", keywords(catalog.VolumesAPI.create, {"volume_type": catalog.VolumeType})),
+    (r"POST /api/2\.0/workspace/import$", keywords(workspace.WorkspaceAPI.import_, {"format": workspace.ImportFormat})),
+    (r"POST /api/2\.0/workspace/mkdirs$", keywords(workspace.WorkspaceAPI.mkdirs)),
+]
+
+
+def main():
+    problems = []
+    for item in json.load(sys.stdin):
+        call, body = item["call"], item["body"]
+        check = next((c for pattern, c in CHECKS if re.match(pattern, call)), None)
+        if check is None:
+            problems.append("%s: no SDK check for this call" % call)
+            continue
+        problems += ["%s: %s" % (call, p) for p in check(body)]
+    for p in problems:
+        print(p)
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
