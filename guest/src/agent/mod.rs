@@ -2,6 +2,7 @@
 
 mod predict;
 mod run;
+mod staging;
 
 pub use predict::{SubmittedRun, predict, submit};
 pub use run::run;

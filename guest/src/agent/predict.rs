@@ -1,9 +1,9 @@
 //! Serving side: validate, submit a one-time Jobs run that will execute `run`, answer at once.
 
+use super::staging;
 use crate::databricks::{Workspace, jobs};
 use crate::error::Result;
 use crate::payload::{Compute, Payload, Side};
-use base64::Engine;
 use serde_json::{Map, Value, json};
 
 const TASK_KEY: &str = "sdp_agent_run";
@@ -30,7 +30,11 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
         .idempotency_token
         .clone()
         .unwrap_or_else(fresh_token);
-    let body = submit_body(&payload, &token);
+    let parameters = match &payload.task_overrides {
+        Some(_) => Vec::new(),
+        None => staging::launcher_arguments(&ws, &payload, &token).await?,
+    };
+    let body = submit_body(&payload, &token, parameters);
     let run_id = jobs::submit(&ws, &body).await?;
     let fallback = format!("{}/jobs/runs/{run_id}", ws.base());
     let run_url = match jobs::run_page_url(&ws, run_id).await {
@@ -45,8 +49,9 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
     Ok(SubmittedRun { run_id, run_url })
 }
 
-/// The `runs/submit` body: one task that runs the launcher with the payload as base64.
-pub fn submit_body(payload: &Payload, token: &str) -> Value {
+/// The `runs/submit` body: one task that runs the launcher with `parameters` (the payload as
+/// base64, or the path of its staged copy), or the caller's own task from `task_overrides`.
+fn submit_body(payload: &Payload, token: &str, parameters: Vec<String>) -> Value {
     let mut body = Map::new();
     let caller = std::env::var(CALLER_ENV).ok();
     body.insert(
@@ -66,9 +71,7 @@ pub fn submit_body(payload: &Payload, token: &str) -> Value {
         }
         None => {
             let runner = payload.runner_path.clone().unwrap_or_default();
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(Value::Object(payload.doc.clone()).to_string());
-            let mut python = json!({ "python_file": runner, "parameters": [encoded] });
+            let mut python = json!({ "python_file": runner, "parameters": parameters });
             if runner.starts_with('/') {
                 python["source"] = "WORKSPACE".into();
             }
