@@ -52,6 +52,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/2.0/workspace/mkdirs", post(workspace::mkdirs))
         .route("/api/2.0/workspace/import", post(workspace::import))
         .route("/api/2.0/workspace/get-status", get(workspace::get_status))
+        .route("/api/2.0/workspace/export", get(workspace::export))
         .route(
             "/serving-endpoints/chat/completions",
             post(fm::chat_completions),

@@ -331,6 +331,39 @@ pub async fn get_status(State(app): State<SharedApp>, params: Params) -> ApiResu
     Ok(Json(out))
 }
 
+/// `GET /api/2.0/workspace/export?path=&format=` for a FILE or NOTEBOOK: `{content: base64,
+/// file_type}`. Folders (exported as archives by the real service) are not emulated.
+pub async fn export(State(app): State<SharedApp>, params: Params) -> ApiResult<Json<Value>> {
+    let given = params
+        .get("path")
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| ApiError::invalid("Missing required field: path"))?;
+    let format = params.get("format").unwrap_or("SOURCE");
+    if !FORMATS.contains(&format) {
+        return Err(ApiError::invalid(format!(
+            "Invalid value '{format}' for field 'format': expected one of {}",
+            FORMATS.join(", ")
+        )));
+    }
+    let path = canonical(given)?;
+    let state = app.lock();
+    let obj = state
+        .workspace
+        .objects
+        .get(&path)
+        .ok_or_else(|| ApiError::not_found(format!("Path ({given}) doesn't exist.")))?;
+    if obj.kind == Kind::Directory {
+        return Err(ApiError::invalid(format!(
+            "Path ({given}) is a directory: the emulator exports files and notebooks only"
+        )));
+    }
+    let file_type = path.rsplit_once('.').map_or("", |(_, ext)| ext);
+    Ok(Json(json!({
+        "content": STANDARD.encode(&obj.content),
+        "file_type": file_type,
+    })))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

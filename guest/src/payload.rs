@@ -92,6 +92,18 @@ pub enum Side {
 
 const DEFAULT_WAIT_TIMEOUT: u64 = 3600;
 
+/// The host's default model endpoint, passed to the component's environment.
+pub const ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
+/// A Claude endpoint every workspace with Foundation Model APIs has.
+const SUGGESTED_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
+
+fn host_endpoint() -> Option<String> {
+    std::env::var(ENDPOINT_ENV)
+        .ok()
+        .map(|e| e.trim().to_string())
+        .filter(|e| !e.is_empty())
+}
+
 impl Payload {
     pub fn parse(text: &str, side: Side) -> Result<Payload> {
         let doc: Value = serde_json::from_str(text).map_err(|e| {
@@ -112,7 +124,7 @@ impl Payload {
         }
     }
 
-    fn read(doc: Map<String, Value>, side: Side, errors: &mut Vec<FieldError>) -> Payload {
+    fn read(mut doc: Map<String, Value>, side: Side, errors: &mut Vec<FieldError>) -> Payload {
         for key in doc.keys() {
             if !KNOWN_KEYS.contains(&key.as_str()) {
                 // An empty key still needs a visible path.
@@ -133,7 +145,7 @@ impl Payload {
             .and_then(|v| count("job_id", v, 1, i64::MAX as u64, errors))
             .map(|n| n as i64);
         let runner_path = s("runner_path", errors);
-        let claude_endpoint = s("claude_endpoint", errors)
+        let mut claude_endpoint = s("claude_endpoint", errors)
             .and_then(|e| check_endpoint_name("claude_endpoint", e, errors));
         let run_name = s("run_name", errors);
         let idempotency_token = s("idempotency_token", errors).and_then(|t| {
@@ -219,6 +231,8 @@ impl Payload {
                 check_runner_path(r, errors);
             }
         }
+        check_file_paths(&config, errors);
+        check_sources(&config, doc.contains_key("workspace_file_paths"), errors);
         let missing = config.missing();
         if !missing.is_empty() && question.is_none() && !doc.contains_key("question") {
             errors.push(FieldError::new(
@@ -228,6 +242,36 @@ impl Payload {
                     missing.join(", ")
                 ),
             ));
+        }
+        // A job that would have to ask the model must know which endpoint: the payload's,
+        // else the serving host's, written into the payload because the job's own
+        // environment has no CLAUDE_ENDPOINT_NAME. (A task of the caller's own, from
+        // task_overrides, does not run the agent on this payload.)
+        if side == Side::Predict
+            && task_overrides.is_none()
+            && !missing.is_empty()
+            && claude_endpoint.is_none()
+            && !doc.contains_key("claude_endpoint")
+        {
+            match host_endpoint() {
+                Some(name) if is_endpoint_name(&name) => {
+                    doc.insert("claude_endpoint".into(), Value::from(name.as_str()));
+                    claude_endpoint = Some(name);
+                }
+                Some(name) => errors.push(FieldError::new(
+                    "claude_endpoint",
+                    format!("from {ENDPOINT_ENV}: {}", not_an_endpoint(&name)),
+                )),
+                None => errors.push(FieldError::new(
+                    "claude_endpoint",
+                    format!(
+                        "required when the config is incomplete (missing: {}): the serving \
+                         endpoint of the model that fills it in, e.g. `{SUGGESTED_ENDPOINT}` \
+                         (or set {ENDPOINT_ENV} where predict runs)",
+                        missing.join(", ")
+                    ),
+                )),
+            }
         }
         let compute = match (existing, new_cluster) {
             (Some(id), _) => Compute::ExistingCluster(id),
@@ -325,23 +369,60 @@ fn count(path: &str, v: &Value, min: u64, max: u64, errors: &mut Vec<FieldError>
     }
 }
 
-/// Serving endpoint names go into a URL path: keep them to the characters Databricks allows
-/// (the seed's `anthropic/claude-…` style names include a slash).
+/// Serving endpoint names are letters, digits, `-` and `_` (they go into a URL path); the
+/// seed's `anthropic/claude-…` style names are not endpoint names.
 fn check_endpoint_name(path: &str, name: String, errors: &mut Vec<FieldError>) -> Option<String> {
-    let ok = name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'))
-        && !name.starts_with('/')
-        && !name.contains("..");
-    if ok {
+    if is_endpoint_name(&name) {
         Some(name)
     } else {
-        errors.push(FieldError::new(
-            path,
-            format!("`{name}` is not a serving endpoint name (letters, digits, - _ . /)"),
-        ));
+        errors.push(FieldError::new(path, not_an_endpoint(&name)));
         None
+    }
+}
+
+fn is_endpoint_name(name: &str) -> bool {
+    name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+}
+
+fn not_an_endpoint(name: &str) -> String {
+    format!(
+        "`{name}` is not a serving endpoint name (letters, digits, - and _ only); \
+         e.g. `{SUGGESTED_ENDPOINT}`"
+    )
+}
+
+/// Pipeline source files are SQL or Python files: a library path without either extension
+/// would be imported as a notebook (dropping the name the pipeline refers to).
+fn check_file_paths(config: &PartialConfig, errors: &mut Vec<FieldError>) {
+    for (i, path) in config.workspace_file_paths.iter().flatten().enumerate() {
+        if !(path.ends_with(".sql") || path.ends_with(".py")) {
+            errors.push(FieldError::new(
+                format!("workspace_file_paths[{i}]"),
+                format!("`{path}` must name a .sql or .py file"),
+            ));
+        }
+    }
+}
+
+/// Every source given must be one of the pipeline's files, or it would be refused only after
+/// the job's compute has started.
+fn check_sources(config: &PartialConfig, paths_given: bool, errors: &mut Vec<FieldError>) {
+    let listed: &[String] = match &config.workspace_file_paths {
+        Some(paths) => paths,
+        // workspace_file_paths is present but invalid: that error is already reported.
+        None if paths_given => return,
+        None => &[],
+    };
+    for path in config.sources.keys() {
+        if !listed.contains(path) {
+            errors.push(FieldError::new(
+                format!("sources.{path}"),
+                "not one of workspace_file_paths (list every file a source is given for)",
+            ));
+        }
     }
 }
 
@@ -362,21 +443,34 @@ fn check_runner_path(r: &str, errors: &mut Vec<FieldError>) {
     }
 }
 
-/// The fields Jobs needs to start a cluster; the rest of the spec is forwarded as given.
+/// The fields Jobs needs to start a cluster; the rest of the spec is forwarded as given. A
+/// cluster policy (`policy_id`) may supply any of them, and a single-node cluster has no
+/// workers: then only the types of the values given are checked, and Jobs judges the rest.
 fn check_new_cluster(nc: &Map<String, Value>, errors: &mut Vec<FieldError>) {
     let text = |k: &str, errors: &mut Vec<FieldError>| {
         nc.get(k)
             .map(|v| config::string(&format!("new_cluster.{k}"), v, errors).is_some())
     };
-    if text("spark_version", errors).is_none() {
-        errors.push(FieldError::new("new_cluster.spark_version", "required"));
+    let flag = |k: &str, errors: &mut Vec<FieldError>| {
+        nc.get(k)
+            .and_then(|v| boolean(&format!("new_cluster.{k}"), v, errors))
+            .unwrap_or(false)
+    };
+    let policy = text("policy_id", errors).is_some();
+    flag("apply_policy_default_values", errors);
+    let single_node = flag("is_single_node", errors);
+    if text("spark_version", errors).is_none() && !policy {
+        errors.push(FieldError::new(
+            "new_cluster.spark_version",
+            "required (or policy_id)",
+        ));
     }
     let node = text("node_type_id", errors);
     let pool = text("instance_pool_id", errors);
-    if node.is_none() && pool.is_none() {
+    if node.is_none() && pool.is_none() && !policy {
         errors.push(FieldError::new(
             "new_cluster.node_type_id",
-            "required (or instance_pool_id)",
+            "required (or instance_pool_id, or policy_id)",
         ));
     }
     match (nc.get("num_workers"), nc.get("autoscale")) {
@@ -407,9 +501,10 @@ fn check_new_cluster(nc: &Map<String, Value>, errors: &mut Vec<FieldError>) {
             "new_cluster.autoscale",
             format!("must be an object, got {}", kind(other)),
         )),
+        (None, None) if single_node || policy => {}
         (None, None) => errors.push(FieldError::new(
             "new_cluster.num_workers",
-            "required (or autoscale)",
+            "required (or autoscale, is_single_node or policy_id)",
         )),
     }
 }

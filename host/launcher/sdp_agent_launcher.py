@@ -1,11 +1,13 @@
 """sdp-agent launcher: the Python file a Databricks job runs to execute `sdp-agent run`.
 
 `predict` submits a one-time Jobs run whose task is
-``spark_python_task {python_file: <this file>, parameters: [<base64 payload>]}``. On the
+``spark_python_task {python_file: <this file>, parameters: [<payload>, <options>...]}``. On the
 cluster this script:
 
-1. takes ``sys.argv[1]``, the base64 of the payload JSON (further parameters, if any, are passed
-   to ``sdp-agent`` as global options, e.g. ``--timeout 1800``);
+1. takes ``sys.argv[1]``, the base64 of the payload JSON, or ``@/Workspace/...``, a workspace
+   file holding a payload too large for a job parameter (the agent reads it through the
+   Workspace API); further parameters are passed to ``sdp-agent`` as global options, e.g.
+   ``--timeout 4500``;
 2. finds the ``sdp-agent`` binary for the machine's CPU (``platform.machine()``: x86_64/amd64 ->
    ``x86_64``, aarch64/arm64 -> ``aarch64``), in order: ``$SDP_AGENT_BIN``;
    ``sdp-agent-<arch>`` then ``sdp-agent`` next to this file; ``sdp-agent-<arch>`` in the
@@ -13,34 +15,58 @@ cluster this script:
    writes it); ``/Workspace/Shared/sdp-agent/bin/sdp-agent``; ``sdp-agent`` on ``PATH``.
    Workspace and volume files often lack the exec bit (or live on a noexec mount), so such a
    binary is copied to a temp dir and made executable;
-3. resolves the workspace URL and a token: ``$DATABRICKS_HOST`` / ``$DATABRICKS_TOKEN`` when set,
-   else the Databricks runtime's notebook context (``apiUrl`` / ``apiToken``, the run identity's
-   short-lived token), else ``databricks.sdk.core.Config()`` when the SDK is installed;
-4. runs ``sdp-agent [options] run -- <base64>`` with host and token in the child's environment
-   only, copies its stdout (one JSON line) and stderr (logs) to this process's, and exits with
-   the child's exit status (0 success, 1 failure, 2 usage).
+3. finds the workspace URL and the run identity's token the way the Databricks SDK's runtime
+   auth does: the runtime's native credential provider, else the REPL context
+   (``https://{workspaceUrl}``, token ``apiToken``), else the notebook context
+   (``https://{browserHostName}``; never ``apiUrl``, a control-plane URL that IP access lists and
+   Private Link block), then ``databricks.sdk.core.Config()``, then ``$DATABRICKS_HOST`` /
+   ``$DATABRICKS_TOKEN``. Off a Databricks runtime only the environment is used (the binary
+   resolves profiles itself). A runtime token is short-lived, so the binary does not get it
+   once: this script answers the SDKs' metadata-service protocol on 127.0.0.1 (an unguessable
+   path, given to the child as ``DATABRICKS_METADATA_SERVICE_URL``) and re-reads the token for
+   every request, which the binary makes again before its copy expires;
+4. runs ``sdp-agent [options] run -- <payload>`` with the host, the credentials and
+   ``SSL_CERT_FILE`` (the CA bundle Python uses, e.g. ``REQUESTS_CA_BUNDLE``) in the child's
+   environment only, copies its stdout (one JSON line) and stderr (logs) to this process's,
+   and exits with the child's exit status (0 success, 1 failure, 2 usage).
 
 ``sdp_agent_deploy.json`` may also name ``claude_endpoint``, used as ``CLAUDE_ENDPOINT_NAME``
 when the environment sets none.
 
 It exits 2 with a message on stderr when the payload argument, the binary or the workspace
-host is missing, or when the binary cannot be executed on this machine (wrong CPU). Python 3 standard library only; databricks-sdk / dbutils are used when present.
+host is missing, or when the binary cannot be executed on this machine (wrong CPU). Python 3
+standard library only; the runtime's modules and databricks-sdk are used when present.
 """
 
 import json
 import os
 import platform
+import secrets
 import shutil
 import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 BINARY_NAME = "sdp-agent"
 SHARED_BINARY = "/Workspace/Shared/sdp-agent/bin/sdp-agent"
 DEPLOY_SETTINGS = "sdp_agent_deploy.json"
 ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+# How long the binary may use a token before asking for it again: the runtime rotates its
+# token on its own schedule, which it does not tell.
+TOKEN_LIFETIME_SECS = 300
+# Variables of the binary's credential resolution that must not compete with what is chosen.
+CREDENTIAL_VARS = (
+    "DATABRICKS_TOKEN",
+    "DATABRICKS_CLIENT_ID",
+    "DATABRICKS_CLIENT_SECRET",
+    "DATABRICKS_AUTH_TYPE",
+    "DATABRICKS_CONFIG_PROFILE",
+    "DATABRICKS_METADATA_SERVICE_URL",
+)
 
 
 def fail(message, code=2):
@@ -124,61 +150,141 @@ def find_binary(settings):
     )
 
 
-def from_runtime_context():
-    """(host, token) from the Databricks runtime's notebook context, or (None, None)."""
-    try:
-        dbutils = globals().get("dbutils")
-        if dbutils is None:
-            from pyspark.dbutils import DBUtils  # only on Databricks clusters
-            from pyspark.sql import SparkSession
+def workspace_url(name):
+    """`https://<name>` for a bare host name (what the runtime gives), else `name` as it is."""
+    name = (name or "").strip().rstrip("/")
+    if not name:
+        return None
+    return name if "://" in name else "https://" + name
 
-            dbutils = DBUtils(SparkSession.builder.getOrCreate())
-        context = dbutils.notebook.entry_point.getDbutils().notebook().getContext()
-        host = context.apiUrl().getOrElse(None)
-        token = context.apiToken().getOrElse(None)
-        return host, token
-    except Exception:  # not on a cluster, or an older runtime without these accessors
+
+def bearer(headers):
+    """The token of an `Authorization: Bearer ...` header dict, else None."""
+    auth = (headers or {}).get("Authorization", "")
+    return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+
+
+# Each source answers (workspace URL, function returning the current token) or (None, None).
+# The function is called again for every token request, so a rotated token is picked up.
+
+
+def from_native_auth():
+    """The runtime's own credential provider (what databricks-sdk's runtime auth tries first)."""
+    from dbruntime.sdk_credential_provider import init_runtime_native_auth
+
+    host, header_factory = init_runtime_native_auth()
+    return workspace_url(host), lambda: bearer(header_factory())
+
+
+def from_repl_context():
+    """The REPL context: `workspaceUrl` and `apiToken`."""
+    from dbruntime.databricks_repl_context import get_context
+
+    context = get_context()
+    if context is None:
         return None, None
+    return workspace_url(context.workspaceUrl), lambda: get_context().apiToken
+
+
+def notebook_context():
+    dbutils = globals().get("dbutils")
+    if dbutils is None:
+        from pyspark.dbutils import DBUtils  # only on Databricks clusters
+        from pyspark.sql import SparkSession
+
+        dbutils = DBUtils(SparkSession.builder.getOrCreate())
+    return dbutils.notebook.entry_point.getDbutils().notebook().getContext()
+
+
+def from_notebook_context():
+    """The notebook context of older runtimes: the browser's host name, not `apiUrl`."""
+    host = notebook_context().browserHostName().getOrElse(None)
+    return workspace_url(host), lambda: notebook_context().apiToken().getOrElse(None)
 
 
 def from_sdk():
-    """(host, token) from databricks-sdk's unified auth, or (None, None)."""
-    try:
-        from databricks.sdk.core import Config
+    """databricks-sdk's unified auth (it refreshes what it hands out)."""
+    from databricks.sdk.core import Config
 
-        config = Config()
-        headers = config.authenticate() or {}
-        auth = headers.get("Authorization", "")
-        token = auth[len("Bearer "):] if auth.startswith("Bearer ") else None
-        return config.host, token
-    except Exception:
-        return None, None
+    config = Config()
+    return workspace_url(config.host), lambda: bearer(config.authenticate())
 
 
-def same_host(a, b):
-    def bare(url):
-        url = url.strip().lower()
-        url = url.split("://", 1)[-1]
-        return url.split("/", 1)[0]
+def runtime_credentials():
+    """(host, token function) from the first source that has both, or (None, None)."""
+    for source in (from_native_auth, from_repl_context, from_notebook_context, from_sdk):
+        try:
+            host, token = source()
+            if host and token and token():
+                return host, token
+        except Exception:  # this source is not available on this runtime
+            continue
+    return None, None
 
-    return bare(a) == bare(b)
+
+class TokenService(ThreadingHTTPServer):
+    """The SDKs' metadata-service protocol on loopback: `GET <url>` with
+    `X-Databricks-Metadata-Version: 1` and `X-Databricks-Host` answers
+    `{access_token, token_type, expires_on}`, the token read afresh each time."""
+
+    daemon_threads = True
+
+    def __init__(self, host, token):
+        super().__init__(("127.0.0.1", 0), TokenHandler)
+        self.workspace = host
+        self.token = token
+        # Another local process must not be able to ask: the path is the secret.
+        self.path_secret = "/" + secrets.token_urlsafe(32)
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d%s" % (self.server_address[1], self.path_secret)
 
 
-def resolve_credentials():
-    """Environment first; the runtime fills in what is missing, for the same host only."""
-    env_host = os.environ.get("DATABRICKS_HOST") or None
-    env_token = os.environ.get("DATABRICKS_TOKEN") or None
-    if env_host and env_token:
-        return env_host, env_token
-    # Only a Databricks runtime has a context to ask; elsewhere the SDK's auth probing can
-    # stall for minutes (metadata services, CLI), so it is not tried.
-    if not os.environ.get("DATABRICKS_RUNTIME_VERSION"):
-        return env_host, env_token
-    for source in (from_runtime_context, from_sdk):
-        host, token = source()
-        if host and (env_host is None or same_host(host, env_host)):
-            return env_host or host, env_token or token
-    return env_host, env_token
+class TokenHandler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        server = self.server
+        if not secrets.compare_digest(self.path, server.path_secret):
+            return self.answer(404, {"error": "not found"})
+        if self.headers.get("X-Databricks-Metadata-Version") != "1":
+            return self.answer(400, {"error": "X-Databricks-Metadata-Version must be 1"})
+        asked = workspace_url(self.headers.get("X-Databricks-Host")) or ""
+        if asked.lower() != server.workspace.lower():
+            return self.answer(403, {"error": "this service only has a token for %s" % server.workspace})
+        try:
+            token = server.token()
+        except Exception as e:
+            return self.answer(503, {"error": "the runtime gave no token: %s" % e})
+        if not token:
+            return self.answer(503, {"error": "the runtime gave no token"})
+        self.answer(
+            200,
+            {
+                "access_token": token,
+                "token_type": "Bearer",
+                "expires_on": int(time.time()) + TOKEN_LIFETIME_SECS,
+            },
+        )
+
+    def answer(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args):  # stderr is the run's log: keep it to the agent's lines
+        pass
+
+
+def ca_bundle():
+    """The CA bundle Python's HTTPS clients use here, for the binary's TLS too."""
+    for name in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        value = os.environ.get(name)
+        if value:
+            return value
+    return None
 
 
 def pump(source, sink):
@@ -192,37 +298,50 @@ def pump(source, sink):
 
 def main(argv):
     if len(argv) < 2 or not argv[1].strip():
-        fail("usage: sdp_agent_launcher.py <base64 payload> [sdp-agent options...]")
-    payload_b64 = argv[1].strip()
+        fail("usage: sdp_agent_launcher.py <base64 payload | @/Workspace/...> [sdp-agent options...]")
+    payload = argv[1].strip()
     extra_options = argv[2:]
 
     # The binary first: a local check that needs no credentials.
     settings = deploy_settings()
     binary, temp_dir = find_binary(settings)
+    service = None
     try:
-        host, token = resolve_credentials()
-        if not host:
+        env = dict(os.environ)
+        host, token = (None, None)
+        # Only a Databricks runtime has a context to ask; elsewhere the SDK's auth probing can
+        # stall for minutes (metadata services, CLI), so it is not tried.
+        if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
+            host, token = runtime_credentials()
+        if host:
+            service = TokenService(host, token)
+            threading.Thread(target=service.serve_forever, daemon=True).start()
+            for name in CREDENTIAL_VARS:
+                env.pop(name, None)
+            env["DATABRICKS_HOST"] = host
+            env["DATABRICKS_METADATA_SERVICE_URL"] = service.url
+        elif not os.environ.get("DATABRICKS_HOST"):
             fail(
-                "no workspace host: set DATABRICKS_HOST, run on a Databricks cluster, or "
+                "no workspace host: run on a Databricks cluster, set DATABRICKS_HOST, or "
                 "configure databricks-sdk"
             )
-        env = dict(os.environ)
-        env["DATABRICKS_HOST"] = host
         if settings.get("claude_endpoint") and not env.get("CLAUDE_ENDPOINT_NAME"):
             env["CLAUDE_ENDPOINT_NAME"] = settings["claude_endpoint"]
-        if token:
-            env["DATABRICKS_TOKEN"] = token
-        else:
-            sys.stderr.write("sdp-agent launcher: no token found; requests will be unauthenticated\n")
-        return run_agent(binary, extra_options, payload_b64, env)
+        bundle = ca_bundle()
+        if bundle:
+            env["SSL_CERT_FILE"] = bundle
+        return run_agent(binary, extra_options, payload, env)
     finally:
+        if service is not None:
+            service.shutdown()
+            service.server_close()
         if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def run_agent(binary, extra_options, payload_b64, env):
+def run_agent(binary, extra_options, payload, env):
     # `--` keeps a URL-safe payload that starts with "-" from being read as an option.
-    command = [binary] + extra_options + ["run", "--", payload_b64]
+    command = [binary] + extra_options + ["run", "--", payload]
     # Pipes rather than inherited descriptors: the Databricks driver captures output through
     # Python's sys.stdout / sys.stderr, which a child writing to fd 1/2 would bypass.
     try:

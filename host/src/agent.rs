@@ -4,6 +4,7 @@ use crate::auth::Authenticator;
 use crate::client::HttpClient;
 use crate::component::Runtime;
 use crate::config::Workspace;
+use crate::deadline::Deadline;
 use crate::egress::{AllowedHost, Egress, EgressObserver, EgressPolicy};
 use crate::epoch;
 use crate::limits::{self, Breach, HasLimiter, Limits};
@@ -110,11 +111,16 @@ impl Agent {
     }
 
     /// A fresh sandboxed store: [`Self::new_state`] under the memory limits, with the call's
-    /// deadline armed from now. Every guest call (any export) must run in one of these.
+    /// deadline (`--timeout`) armed from now. Every guest call (any export) must run in one
+    /// of these.
     pub fn new_store(&self, caller: Option<&str>) -> Store<AgentState> {
+        self.store_due_in(caller, self.options.timeout)
+    }
+
+    fn store_due_in(&self, caller: Option<&str>, timeout: Duration) -> Store<AgentState> {
         let mut store = Store::new(self.runtime.engine(), self.new_state(caller));
         limits::apply(&mut store, self.options.limits);
-        epoch::arm(&mut store, Instant::now() + self.options.timeout);
+        epoch::arm(&mut store, Instant::now() + timeout);
         store
     }
 
@@ -125,8 +131,9 @@ impl Agent {
             .header()
             .await
             .map_err(|e| Failure::Auth(e.to_string()))?;
-        let mut store = self.new_store(None);
-        let timeout = self.options.timeout;
+        let deadline = Deadline::for_call(export, self.options.timeout, payload);
+        let timeout = deadline.total();
+        let mut store = self.store_due_in(None, timeout);
 
         let call = async {
             let instance = self.runtime.pre().instantiate_async(&mut store).await?;
@@ -145,10 +152,10 @@ impl Agent {
         // Epoch interruption stops busy guest code; this also bounds time blocked in host I/O.
         let outcome = tokio::time::timeout(timeout, call).await;
         match outcome {
-            Err(_) => Err(timed_out(export, timeout)),
+            Err(_) => Err(timed_out(export, deadline)),
             Ok(Err(trap)) => {
                 let breach = store.data_mut().limiter().breach();
-                Err(classify_trap(export, timeout, &trap, breach))
+                Err(classify_trap(export, deadline, &trap, breach))
             }
             // A refresh that failed mid-call reached the guest as an opaque transport error.
             Ok(Ok(Err(agent_error))) => Err(match store.data().egress().credentials_failure() {
@@ -160,24 +167,24 @@ impl Agent {
     }
 }
 
-fn timed_out(export: Export, timeout: Duration) -> Failure {
+fn timed_out(export: Export, deadline: Deadline) -> Failure {
     Failure::Timeout(format!(
-        "{} did not finish within {}s (--timeout)",
+        "{} did not finish within {}",
         export.name(),
-        timeout.as_secs()
+        deadline.describe()
     ))
 }
 
 /// A failed call: the deadline, a limit the guest ran into (and then died of), or a trap.
 fn classify_trap(
     export: Export,
-    timeout: Duration,
+    deadline: Deadline,
     err: &wasmtime::Error,
     breach: Option<Breach>,
 ) -> Failure {
     let trap = err.downcast_ref::<Trap>();
     if trap == Some(&Trap::Interrupt) {
-        return timed_out(export, timeout);
+        return timed_out(export, deadline);
     }
     tracing::debug!("{} trapped: {err:?}", export.name());
     match breach {

@@ -11,8 +11,12 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
+use rustls::RootCertStore;
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject;
 use std::error::Error as StdError;
 use std::io;
+use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -25,18 +29,23 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_REQUEST_BODY: usize = 16 * 1024 * 1024;
 /// Idle keep-alive connections are closed after this.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+/// A PEM bundle of roots to trust besides the Mozilla ones (a TLS-inspecting proxy's CA, say),
+/// read as OpenSSL-based clients (Python's, on a cluster) read it.
+pub const CA_FILE_ENV: &str = "SSL_CERT_FILE";
 
 /// Cheap to clone: clones share the connection pool.
 #[derive(Clone)]
 pub struct HttpClient {
     inner: Client<HttpsConnector<HttpConnector>, WasiBody>,
-    /// The host's own cap on waiting for a response head, whatever the guest asked for: a
+    /// How long to wait for a response head when the guest set no deadline of its own: a
     /// stalled workspace must not hold a call until its overall deadline.
-    head_limit: Option<Duration>,
+    head_default: Option<Duration>,
+    /// The operator's cap on that wait, whatever the guest asked for (`--http-timeout`).
+    head_cap: Option<Duration>,
 }
 
 impl HttpClient {
-    /// HTTP/1.1 over plain TCP or rustls (ring, Mozilla roots).
+    /// HTTP/1.1 over plain TCP or rustls (ring, Mozilla roots plus any in `SSL_CERT_FILE`).
     pub fn new() -> anyhow::Result<Self> {
         let mut http = HttpConnector::new();
         // The TLS wrapper hands https:// URIs to this connector too.
@@ -44,8 +53,13 @@ impl HttpClient {
         http.set_connect_timeout(Some(CONNECT_TIMEOUT));
         http.set_nodelay(true);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let ca_file = std::env::var_os(CA_FILE_ENV).filter(|p| !p.is_empty());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(root_store(ca_file.as_deref().map(Path::new))?)
+            .with_no_client_auth();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(provider)?
+            .with_tls_config(tls)
             .https_or_http()
             .enable_http1()
             .wrap_connector(http);
@@ -55,13 +69,23 @@ impl HttpClient {
             .build(connector);
         Ok(Self {
             inner,
-            head_limit: None,
+            head_default: None,
+            head_cap: None,
         })
     }
 
-    /// The same client (same pool) with every response head due within `limit`.
-    pub fn with_head_limit(mut self, limit: Duration) -> Self {
-        self.head_limit = Some(limit);
+    /// The same client (same pool), waiting at most `limit` for a response head when the
+    /// guest asks for no deadline. A deadline the guest sets wins: the model call asks for
+    /// minutes, and cutting it short would only make it be asked (and billed) again.
+    pub fn with_head_default(mut self, limit: Duration) -> Self {
+        self.head_default = Some(limit);
+        self
+    }
+
+    /// The same client (same pool) with every response head due within `limit`, whatever
+    /// the guest asked for.
+    pub fn with_head_cap(mut self, limit: Duration) -> Self {
+        self.head_cap = Some(limit);
         self
     }
 
@@ -79,9 +103,9 @@ impl HttpClient {
         let guest_deadline = options
             .first_byte_timeout
             .map(|first_byte| options.connect_timeout.unwrap_or(Duration::ZERO) + first_byte);
-        let head_deadline = match (guest_deadline, self.head_limit) {
-            (Some(g), Some(h)) => Some(g.min(h)),
-            (g, h) => g.or(h),
+        let head_deadline = match (guest_deadline.or(self.head_default), self.head_cap) {
+            (Some(wait), Some(cap)) => Some(wait.min(cap)),
+            (wait, cap) => wait.or(cap),
         };
         let pending = self.inner.request(request);
         let response = match head_deadline {
@@ -107,6 +131,25 @@ impl HttpClient {
             }
         }))
     }
+}
+
+/// The Mozilla roots, plus every certificate of `ca_file` (which must hold at least one).
+fn root_store(ca_file: Option<&Path>) -> anyhow::Result<RootCertStore> {
+    let mut roots = RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let Some(path) = ca_file else {
+        return Ok(roots);
+    };
+    let what = || format!("{CA_FILE_ENV}={}", path.display());
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| anyhow::anyhow!("{}: {e}", what()))?;
+    let (added, _unparsable) = roots.add_parsable_certificates(certs);
+    if added == 0 {
+        anyhow::bail!("{}: no usable PEM certificate in it", what());
+    }
+    Ok(roots)
 }
 
 /// Waits for the guest to finish its request body and sends it with a known length.
@@ -356,6 +399,43 @@ mod tests {
         addr
     }
 
+    /// A self-signed test CA (P-256, CN=sdp-agent-test-ca); its key was thrown away.
+    const TEST_CA_PEM: &str = "\
+-----BEGIN CERTIFICATE-----\n\
+MIIBkDCCATWgAwIBAgIUUTzirwtvHUz8DUBntLzbbjHQm4MwCgYIKoZIzj0EAwIw\n\
+HDEaMBgGA1UEAwwRc2RwLWFnZW50LXRlc3QtY2EwIBcNMjYxMTI2MTkyNzUwWhgP\n\
+MjEyNjExMDIxOTI3NTBaMBwxGjAYBgNVBAMMEXNkcC1hZ2VudC10ZXN0LWNhMFkw\n\
+EwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE2o9hmq7P09xi43uvHpelY/T8CLD9A7FE\n\
+k9U3vxxMFZwBDuGzkGayWF6lUYI5e1gOY7TOThk5GuKF2xC3M8Wj0KNTMFEwHQYD\n\
+VR0OBBYEFOpnQyD6mbn2GWqLpUWLiIbB8wTyMB8GA1UdIwQYMBaAFOpnQyD6mbn2\n\
+GWqLpUWLiIbB8wTyMA8GA1UdEwEB/wQFMAMBAf8wCgYIKoZIzj0EAwIDSQAwRgIh\n\
+ANhoAJsYgShjmOOgjN7EZtTyFPmmVz8+ev4C4ft3EgXYAiEAvhTSNEVErI92qgGf\n\
++TacPicD7636ZtalhG8h1X7IcBM=\n\
+-----END CERTIFICATE-----\n\
+";
+
+    #[test]
+    fn extra_roots_come_from_a_pem_bundle() {
+        let mozilla = root_store(None).unwrap().len();
+        let dir = std::env::temp_dir().join(format!("sdp-agent-ca-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let bundle = dir.join("bundle.pem");
+        std::fs::write(&bundle, TEST_CA_PEM).unwrap();
+        assert_eq!(root_store(Some(&bundle)).unwrap().len(), mozilla + 1);
+        let empty = dir.join("empty.pem");
+        std::fs::write(&empty, "not a certificate").unwrap();
+        let err = root_store(Some(&empty)).unwrap_err().to_string();
+        assert!(
+            err.contains("SSL_CERT_FILE") && err.contains("no usable"),
+            "{err}"
+        );
+        let err = root_store(Some(&dir.join("missing.pem")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing.pem"), "{err}");
+        std::fs::remove_dir_all(dir).ok();
+    }
+
     #[tokio::test]
     async fn first_byte_timeout_is_honoured() {
         let addr = silent_server().await;
@@ -396,15 +476,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_host_head_limit_applies_when_the_guest_sets_none() {
+    async fn the_host_default_applies_when_the_guest_sets_none_and_the_cap_always() {
         let addr = silent_server().await;
-        let client = HttpClient::new()
+        let url = format!("http://{addr}/");
+        let default = HttpClient::new()
             .unwrap()
-            .with_head_limit(Duration::from_millis(200));
-        let err = client
-            .send(empty_request(&format!("http://{addr}/")), None)
+            .with_head_default(Duration::from_millis(200));
+        let err = default.send(empty_request(&url), None).await.unwrap_err();
+        assert!(matches!(err, Error::ConnectionReadTimeout), "{err:?}");
+
+        let guest_asks_longer = RequestOptions {
+            first_byte_timeout: Some(Duration::from_secs(30)),
+            ..Default::default()
+        };
+        let capped = default.with_head_cap(Duration::from_millis(300));
+        let started = std::time::Instant::now();
+        let err = capped
+            .send(empty_request(&url), Some(guest_asks_longer))
             .await
             .unwrap_err();
         assert!(matches!(err, Error::ConnectionReadTimeout), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
     }
 }

@@ -59,6 +59,21 @@ impl Workspace {
     /// Resolves host and credentials like the Databricks SDKs: the environment, then the
     /// profile named by `--profile` (`profile`), `DATABRICKS_CONFIG_PROFILE` or `[DEFAULT]`.
     pub fn from_env(profile: Option<&str>) -> Result<Self, String> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        // The SDKs try a token before a metadata service, and one before client credentials.
+        if let Some(url) = env(auth::METADATA_SERVICE_URL_ENV)
+            && env(TOKEN_ENV).is_none()
+        {
+            let host = env(HOST_ENV).ok_or_else(|| {
+                format!(
+                    "{} is set but {HOST_ENV} is not: name the workspace it has tokens for",
+                    auth::METADATA_SERVICE_URL_ENV
+                )
+            })?;
+            let credentials = Credentials::MetadataService(auth::ServiceUrl::parse(&url)?);
+            tracing::info!("workspace credentials: {}", credentials.describe());
+            return Self::with_credentials(&host, &HOST_ENV, credentials);
+        }
         let resolved =
             auth::resolve(|k| std::env::var(k).ok(), profile).map_err(|e| e.to_string())?;
         tracing::info!("workspace credentials: {}", resolved.summary);

@@ -5,9 +5,10 @@
 //! `launcher/sdp_agent_launcher.py` does on a real cluster.
 
 use crate::agent::{Agent, Export};
-use crate::cli::{Cli, decode_b64_payload};
+use crate::cli::{Cli, job_argument};
 use crate::component::{Allocation, Runtime};
 use crate::config::Workspace;
+use crate::deadline::Deadline;
 use crate::output::{Failure, Success, render};
 use sdp_emulator::{Emulator, EmulatorConfig, RunExecutor, RunOutcome, SubmittedRun};
 use serde_json::{Value, json};
@@ -91,8 +92,9 @@ async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
     };
     println!("[2/4] predict → run {run_id} ({run_url})");
 
-    // The executor's own call is bounded by --timeout; allow some slack around it.
-    let state = wait_for_run(&emulator, run_id, timeout + Duration::from_secs(30)).await?;
+    // The executor's own call is bounded by its deadline; allow some slack around it.
+    let run_deadline = Deadline::for_call(Export::Run, timeout, &payload.to_string()).total();
+    let state = wait_for_run(&emulator, run_id, run_deadline + Duration::from_secs(30)).await?;
     let life_cycle = state["life_cycle_state"].as_str().unwrap_or("?");
     let result_state = state["result_state"].as_str().unwrap_or("");
     println!("[3/4] job run {run_id} {life_cycle} {result_state}");
@@ -188,7 +190,7 @@ async fn execute(agent: Option<Arc<Agent>>, run: SubmittedRun) -> RunOutcome {
             "tasks[0].spark_python_task.parameters[0]",
             "missing from the runs/submit body",
         )),
-        (Some(agent), Some(b64)) => match decode_b64_payload(&b64) {
+        (Some(agent), Some(argument)) => match job_argument(&argument) {
             Ok(payload) => agent.call(Export::Run, &payload).await,
             Err(f) => Err(f),
         },

@@ -11,6 +11,7 @@ mod cli;
 mod client;
 mod component;
 mod config;
+mod deadline;
 mod demo;
 mod deploy;
 mod egress;

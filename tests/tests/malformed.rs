@@ -58,6 +58,36 @@ fn cases() -> Vec<(String, &'static str)> {
             v(with("claude_endpoint", json!("bad endpoint!"))),
             "claude_endpoint",
         ),
+        // The seed's example name is a model id, not a serving endpoint name.
+        (
+            v(with(
+                "claude_endpoint",
+                json!("anthropic/claude-3-5-sonnet"),
+            )),
+            "claude_endpoint",
+        ),
+        // The config is incomplete and no endpoint is known (none in the host either).
+        (v(without("claude_endpoint")), "claude_endpoint"),
+        (
+            v(with("workspace_file_paths", json!(["/Workspace/p/a.txt"]))),
+            "workspace_file_paths[0]",
+        ),
+        (
+            v({
+                let mut p = with("workspace_file_paths", json!(["/Workspace/p/a.sql"]));
+                p["sources"] = json!({"/Workspace/p/b.sql": "SELECT 1"});
+                p
+            }),
+            "sources./Workspace/p/b.sql",
+        ),
+        (
+            v(with("sources", json!({"/Workspace/p/b.sql": "SELECT 1"}))),
+            "sources./Workspace/p/b.sql",
+        ),
+        (
+            v(cluster(json!({"policy_id": 42}))),
+            "new_cluster.policy_id",
+        ),
         (
             v(with("existing_cluster_id", json!(123))),
             "existing_cluster_id",

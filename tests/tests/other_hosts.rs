@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::path::PathBuf;
 use std::process::Command;
 
 #[test]
@@ -44,10 +43,6 @@ fn stock_wasmtime_run_invokes_predict() {
         submit_authorization(&emu),
         Some(format!("Bearer {}", emu.token().unwrap()))
     );
-}
-
-fn launcher() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../host/launcher/sdp_agent_launcher.py")
 }
 
 #[test]

@@ -66,6 +66,57 @@ fn no_cluster_means_a_serverless_environment() {
     assert!(task.get("new_cluster").is_none() && task.get("existing_cluster_id").is_none());
 }
 
+/// A cluster policy may supply what the spec leaves out, and a single-node cluster has no
+/// workers: predict leaves those to Jobs (the emulator, like Jobs, accepts them).
+#[test]
+fn a_policy_or_a_single_node_cluster_is_forwarded() {
+    for cluster in [
+        json!({"policy_id": "D0C0FFEE", "apply_policy_default_values": true}),
+        json!({"spark_version": "15.4.x-scala2.12", "node_type_id": "i3.xlarge", "is_single_node": true}),
+    ] {
+        let emu = emulator();
+        let mut payload = payload_without_cluster(&emu, "p");
+        payload["new_cluster"] = cluster.clone();
+        predict(&emu, &payload).assert_ok();
+        assert_eq!(
+            only_run(&emu)["request"]["tasks"][0]["new_cluster"],
+            cluster
+        );
+    }
+}
+
+/// A payload that needs the model names no endpoint: the host's CLAUDE_ENDPOINT_NAME is
+/// written into the payload the job gets (the job's environment does not have it).
+#[test]
+fn the_hosts_endpoint_is_written_into_the_payload() {
+    let emu = emulator();
+    let payload = json!({
+        "question": "bronze/silver clickstream",
+        "runner_path": RUNNER,
+        "existing_cluster_id": "0101-123456-abcdef12",
+    });
+    let mut cmd = agent_command(&emu);
+    cmd.env("CLAUDE_ENDPOINT_NAME", "databricks-claude-sonnet-4-5")
+        .arg("predict")
+        .arg(payload.to_string());
+    finish(cmd).assert_ok();
+    let task = &only_run(&emu)["request"]["tasks"][0];
+    let sent = unb64(task["spark_python_task"]["parameters"][0].as_str().unwrap());
+    let mut expected = payload.clone();
+    expected["claude_endpoint"] = json!("databricks-claude-sonnet-4-5");
+    assert_eq!(sent, expected);
+
+    // A host endpoint that is not an endpoint name is refused, naming the field.
+    let mut cmd = agent_command(&emu);
+    cmd.env("CLAUDE_ENDPOINT_NAME", "anthropic/claude-3-5-sonnet")
+        .arg("predict")
+        .arg(payload.to_string());
+    let out = finish(cmd);
+    assert_eq!(out.kind(), "invalid_payload", "{}", out.json);
+    assert_eq!(out.error_paths(), vec!["claude_endpoint"]);
+    assert_eq!(emu.runs().len(), 1, "nothing more was submitted");
+}
+
 #[test]
 fn task_overrides_are_forwarded_as_is() {
     let emu = emulator();

@@ -398,6 +398,17 @@ print(json.dumps(answer.as_dict()))
         String::from_utf8_lossy(&out.stderr),
         server.log()
     );
+    // The SDK asks /.well-known/databricks-config when the client starts, and warns when the
+    // answer is not host metadata: it starts quietly here.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("host metadata"), "{stderr}");
+    assert!(
+        server
+            .log()
+            .contains("GET /.well-known/databricks-config 200"),
+        "{}",
+        server.log()
+    );
     let answer: Value = serde_json::from_str(stdout.trim()).expect("the SDK printed JSON");
     let list = answer["predictions"].as_array().expect("predictions");
     assert_eq!(list.len(), 2, "{answer}");

@@ -7,7 +7,8 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{
-    field, item_obj, known_keys, opt_array, opt_int, opt_obj, opt_str, opt_str_array, req_str,
+    field, item_obj, known_keys, opt_array, opt_bool, opt_int, opt_obj, opt_str, opt_str_array,
+    req_str,
 };
 
 /// Mutually exclusive ways to give a task compute.
@@ -115,6 +116,10 @@ pub(super) fn validate_compute(
     }
 }
 
+/// The fields a cluster needs, unless a cluster policy may supply them (`policy_id`: fixed
+/// values always apply, defaults with `apply_policy_default_values`; the emulator cannot see
+/// the policy, so it lets a policy supply any of them) or it is a single-node cluster
+/// (`is_single_node` sets the worker count itself).
 fn validate_new_cluster(task: &Map<String, Value>, ctx: &str) -> ApiResult<()> {
     let cluster_ctx = field(ctx, "new_cluster");
     let Some(cluster) = opt_obj(task, "new_cluster", ctx)? else {
@@ -122,10 +127,18 @@ fn validate_new_cluster(task: &Map<String, Value>, ctx: &str) -> ApiResult<()> {
             "Invalid value for field '{cluster_ctx}': expected an object"
         )));
     };
-    req_str(cluster, "spark_version", &cluster_ctx)?;
+    let policy = opt_str(cluster, "policy_id", &cluster_ctx)?.is_some();
+    opt_bool(cluster, "apply_policy_default_values", &cluster_ctx)?;
+    let single_node = opt_bool(cluster, "is_single_node", &cluster_ctx)?.unwrap_or(false);
+    let version = opt_str(cluster, "spark_version", &cluster_ctx)?;
+    if version.is_none() && !policy {
+        return Err(ApiError::invalid(format!(
+            "Missing required field: {cluster_ctx}.spark_version"
+        )));
+    }
     let node = opt_str(cluster, "node_type_id", &cluster_ctx)?;
     let pool = opt_str(cluster, "instance_pool_id", &cluster_ctx)?;
-    if node.or(pool).is_none() {
+    if node.or(pool).is_none() && !policy {
         return Err(ApiError::invalid(format!(
             "Missing required field: {cluster_ctx}.node_type_id (or instance_pool_id)"
         )));
@@ -136,7 +149,7 @@ fn validate_new_cluster(task: &Map<String, Value>, ctx: &str) -> ApiResult<()> {
         (Some(n), _) if n < 0 => Err(ApiError::invalid(format!(
             "{cluster_ctx}.num_workers must not be negative"
         ))),
-        (None, None) => Err(ApiError::invalid(format!(
+        (None, None) if !(policy || single_node) => Err(ApiError::invalid(format!(
             "Missing required field: {cluster_ctx}.num_workers (or autoscale)"
         ))),
         _ => Ok(()),
@@ -177,5 +190,22 @@ mod tests {
                 .unwrap_err()
                 .contains("node_type_id")
         );
+    }
+
+    #[test]
+    fn a_policy_or_a_single_node_cluster_supplies_what_it_omits() {
+        let task = |cluster: serde_json::Value| json!({"tasks": [{"task_key": "t", "spark_python_task": {"python_file": "/a.py"}, "new_cluster": cluster}]});
+        check(task(
+            json!({"policy_id": "ABC123", "apply_policy_default_values": true}),
+        ))
+        .unwrap();
+        check(task(
+            json!({"spark_version": "x", "node_type_id": "y", "is_single_node": true}),
+        ))
+        .unwrap();
+        let err = check(task(json!({"spark_version": "x", "node_type_id": "y"}))).unwrap_err();
+        assert!(err.contains("num_workers"), "{err}");
+        let err = check(task(json!({"policy_id": 7}))).unwrap_err();
+        assert!(err.contains("policy_id"), "{err}");
     }
 }

@@ -211,6 +211,7 @@ fn validate_task_type(task: &Map<String, Value>, ctx: &str, key: &str) -> ApiRes
             known_keys(spec, &["python_file", "parameters", "source"], &type_ctx)?;
             req_str(spec, "python_file", &type_ctx)?;
             opt_str_array(spec, "parameters", &type_ctx)?;
+            parameters_size(spec, &type_ctx)?;
             opt_enum(spec, "source", &type_ctx, &["WORKSPACE", "GIT"])
         }
         "notebook_task" => req_str(spec, "notebook_path", &type_ctx).map(drop),
@@ -240,6 +241,28 @@ fn validate_dependencies(tasks: &[Value], keys: &HashSet<&str>) -> ApiResult<()>
                 )));
             }
         }
+    }
+    Ok(())
+}
+
+/// Largest JSON form of a task's command-line parameters. Documented for run-now's
+/// `python_params` ("cannot exceed 10,000 bytes"); a one-time run's task parameters travel
+/// the same way, so the same bound holds here: a client that fits it works either way.
+const MAX_PARAMETERS_BYTES: usize = 10_000;
+
+fn parameters_size(spec: &Map<String, Value>, ctx: &str) -> ApiResult<()> {
+    let Some(parameters) = spec.get("parameters") else {
+        return Ok(());
+    };
+    let size = serde_json::json!({ "parameters": parameters })
+        .to_string()
+        .len();
+    if size > MAX_PARAMETERS_BYTES {
+        return Err(ApiError::invalid(format!(
+            "The JSON representation of {} ({size} bytes) exceeds the limit of \
+             {MAX_PARAMETERS_BYTES} bytes",
+            field(ctx, "parameters")
+        )));
     }
     Ok(())
 }
@@ -372,6 +395,20 @@ pub(super) mod tests {
                 .unwrap_err()
                 .contains("idempotency_token")
         );
+    }
+
+    #[test]
+    fn parameters_are_size_limited() {
+        let mut t = python_task();
+        t["spark_python_task"]["parameters"] = json!(["x".repeat(9_970)]);
+        check(json!({"tasks": [t]})).unwrap();
+        t["spark_python_task"]["parameters"] = json!(["x".repeat(10_000)]);
+        let err = check(json!({"tasks": [t]})).unwrap_err();
+        assert!(
+            err.contains("tasks[0].spark_python_task.parameters"),
+            "{err}"
+        );
+        assert!(err.contains("10000 bytes"), "{err}");
     }
 
     #[test]

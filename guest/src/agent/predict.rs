@@ -1,10 +1,10 @@
 //! Serving side: validate, start the Jobs run that will execute `run` (a one-time run, or a
 //! run of the deployed job when there is a job id), answer at once.
 
+use super::staging;
 use crate::databricks::{Workspace, jobs, run_now};
 use crate::error::Result;
 use crate::payload::{Compute, Payload, Side};
-use base64::Engine;
 use serde_json::{Map, Value, json};
 
 const TASK_KEY: &str = "sdp_agent_run";
@@ -33,7 +33,13 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
         .unwrap_or_else(fresh_token);
     let run_id = match payload.job_id {
         Some(job_id) => run_now::start(&ws, &run_now::body(job_id, &payload.doc, &token)).await?,
-        None => jobs::submit(&ws, &submit_body(&payload, &token)).await?,
+        None => {
+            let parameters = match &payload.task_overrides {
+                Some(_) => Vec::new(),
+                None => staging::launcher_arguments(&ws, &payload, &token).await?,
+            };
+            jobs::submit(&ws, &submit_body(&payload, &token, parameters)).await?
+        }
     };
     let fallback = format!("{}/jobs/runs/{run_id}", ws.base());
     let run_url = match jobs::run_page_url(&ws, run_id).await {
@@ -48,8 +54,9 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
     Ok(SubmittedRun { run_id, run_url })
 }
 
-/// The `runs/submit` body: one task that runs the launcher with the payload as base64.
-pub fn submit_body(payload: &Payload, token: &str) -> Value {
+/// The `runs/submit` body: one task that runs the launcher with `parameters` (the payload as
+/// base64, or the path of its staged copy), or the caller's own task from `task_overrides`.
+fn submit_body(payload: &Payload, token: &str, parameters: Vec<String>) -> Value {
     let mut body = Map::new();
     let caller = std::env::var(CALLER_ENV).ok();
     body.insert(
@@ -69,9 +76,7 @@ pub fn submit_body(payload: &Payload, token: &str) -> Value {
         }
         None => {
             let runner = payload.runner_path.clone().unwrap_or_default();
-            let encoded = base64::engine::general_purpose::STANDARD
-                .encode(Value::Object(payload.doc.clone()).to_string());
-            let mut python = json!({ "python_file": runner, "parameters": [encoded] });
+            let mut python = json!({ "python_file": runner, "parameters": parameters });
             if runner.starts_with('/') {
                 python["source"] = "WORKSPACE".into();
             }

@@ -24,7 +24,8 @@ pub struct PipelineResult {
 }
 
 pub async fn run(text: &str) -> Result<PipelineResult> {
-    let payload = Payload::parse(text, Side::Run)?;
+    let text = super::staging::resolve(text).await?;
+    let payload = Payload::parse(&text, Side::Run)?;
     let ws = Workspace::from_env()?;
     let (cfg, model_sources) = resolve_config(&ws, &payload).await?;
 

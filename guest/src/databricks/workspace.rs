@@ -83,6 +83,32 @@ pub async fn upload(ws: &Workspace, path: &str, text: &str) -> Result<()> {
         .map(|_: Value| ())
 }
 
+/// The bytes of a workspace file (`export`, `format=AUTO`: a file comes back as it is).
+pub async fn export(ws: &Workspace, path: &str) -> Result<Vec<u8>> {
+    let request = "GET /api/2.0/workspace/export";
+    let answer = ws
+        .get(&format!(
+            "/api/2.0/workspace/export?{}",
+            query(&[("path", path), ("format", "AUTO")])
+        ))
+        .await?;
+    let malformed = |message: String| {
+        Error::Upstream(crate::error::Upstream {
+            status: 200,
+            error_code: "MALFORMED_RESPONSE".into(),
+            message,
+            request: request.into(),
+        })
+    };
+    let content = answer
+        .get("content")
+        .and_then(Value::as_str)
+        .ok_or_else(|| malformed(format!("export answered without content for {path}")))?;
+    base64::engine::general_purpose::STANDARD
+        .decode(content)
+        .map_err(|e| malformed(format!("export content of {path} is not base64: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,10 @@ pub async fn handle(request: Request<Body>) -> Response<Body> {
             Method::POST => invocations(request).await,
             _ => not_allowed("POST"),
         },
+        Route::HostMetadata => match method {
+            Method::GET => json_reply(200, &host_metadata()),
+            _ => not_allowed("GET"),
+        },
         Route::Unknown => error_reply(
             404,
             "ENDPOINT_NOT_FOUND",
@@ -46,6 +50,7 @@ enum Route {
     Health,
     Version,
     Invocations,
+    HostMetadata,
     Unknown,
 }
 
@@ -64,7 +69,21 @@ fn route(path: &str) -> Route {
         ["invocations"] => Route::Invocations,
         // A client pointed at this server as if it were a workspace.
         ["serving-endpoints", name, "invocations"] if !name.is_empty() => Route::Invocations,
+        // Asked by the Databricks SDKs when a client is configured with this server as host.
+        [".well-known", "databricks-config"] => Route::HostMetadata,
         _ => Route::Unknown,
+    }
+}
+
+/// The host metadata a Databricks SDK reads when a client starts (`HostMetadata` in
+/// databricks-sdk-py `oauth.py`: `oidc_endpoint`, optional `account_id`, `workspace_id`,
+/// `cloud`). This server is a workspace's model endpoint, so its OIDC is the workspace's, when
+/// that is known; the ids are not known here and are left out. Without this answer the SDK
+/// logs a warning on every client start.
+fn host_metadata() -> Value {
+    match crate::databricks::Workspace::from_env() {
+        Ok(ws) => json!({"oidc_endpoint": format!("{}/oidc", ws.base())}),
+        Err(_) => json!({"oidc_endpoint": ""}),
     }
 }
 

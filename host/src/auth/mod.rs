@@ -5,10 +5,12 @@
 //! personal access token, cached and refreshed for OAuth M2M). The guest never sees any of it:
 //! the egress hooks add the header on the way out.
 
+mod metadata;
 mod oauth;
 mod profile;
 mod resolve;
 
+pub use metadata::{MetadataSource, ServiceUrl, URL_ENV as METADATA_SERVICE_URL_ENV};
 pub use oauth::{RefreshPolicy, TokenError, TokenSource};
 pub use resolve::resolve;
 
@@ -53,6 +55,8 @@ pub enum Credentials {
         client_id: String,
         basic: HeaderValue,
     },
+    /// The SDKs' metadata-service: a local service hands out the current token.
+    MetadataService(ServiceUrl),
 }
 
 impl Credentials {
@@ -90,6 +94,7 @@ impl Credentials {
             Credentials::OAuthM2m { client_id, .. } => {
                 format!("OAuth M2M as client id {client_id:?}")
             }
+            Credentials::MetadataService(url) => format!("tokens from the metadata service {url}"),
         }
     }
 }
@@ -184,6 +189,7 @@ pub enum Authenticator {
     Static(HeaderValue),
     /// Boxed: the source holds a whole client, the other variants a header at most.
     OAuth(Box<TokenSource>),
+    Metadata(Box<MetadataSource>),
 }
 
 impl Authenticator {
@@ -201,6 +207,9 @@ impl Authenticator {
                     RefreshPolicy::default(),
                 )))
             }
+            Credentials::MetadataService(url) => Authenticator::Metadata(Box::new(
+                MetadataSource::new(url.clone(), workspace_url, client.clone()),
+            )),
         }
     }
 
@@ -210,6 +219,7 @@ impl Authenticator {
             Authenticator::None => Ok(None),
             Authenticator::Static(header) => Ok(Some(header.clone())),
             Authenticator::OAuth(source) => source.header().await.map(Some),
+            Authenticator::Metadata(source) => source.header().await.map(Some),
         }
     }
 }

@@ -44,10 +44,13 @@ impl RefreshPolicy {
     }
 }
 
-/// A token request that failed. Names the client id and endpoint, never the secret.
+/// A token request that failed. Names who asked (the client id) and where, never a secret.
 #[derive(Clone, Debug, thiserror::Error)]
-#[error("OAuth token request for client id {client_id:?} to {url} failed: {reason}")]
+#[error("{requester} to {url} failed: {reason}")]
 pub struct TokenError {
+    /// What asked, for the message: e.g. `OAuth token request for client id "svc"`.
+    pub requester: String,
+    /// The OAuth client id (empty for a metadata service).
     pub client_id: String,
     pub url: String,
     pub reason: String,
@@ -210,6 +213,7 @@ impl TokenSource {
 
     fn error(&self, reason: String) -> TokenError {
         TokenError {
+            requester: format!("OAuth token request for client id {:?}", self.client_id),
             client_id: self.client_id.clone(),
             url: self.url.clone(),
             reason,

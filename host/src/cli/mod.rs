@@ -2,7 +2,7 @@
 
 mod payload;
 
-pub use payload::{decode_b64_payload, predict_payload, run_payload};
+pub use payload::{job_argument, predict_payload, run_payload};
 
 use crate::agent::AgentOptions;
 use crate::client::HttpClient;
@@ -35,17 +35,20 @@ pub struct Cli {
     #[arg(long = "allow-host", global = true, value_name = "HOST[:PORT]")]
     pub allow_host: Vec<AllowedHost>,
 
-    /// Deadline of each component call, in seconds.
+    /// Deadline of each component call, in seconds. `run` of a payload with `"wait": true`
+    /// gets its `wait_timeout_seconds` on top, so waiting never eats the time of the work.
     #[arg(long, global = true, value_name = "SECS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 
-    /// Longest wait, in seconds, for the answer to one outgoing request (its response head).
-    /// A stalled workspace then looks like a timeout to the component, which retries what
-    /// is safe to retry (reads, idempotent submits) instead of waiting for --timeout.
-    #[arg(long = "http-timeout", global = true, value_name = "SECS", default_value_t = 60,
+    /// Longest wait, in seconds, for the answer to any one outgoing request (its response
+    /// head), whatever the component asked for. Without it each request waits as long as the
+    /// component asks (60 s for workspace calls, 300 s for the model), or 60 s when it asks
+    /// nothing. A stalled workspace then looks like a timeout to the component, which retries
+    /// what is safe to retry (reads, idempotent submits) instead of waiting for --timeout.
+    #[arg(long = "http-timeout", global = true, value_name = "SECS",
           value_parser = clap::value_parser!(u64).range(1..))]
-    pub http_timeout: u64,
+    pub http_timeout: Option<u64>,
 
     /// Linear memory the component may use per call, in MiB (all its memories together).
     /// Past it, allocations fail and the call ends with a `trap` error naming this limit.
@@ -69,6 +72,9 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// Wait for a response head when neither the component nor `--http-timeout` sets one.
+pub const DEFAULT_HTTP_TIMEOUT_SECS: u64 = 60;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -97,7 +103,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("source").required(true).args(["payload_b64", "payload"])))]
 pub struct RunArgs {
-    /// Base64 of the payload JSON (standard or URL-safe, padding optional), as a job passes it.
+    /// Base64 of the payload JSON (standard or URL-safe, padding optional), as a job passes
+    /// it; or `@/Workspace/...`, a workspace file holding the JSON (predict stages large
+    /// payloads so), which the component reads through the Workspace API.
     #[arg(value_name = "PAYLOAD_B64")]
     pub payload_b64: Option<String>,
 
@@ -120,11 +128,16 @@ impl Cli {
         }
     }
 
-    /// The one pooled client of this process, with the host's cap on waiting for an answer.
+    /// The one pooled client of this process: a response head is due when the component
+    /// asked for it, else within `DEFAULT_HTTP_TIMEOUT_SECS`; `--http-timeout` caps both.
     pub fn http_client(&self) -> Result<HttpClient, Failure> {
-        HttpClient::new()
-            .map(|c| c.with_head_limit(Duration::from_secs(self.http_timeout)))
-            .map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))
+        let client = HttpClient::new()
+            .map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?
+            .with_head_default(Duration::from_secs(DEFAULT_HTTP_TIMEOUT_SECS));
+        Ok(match self.http_timeout {
+            Some(secs) => client.with_head_cap(Duration::from_secs(secs)),
+            None => client,
+        })
     }
 }
 

@@ -18,7 +18,7 @@ pub fn predict_payload(arg: Option<&str>, stdin: impl Read) -> Result<String, Fa
 /// The payload of `run`, from `PAYLOAD_B64` or `--payload`.
 pub fn run_payload(args: &RunArgs, stdin: impl Read) -> Result<String, Failure> {
     match (&args.payload_b64, &args.payload) {
-        (Some(b64), None) => decode_b64_payload(b64),
+        (Some(arg), None) => job_argument(arg),
         (None, Some(text)) => text_or_file("--payload", text, stdin),
         // clap's group makes these unreachable; keep a clear answer anyway.
         _ => Err(Failure::Config(
@@ -27,9 +27,18 @@ pub fn run_payload(args: &RunArgs, stdin: impl Read) -> Result<String, Failure> 
     }
 }
 
+/// `argv[1]` of a job run as the component's payload: a staged payload's `@/Workspace/...`
+/// path as it is (the component reads the file from the workspace), else decoded base64.
+pub fn job_argument(arg: &str) -> Result<String, Failure> {
+    match arg.trim() {
+        staged if staged.starts_with("@/") => Ok(staged.to_string()),
+        b64 => decode_b64_payload(b64),
+    }
+}
+
 /// Decodes `argv[1]` of a job run. Accepts both alphabets with or without padding, because
 /// callers build it by hand in several languages.
-pub fn decode_b64_payload(b64: &str) -> Result<String, Failure> {
+fn decode_b64_payload(b64: &str) -> Result<String, Failure> {
     const FIELD: &str = "argv[1]";
     let config =
         GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent);
@@ -159,6 +168,15 @@ mod tests {
             panic!()
         };
         assert_eq!(run_payload(&args, std::io::empty()).unwrap(), JSON);
+
+        let cli = parse(&["sdp-agent", "run", "--", "@/Workspace/p/payload.json"]).unwrap();
+        let Command::Run(args) = cli.command else {
+            panic!()
+        };
+        assert_eq!(
+            run_payload(&args, std::io::empty()).unwrap(),
+            "@/Workspace/p/payload.json"
+        );
 
         let cli = parse(&["sdp-agent", "run", "--payload", JSON]).unwrap();
         let Command::Run(args) = cli.command else {

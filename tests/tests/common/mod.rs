@@ -45,6 +45,11 @@ pub fn wasmtime() -> PathBuf {
     sdp_agent_e2e::wasmtime_cli().unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// The Python launcher a Databricks job runs.
+pub fn launcher() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../host/launcher/sdp_agent_launcher.py")
+}
+
 pub fn emulator() -> Emulator {
     Emulator::spawn(EmulatorConfig::default()).expect("emulator starts")
 }

@@ -1,0 +1,156 @@
+//! Large payloads. A job task's parameters are size-limited, so a payload whose base64 would
+//! not fit is written to a workspace file first and the task gets `@<path>` instead; `run`
+//! reads the file back through the Workspace API (so it works on any compute and any host).
+
+use crate::databricks::{Workspace, workspace};
+use crate::error::{Error, FieldError, Result};
+use crate::payload::Payload;
+use base64::Engine;
+use serde_json::Value;
+use std::borrow::Cow;
+
+/// Longest base64 payload passed inline. Jobs caps the JSON of a task's parameters at 10,000
+/// bytes (documented for run-now's `python_params`); this leaves room for the options after it.
+pub const MAX_INLINE_BYTES: usize = 8_000;
+
+/// The host's default `--timeout`: the budget of the work `run` does before it waits.
+const WORK_BUDGET_SECS: u64 = 900;
+
+/// Folder (under the pipeline's folder) that staged payloads go to.
+const STAGING_FOLDER: &str = ".sdp-agent";
+
+/// The payload document as base64, the job convention for `run`'s argument.
+fn encode(payload: &Payload) -> String {
+    base64::engine::general_purpose::STANDARD.encode(Value::Object(payload.doc.clone()).to_string())
+}
+
+/// The launcher's parameters: the payload (inline, or `@path` of a staged copy), then any host
+/// options `run` needs for it.
+pub async fn launcher_arguments(
+    ws: &Workspace,
+    payload: &Payload,
+    token: &str,
+) -> Result<Vec<String>> {
+    let encoded = encode(payload);
+    if encoded.len() <= MAX_INLINE_BYTES {
+        return Ok(vec![encoded]);
+    }
+    let Some(path) = staging_path(payload, token) else {
+        return Err(Error::InvalidPayload(vec![FieldError::new(
+            "root_path",
+            format!(
+                "the payload is {} bytes as base64, more than a job parameter carries ({MAX_INLINE_BYTES}); \
+                 give root_path (or workspace_file_paths) so it can be staged in a workspace file",
+                encoded.len()
+            ),
+        )]));
+    };
+    let text = Value::Object(payload.doc.clone()).to_string();
+    workspace::upload(ws, &path, &text).await?;
+    let mut arguments = vec![format!("@{path}")];
+    if payload.wait {
+        // The host reads `wait` from an inline payload to extend run's deadline; a staged one
+        // it cannot see, so the deadline is passed explicitly.
+        arguments.push("--timeout".into());
+        arguments.push((WORK_BUDGET_SECS + payload.wait_timeout_seconds).to_string());
+    }
+    Ok(arguments)
+}
+
+/// `<root>/.sdp-agent/payload-<token>.json`, under `/Workspace` (the form a cluster's file
+/// system also shows). The root is `root_path`, else the common folder of the pipeline's
+/// files: a place the run identity (the submitter) writes to anyway.
+fn staging_path(payload: &Payload, token: &str) -> Option<String> {
+    let root = payload.config.root_path.clone().or_else(|| {
+        let paths = payload.config.workspace_file_paths.as_ref()?;
+        common_folder(paths)
+    })?;
+    let root = if root == "/Workspace" || root.starts_with("/Workspace/") {
+        root
+    } else {
+        format!("/Workspace{root}")
+    };
+    Some(format!(
+        "{root}/{STAGING_FOLDER}/payload-{}.json",
+        file_name_part(token)
+    ))
+}
+
+/// The deepest folder holding every path (None when that is the workspace root).
+fn common_folder(paths: &[String]) -> Option<String> {
+    let folders: Vec<Vec<&str>> = paths
+        .iter()
+        .map(|p| {
+            let mut parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty()).collect();
+            parts.pop();
+            parts
+        })
+        .collect();
+    let first = folders.first()?;
+    let depth = (0..first.len())
+        .take_while(|&i| folders.iter().all(|f| f.get(i) == first.get(i)))
+        .count();
+    (depth > 0).then(|| format!("/{}", first[..depth].join("/")))
+}
+
+/// The token as it may appear in a file name: kept when it is plain, else hex-encoded (so two
+/// different tokens never share a file).
+fn file_name_part(token: &str) -> String {
+    if !token.is_empty()
+        && token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        token.to_string()
+    } else {
+        token.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// `run`'s argument as JSON text: itself, or for `@<path>` the staged file's content.
+pub async fn resolve(argument: &str) -> Result<Cow<'_, str>> {
+    let Some(path) = argument.strip_prefix('@') else {
+        return Ok(Cow::Borrowed(argument));
+    };
+    if !path.starts_with('/') {
+        return Err(Error::InvalidPayload(vec![FieldError::new(
+            "$",
+            format!("`@{path}` must name a workspace file by its absolute path"),
+        )]));
+    }
+    let ws = Workspace::from_env()?;
+    let bytes = workspace::export(&ws, path).await?;
+    String::from_utf8(bytes).map(Cow::Owned).map_err(|_| {
+        Error::InvalidPayload(vec![FieldError::new(
+            "$",
+            format!("the staged payload {path} is not UTF-8 text"),
+        )])
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn common_folders() {
+        let paths = |p: &[&str]| p.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            common_folder(&paths(&["/Workspace/a/b/x.sql", "/Workspace/a/c/y.sql"])).as_deref(),
+            Some("/Workspace/a")
+        );
+        assert_eq!(
+            common_folder(&paths(&["/Users/me/p/x.sql"])).as_deref(),
+            Some("/Users/me/p")
+        );
+        assert_eq!(common_folder(&paths(&["/x.sql", "/y.sql"])), None);
+        assert_eq!(common_folder(&[]), None);
+    }
+
+    #[test]
+    fn tokens_become_file_names() {
+        assert_eq!(file_name_part("order-42_a"), "order-42_a");
+        assert_eq!(file_name_part("a/b"), "612f62");
+        assert_eq!(file_name_part(""), "");
+    }
+}
