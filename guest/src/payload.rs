@@ -28,6 +28,7 @@ const KNOWN_KEYS: &[&str] = &[
     "full_refresh",
     "wait",
     "wait_timeout_seconds",
+    "dry_run",
 ];
 
 /// Where a Jobs run gets its compute.
@@ -58,6 +59,8 @@ pub struct Payload {
     pub full_refresh: bool,
     pub wait: bool,
     pub wait_timeout_seconds: u64,
+    /// Plan mode: send reads, withhold writes, answer with the plan (`databricks::plan`).
+    pub dry_run: bool,
 }
 
 /// Which entry point reads the payload: the job side does not need a runner.
@@ -161,6 +164,10 @@ impl Payload {
             .get("wait")
             .and_then(|v| boolean("wait", v, errors))
             .unwrap_or(false);
+        let dry_run = doc
+            .get("dry_run")
+            .and_then(|v| boolean("dry_run", v, errors))
+            .unwrap_or(false);
         let config = PartialConfig::read(&doc, errors);
 
         if existing.is_some() && new_cluster.is_some() {
@@ -213,6 +220,7 @@ impl Payload {
             full_refresh,
             wait,
             wait_timeout_seconds,
+            dry_run,
         }
     }
 }

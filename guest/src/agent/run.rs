@@ -3,6 +3,7 @@
 
 use crate::config::{PartialConfig, PipelineConfig};
 use crate::databricks::pipelines::{self, Started};
+use crate::databricks::plan::PlannedCall;
 use crate::databricks::{Workspace, workspace};
 use crate::error::{Error, FieldError, Result};
 use crate::payload::{Payload, Side};
@@ -17,11 +18,13 @@ pub struct PipelineResult {
     pub update_id: String,
     pub message: String,
     pub state: Option<String>,
+    /// Plan mode: the withheld writes (ids they would have made are placeholders).
+    pub plan: Option<Vec<PlannedCall>>,
 }
 
 pub async fn run(text: &str) -> Result<PipelineResult> {
     let payload = Payload::parse(text, Side::Run)?;
-    let ws = Workspace::from_env()?;
+    let ws = Workspace::from_env()?.dry_run(payload.dry_run);
     let (cfg, model_sources) = resolve_config(&ws, &payload).await?;
     let mut notes = write_sources(&ws, &cfg, &payload.config.sources, &model_sources).await?;
 
@@ -71,7 +74,8 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         }
     ));
 
-    let state = if payload.wait {
+    // A planned update never runs: there is nothing to wait for.
+    let state = if payload.wait && !payload.dry_run {
         let state = wait_for(&ws, &pipeline_id, &update_id, payload.wait_timeout_seconds).await?;
         let mut note = format!("update {state}");
         if state != "COMPLETED"
@@ -89,8 +93,13 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         service_url: format!("{}/pipelines/{pipeline_id}", ws.base()),
         pipeline_id,
         update_id,
-        message: notes.join("; "),
+        message: if payload.dry_run {
+            format!("dry run, nothing written; would have: {}", notes.join("; "))
+        } else {
+            notes.join("; ")
+        },
         state,
+        plan: ws.planned(),
     })
 }
 

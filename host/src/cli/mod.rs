@@ -2,7 +2,7 @@
 
 mod payload;
 
-pub use payload::{decode_b64_payload, predict_payload, run_payload};
+pub use payload::{decode_b64_payload, predict_payload, run_payload, with_dry_run};
 
 use crate::agent::AgentOptions;
 use crate::client::HttpClient;
@@ -58,6 +58,12 @@ pub struct Cli {
     /// credentials from; overrides DATABRICKS_CONFIG_PROFILE. Environment values still win.
     #[arg(long, global = true, value_name = "NAME")]
     pub profile: Option<String>,
+
+    /// Plan mode for `predict` and `run`: send the reads (lookups, the model), withhold every
+    /// write, and print `{"plan": [{"method", "path", "body"}, ...], ...}`. The same as
+    /// `"dry_run": true` in the payload.
+    #[arg(long)]
+    pub dry_run: bool,
 
     #[command(subcommand)]
     pub command: Command,
