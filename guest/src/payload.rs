@@ -30,6 +30,7 @@ const KNOWN_KEYS: &[&str] = &[
     "adopt",
     "wait",
     "wait_timeout_seconds",
+    "dry_run",
 ];
 
 /// Where a Jobs run gets its compute.
@@ -81,6 +82,8 @@ pub struct Payload {
     pub adopt: bool,
     pub wait: bool,
     pub wait_timeout_seconds: u64,
+    /// Plan mode: send reads, withhold writes, answer with the plan (`databricks::plan`).
+    pub dry_run: bool,
 }
 
 /// Which entry point reads the payload: the job side does not need a runner.
@@ -203,6 +206,10 @@ impl Payload {
             .get("wait")
             .and_then(|v| boolean("wait", v, errors))
             .unwrap_or(false);
+        let dry_run = doc
+            .get("dry_run")
+            .and_then(|v| boolean("dry_run", v, errors))
+            .unwrap_or(false);
         let config = PartialConfig::read(&doc, errors);
 
         if existing.is_some() && new_cluster.is_some() {
@@ -297,6 +304,7 @@ impl Payload {
             adopt,
             wait,
             wait_timeout_seconds,
+            dry_run,
         }
     }
 }

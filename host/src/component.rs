@@ -10,18 +10,19 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 
-/// Typed bindings for `wit/agent.wit`; exports are called asynchronously because the guest's
-/// HTTP and clock imports are async host functions.
+/// Typed bindings for `wit/agent.wit`'s `entry-points` (`predict` and `run`; the WASI imports
+/// are linked from wasmtime-wasi, the HTTP export is `ProxyPre`'s). Exports are called
+/// asynchronously because the guest's HTTP and clock imports are async host functions.
 pub mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
-        world: "sdp-agent",
+        world: "entry-points",
         exports: { default: async },
     });
 }
 
-pub use bindings::SdpAgentPre;
-pub use bindings::sdp::agent::types::{AgentError, PipelineResult, SubmittedRun};
+pub use bindings::EntryPointsPre;
+pub use bindings::sdp::agent::types::{AgentError, PipelineResult, PlannedCall, SubmittedRun};
 
 /// The component built with this binary (see build.rs).
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SDP_AGENT_GUEST_WASM"));
@@ -41,7 +42,7 @@ pub enum Allocation {
 /// Everything that is expensive to set up and safe to share between calls (and threads).
 pub struct Runtime {
     engine: Engine,
-    pre: SdpAgentPre<AgentState>,
+    pre: EntryPointsPre<AgentState>,
     /// `wasi:http/incoming-handler`, when the component exports it (for `serve`).
     proxy: Option<ProxyPre<AgentState>>,
     _ticker: EpochTicker,
@@ -64,7 +65,7 @@ impl Runtime {
             .context("the component's imports cannot be satisfied (WASI 0.2 + wasi:http only)")?;
         // Optional: a component without the HTTP export still runs `predict` and `run`.
         let proxy = ProxyPre::new(pre.clone()).ok();
-        let pre = SdpAgentPre::new(pre)
+        let pre = EntryPointsPre::new(pre)
             .map_err(to_anyhow)
             .context("the component does not export sdp:agent/agent@0.1.0")?;
         let ticker = EpochTicker::start(&engine);
@@ -117,7 +118,7 @@ impl Runtime {
         &self.engine
     }
 
-    pub fn pre(&self) -> &SdpAgentPre<AgentState> {
+    pub fn pre(&self) -> &EntryPointsPre<AgentState> {
         &self.pre
     }
 

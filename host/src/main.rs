@@ -54,6 +54,15 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(cli: Cli) -> ExitCode {
+    if cli.dry_run && !matches!(cli.command, Command::Predict { .. } | Command::Run(_)) {
+        use clap::CommandFactory;
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--dry-run applies to predict and run only",
+            )
+            .exit();
+    }
     match &cli.command {
         Command::Predict { payload } => {
             if payload.is_none() && std::io::stdin().is_terminal() {
@@ -87,6 +96,11 @@ async fn call_once(
     // Cheapest checks first: missing host or credentials should not cost a compile.
     let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(Failure::Config)?;
     let payload = payload()?;
+    let payload = if cli.dry_run {
+        cli::with_dry_run(payload)
+    } else {
+        payload
+    };
     let runtime = Runtime::load(cli.component.clone(), Allocation::OnDemand)
         .await
         .map_err(|e| Failure::Config(format!("{e:#}")))?;

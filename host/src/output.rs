@@ -1,7 +1,8 @@
 //! The one JSON line `predict` and `run` print, for success and for failure.
 
-use crate::component::{AgentError, PipelineResult, SubmittedRun};
+use crate::component::{AgentError, PipelineResult, PlannedCall, SubmittedRun};
 use serde::Serialize;
+use serde_json::{Value, json};
 
 /// A successful call's answer.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -18,6 +19,13 @@ pub enum Success {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         state: Option<String>,
+    },
+    /// A dry run: the withheld requests in order, then the answer's fields, with placeholders.
+    /// Nothing was started, so there is no final state to fail on.
+    Planned {
+        plan: Vec<Value>,
+        #[serde(flatten)]
+        result: serde_json::Map<String, Value>,
     },
 }
 
@@ -36,23 +44,47 @@ impl Success {
 
 impl From<SubmittedRun> for Success {
     fn from(r: SubmittedRun) -> Self {
-        Success::Submitted {
-            run_id: r.run_id,
-            run_url: r.run_url,
-        }
+        planned(
+            r.plan,
+            Success::Submitted {
+                run_id: r.run_id,
+                run_url: r.run_url,
+            },
+        )
     }
 }
 
 impl From<PipelineResult> for Success {
     fn from(r: PipelineResult) -> Self {
-        Success::Pipeline {
-            service_url: r.service_url,
-            pipeline_id: r.pipeline_id,
-            update_id: r.update_id,
-            message: r.message,
-            state: r.state,
-        }
+        planned(
+            r.plan,
+            Success::Pipeline {
+                service_url: r.service_url,
+                pipeline_id: r.pipeline_id,
+                update_id: r.update_id,
+                message: r.message,
+                state: r.state,
+            },
+        )
     }
+}
+
+/// `result` as it is, or with the plan of a dry run in front (bodies as JSON, not text).
+fn planned(plan: Option<Vec<PlannedCall>>, result: Success) -> Success {
+    let Some(plan) = plan else { return result };
+    let plan = plan
+        .into_iter()
+        .map(|c| {
+            let body = c
+                .body
+                .map(|b| serde_json::from_str(&b).unwrap_or(Value::String(b)));
+            json!({"method": c.method, "path": c.path, "body": body})
+        })
+        .collect();
+    let Ok(Value::Object(result)) = serde_json::to_value(&result) else {
+        unreachable!("a result serializes as an object")
+    };
+    Success::Planned { plan, result }
 }
 
 /// One problem with a payload (`path` is a JSON path, or a CLI argument name).

@@ -2,6 +2,7 @@
 //! run of the deployed job when there is a job id), answer at once.
 
 use super::staging;
+use crate::databricks::plan::PlannedCall;
 use crate::databricks::{Workspace, jobs, run_now};
 use crate::error::Result;
 use crate::payload::{Compute, Payload, Side};
@@ -17,6 +18,8 @@ const ENVIRONMENT_KEY: &str = "sdp_agent_env";
 pub struct SubmittedRun {
     pub run_id: i64,
     pub run_url: String,
+    /// Plan mode: the withheld writes (`run_id` is then a placeholder).
+    pub plan: Option<Vec<PlannedCall>>,
 }
 
 pub async fn predict(text: &str) -> Result<SubmittedRun> {
@@ -25,7 +28,7 @@ pub async fn predict(text: &str) -> Result<SubmittedRun> {
 
 /// Submits the run for a payload already validated for the predict side.
 pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
-    let ws = Workspace::from_env()?;
+    let ws = Workspace::from_env()?.dry_run(payload.dry_run);
     // One token per predict call, reused by every retry of the submit inside it.
     let token = payload
         .idempotency_token
@@ -51,7 +54,11 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
             fallback
         }
     };
-    Ok(SubmittedRun { run_id, run_url })
+    Ok(SubmittedRun {
+        run_id,
+        run_url,
+        plan: ws.planned(),
+    })
 }
 
 /// The `runs/submit` body: one task that runs the launcher with `parameters` (the payload as

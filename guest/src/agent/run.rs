@@ -6,6 +6,7 @@ use super::sources;
 use crate::config::{PartialConfig, PipelineConfig};
 use crate::databricks::client::{backoff, outcome_unknown};
 use crate::databricks::pipelines::{self, Existing};
+use crate::databricks::plan::PlannedCall;
 use crate::databricks::updates::{self, Started};
 use crate::databricks::{Workspace, unity_catalog};
 use crate::error::{Error, Result};
@@ -21,12 +22,14 @@ pub struct PipelineResult {
     pub update_id: String,
     pub message: String,
     pub state: Option<String>,
+    /// Plan mode: the withheld writes (ids they would have made are placeholders).
+    pub plan: Option<Vec<PlannedCall>>,
 }
 
 pub async fn run(text: &str) -> Result<PipelineResult> {
     let text = super::staging::resolve(text).await?;
     let payload = Payload::parse(&text, Side::Run)?;
-    let ws = Workspace::from_env()?;
+    let ws = Workspace::from_env()?.dry_run(payload.dry_run);
     let (cfg, model_sources) = resolve_config(&ws, &payload).await?;
 
     // Whose pipeline it is decides what may be written: settle it before writing anything.
@@ -82,7 +85,8 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         if full_refresh { " (full refresh)" } else { "" }
     ));
 
-    let state = if payload.wait {
+    // A planned update never runs: there is nothing to wait for.
+    let state = if payload.wait && !payload.dry_run {
         let state = wait_for(&ws, &pipeline_id, &update_id, payload.wait_timeout_seconds).await?;
         let mut note = format!("update {state}");
         if state != "COMPLETED" {
@@ -101,8 +105,13 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         service_url: format!("{}/pipelines/{pipeline_id}", ws.base()),
         pipeline_id,
         update_id,
-        message: notes.join("; "),
+        message: if payload.dry_run {
+            format!("dry run, nothing written; would have: {}", notes.join("; "))
+        } else {
+            notes.join("; ")
+        },
         state,
+        plan: ws.planned(),
     })
 }
 

@@ -1,7 +1,8 @@
 //! The one way the agent talks to the workspace: JSON over wasi-http, with the SDKs' retry
 //! rules (429/503 and dropped connections, Retry-After honoured, bounded) and Databricks'
-//! error shape turned into `Error::Upstream`.
+//! error shape turned into `Error::Upstream`. In plan mode it sends only reads (see `plan`).
 
+use super::plan::{Plan, PlannedCall};
 use crate::error::{Error, Result, Upstream};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 pub struct Workspace {
     base: String,
     token: Option<String>,
+    /// Set in plan mode: the writes withheld so far.
+    plan: Option<Plan>,
 }
 
 impl Workspace {
@@ -52,7 +55,22 @@ impl Workspace {
         } else {
             format!("https://{host}")
         };
-        Workspace { base, token }
+        Workspace {
+            base,
+            token,
+            plan: None,
+        }
+    }
+
+    /// Plan mode when `on`: from now on only reads are sent (see `plan`).
+    pub fn dry_run(mut self, on: bool) -> Self {
+        self.plan = on.then(Plan::default);
+        self
+    }
+
+    /// In plan mode, the calls withheld so far, in order; `None` otherwise.
+    pub fn planned(&self) -> Option<Vec<PlannedCall>> {
+        self.plan.as_ref().map(Plan::calls)
     }
 
     /// The workspace URL, e.g. for UI links.
@@ -102,6 +120,13 @@ impl Workspace {
         retry: Retry,
         first_byte_timeout: Duration,
     ) -> Result<Value> {
+        if let Some(answer) = self
+            .plan
+            .as_ref()
+            .and_then(|p| p.withhold(&method, path, body))
+        {
+            return Ok(answer);
+        }
         let what = format!("{method} {}", path.split('?').next().unwrap_or(path));
         let started = Instant::now();
         let mut attempt = 0;

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod jobs;
 pub mod pipelines;
+pub mod plan;
 pub mod run_now;
 pub mod serving;
 pub mod unity_catalog;

@@ -191,7 +191,11 @@ async fn predict_all(field: &str, records: Vec<Value>) -> Response<Body> {
 }
 
 fn run_json(run: &crate::agent::SubmittedRun) -> Value {
-    json!({"run_id": run.run_id, "run_url": run.run_url})
+    let mut answer = json!({"run_id": run.run_id, "run_url": run.run_url});
+    if let Some(plan) = &run.plan {
+        answer["plan"] = crate::databricks::plan::to_json(plan);
+    }
+    answer
 }
 
 fn too_large() -> Response<Body> {

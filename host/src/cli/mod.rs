@@ -2,7 +2,7 @@
 
 mod payload;
 
-pub use payload::{job_argument, predict_payload, run_payload};
+pub use payload::{job_argument, predict_payload, run_payload, with_dry_run};
 
 use crate::agent::AgentOptions;
 use crate::client::HttpClient;
@@ -68,6 +68,12 @@ pub struct Cli {
     #[arg(long = "job-id", global = true, value_name = "ID", env = "SDP_AGENT_JOB_ID",
           value_parser = clap::value_parser!(u64).range(1..=i64::MAX as u64))]
     pub job_id: Option<u64>,
+
+    /// Plan mode for `predict` and `run`: send the reads (lookups, the model), withhold every
+    /// write, and print `{"plan": [{"method", "path", "body"}, ...], ...}`. The same as
+    /// `"dry_run": true` in the payload.
+    #[arg(long)]
+    pub dry_run: bool,
 
     #[command(subcommand)]
     pub command: Command,

@@ -5,6 +5,8 @@ use crate::output::Failure;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde_json::value::RawValue;
+use std::collections::BTreeMap;
 use std::io::Read;
 
 /// The payload argument of `predict`: JSON text, `@file`, or stdin when absent or `-`.
@@ -59,6 +61,18 @@ fn decode_b64_payload(b64: &str) -> Result<String, Failure> {
         .map_err(|e| Failure::invalid_field(FIELD, format!("not valid base64: {e}")))?;
     String::from_utf8(bytes)
         .map_err(|e| Failure::invalid_field(FIELD, format!("decoded payload is not UTF-8: {e}")))
+}
+
+/// The payload with `"dry_run": true` (for `--dry-run`); other keys and values keep their exact
+/// text. Anything but a JSON object is passed on as it is, for the component to report.
+pub fn with_dry_run(payload: String) -> String {
+    type Doc = BTreeMap<String, Box<RawValue>>;
+    let Ok(mut doc) = serde_json::from_str::<Doc>(&payload) else {
+        return payload;
+    };
+    let yes = serde_json::value::to_raw_value(&true).expect("a bool serializes");
+    doc.insert("dry_run".into(), yes);
+    serde_json::to_string(&doc).unwrap_or(payload)
 }
 
 /// `@path` reads a file (`@-` is stdin); anything else is the JSON text itself.
@@ -124,6 +138,21 @@ mod tests {
         assert_eq!(field_path(err), "PAYLOAD");
         let err = predict_payload(None, &[0xff, 0xfe][..]).unwrap_err();
         assert_eq!(field_path(err), "PAYLOAD");
+    }
+
+    #[test]
+    fn dry_run_sets_the_key_and_keeps_the_rest_exact() {
+        let text = r#"{"wait": true, "x": 0.30000000000000004, "dry_run": false}"#;
+        let doc: serde_json::Value = serde_json::from_str(&with_dry_run(text.into())).unwrap();
+        assert_eq!(doc["dry_run"], true);
+        assert_eq!(doc["wait"], true);
+        assert!(with_dry_run(text.into()).contains("0.30000000000000004"));
+        for not_an_object in ["[1]", "not json", ""] {
+            assert_eq!(with_dry_run(not_an_object.into()), not_an_object);
+        }
+        use clap::Parser as _;
+        let cli = super::super::Cli::try_parse_from(["sdp-agent", "--dry-run", "predict", "{}"]);
+        assert!(cli.unwrap().dry_run);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! A hostile stand-in for the sdp-agent component, for sandbox tests only.
 //!
-//! It implements the same world (`wit/agent.wit`), so `sdp-agent --component` runs it like the
+//! It implements the agent's entry points (`wit/agent.wit`, world `entry-points`), so `sdp-agent --component` runs it like the
 //! real agent. Both exports read the payload as a command and report what the host let it do:
 //!
 //! | payload | does | answers |
@@ -18,7 +18,7 @@
 //! `{"headers": [[name, value], …], "env": {…}}`, exactly what the host handed it, so a test
 //! can prove what a server passes on to its component (and what it keeps back).
 
-wit_bindgen::generate!({ path: "../../../wit", world: "sdp-agent" });
+wit_bindgen::generate!({ path: "../../../wit", world: "entry-points" });
 
 use exports::sdp::agent::agent::Guest;
 use sdp::agent::types::{AgentError, FieldError, PipelineResult, SubmittedRun};
@@ -42,6 +42,7 @@ impl Guest for Probe {
         probe(&payload).map(|r| SubmittedRun {
             run_id: r.code.into(),
             run_url: r.text,
+            plan: None,
         })
     }
 
@@ -52,6 +53,7 @@ impl Guest for Probe {
             update_id: r.code.to_string(),
             message: r.text,
             state: None,
+            plan: None,
         })
     }
 }
