@@ -269,6 +269,9 @@ impl Payload {
                     "claude_endpoint",
                     format!("from {ENDPOINT_ENV}: {}", not_an_endpoint(&name)),
                 )),
+                // A deployed job names its endpoint itself (`sdp-agent deploy` writes it
+                // beside the launcher), so run-now may leave it to the job.
+                None if job_id.is_some() => {}
                 None => errors.push(FieldError::new(
                     "claude_endpoint",
                     format!(

@@ -102,6 +102,9 @@ fn run_reads_the_workspace_and_plans_every_write_in_order() {
             ("POST".into(), "/api/2.0/workspace/mkdirs".into()),
             ("POST".into(), "/api/2.0/workspace/import".into()),
             ("POST".into(), "/api/2.0/pipelines".into()),
+            // Before starting an update the agent notes `latest_updates` (to adopt an update
+            // whose start answer is lost): a read of a pipeline that does not exist yet.
+            ("GET".into(), "/api/2.0/pipelines/<pipeline_id>".into()),
             (
                 "POST".into(),
                 "/api/2.0/pipelines/<pipeline_id>/updates".into()
@@ -113,7 +116,7 @@ fn run_reads_the_workspace_and_plans_every_write_in_order() {
     assert_eq!(plan[1]["body"]["path"], new_file);
     assert_eq!(plan[2]["body"]["name"], "planned_pipeline");
     assert_eq!(plan[2]["body"]["libraries"].as_array().unwrap().len(), 3);
-    assert_eq!(plan[3]["body"], json!({"full_refresh": true}));
+    assert_eq!(plan[4]["body"], json!({"full_refresh": true}));
     assert_eq!(result["pipeline_id"], "<pipeline_id>");
     assert_eq!(result["update_id"], "<update_id>");
     assert!(
@@ -179,6 +182,7 @@ fn the_payload_key_plans_too_and_the_model_is_still_asked() {
             "/api/2.0/workspace/mkdirs",
             "/api/2.0/workspace/import",
             "/api/2.0/pipelines",
+            "/api/2.0/pipelines/<pipeline_id>",
             "/api/2.0/pipelines/<pipeline_id>/updates"
         ]
     );

@@ -110,6 +110,7 @@ describe("calls", () => {
         "POST /api/2.0/workspace/mkdirs",
         "POST /api/2.0/workspace/import",
         "POST /api/2.0/pipelines",
+        "GET /api/2.0/pipelines/<pipeline_id>",
         "POST /api/2.0/pipelines/<pipeline_id>/updates",
       ],
     );
@@ -134,7 +135,7 @@ describe("typed errors", () => {
     );
     assert.equal(tag, "invalid-payload");
     const paths = val.map((f) => f.path).sort();
-    assert.deepEqual(paths, ["catalog", "question", "wait"]);
+    assert.deepEqual(paths, ["catalog", "claude_endpoint", "question", "wait"]);
     assert.ok(val.every((f) => f.message.length > 0));
   });
 

@@ -165,6 +165,7 @@ mod tests {
         let mut doc = json!({
             "runner_path": "/Workspace/Shared/launcher.py",
             "question": "a bronze table over clickstream",
+            "claude_endpoint": "databricks-claude-sonnet-4-5",
         });
         doc.as_object_mut()
             .unwrap()

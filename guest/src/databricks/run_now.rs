@@ -84,7 +84,9 @@ mod tests {
 
     #[test]
     fn without_a_job_id_the_runner_is_still_required() {
-        let err = parse(json!({"question": "q"})).unwrap_err();
+        let err =
+            parse(json!({"question": "q", "claude_endpoint": "databricks-claude-sonnet-4-5"}))
+                .unwrap_err();
         assert_eq!(err, ["runner_path"]);
     }
 }
