@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::scim::WorkspaceUser;
 
+pub use crate::engine::Engine;
+
 /// Knobs for one emulator instance. `Default` gives a realistic workspace that needs a token.
 #[derive(Clone)]
 pub struct EmulatorConfig {
@@ -36,6 +38,9 @@ pub struct EmulatorConfig {
     /// `RunOutcome.logs` becomes runs/get-output `logs`.
     /// None = the run is marked TERMINATED/SUCCESS immediately with empty logs.
     pub run_executor: Option<RunExecutor>,
+    /// What runs pipeline updates' code: the structural check (default) or Apache Spark
+    /// Declarative Pipelines (`Engine::Spark`).
+    pub engine: Engine,
 }
 
 impl Default for EmulatorConfig {
@@ -50,6 +55,7 @@ impl Default for EmulatorConfig {
             like_case_insensitive: false,
             omit_run_page_url: false,
             run_executor: None,
+            engine: Engine::Structural,
         }
     }
 }

@@ -9,6 +9,7 @@ mod auth;
 mod body;
 mod config;
 mod demo_model;
+pub mod engine;
 mod error;
 mod faults;
 mod fm;
@@ -29,7 +30,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use config::{EmulatorConfig, RunExecutor, RunOutcome, SubmittedRun};
+pub use config::{EmulatorConfig, Engine, RunExecutor, RunOutcome, SubmittedRun};
+pub use engine::SparkEngine;
 pub use faults::Fault;
 pub use fm::ChatReply;
 pub use middleware::RecordedRequest;

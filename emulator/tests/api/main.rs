@@ -2,6 +2,7 @@
 
 mod chat;
 mod client;
+mod engine;
 mod gate;
 mod jobs;
 mod oauth;
