@@ -200,3 +200,52 @@ async fn syntax_errors_missing_files_and_bare_queries_are_reported() {
         "{message}"
     );
 }
+
+#[tokio::test]
+async fn every_plan_of_the_demo_model_passes_the_check() {
+    let (emulator, client) = start_default().await;
+    for question in [
+        "clickstream bronze, silver and gold",
+        "IoT sensor readings",
+        "orders into bronze",
+        "server logs",
+        "payments pipeline",
+        "something else entirely",
+    ] {
+        let answer = client
+            .post(
+                "/serving-endpoints/demo/invocations",
+                &json!({"messages": [{"role": "user", "content": question}]}),
+            )
+            .await
+            .json();
+        let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
+        let fenced = text
+            .split("```json\n")
+            .nth(1)
+            .unwrap()
+            .split("\n```")
+            .next();
+        let plan: Value = serde_json::from_str(fenced.unwrap()).unwrap();
+        for (path, source) in plan["sources"].as_object().unwrap() {
+            emulator.put_file(path, source.as_str().unwrap());
+        }
+        let libraries: Vec<Value> = plan["workspace_file_paths"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| json!({"file": {"path": p}}))
+            .collect();
+        let reply = client
+            .post(
+                "/api/2.0/pipelines",
+                &json!({"name": plan["pipelineName"], "catalog": plan["catalog"],
+                        "schema": plan["schema"], "libraries": libraries}),
+            )
+            .await;
+        let id = reply.json()["pipeline_id"].as_str().unwrap().to_string();
+        let (update, seen) = update(&client, &id, json!({"validate_only": true})).await;
+        let events = events_of(&client, &id, &update).await;
+        assert_eq!(seen.last().unwrap(), "COMPLETED", "{question}: {events:?}");
+    }
+}
