@@ -3,6 +3,7 @@
 //! dry-runs `validate_only` updates and really runs the others. Their findings become
 //! Databricks-shaped events (`events.rs`).
 
+mod args;
 mod dialect;
 pub mod events;
 mod job;
@@ -14,6 +15,7 @@ mod structure;
 
 use std::collections::BTreeMap;
 
+pub use args::{EngineArgs, EngineKind};
 pub use job::{Started, UpdateRef, start};
 pub use sources::{Language, SourceFile, collect};
 pub use spark::SparkEngine;
