@@ -71,7 +71,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             print_outcome(&outcome)
         }
         Command::Serve(args) => serve::run(&cli, args).await,
-        Command::Demo { question } => demo::run(&cli, question.as_deref()).await,
+        Command::Demo { question, engine } => demo::run(&cli, question.as_deref(), engine).await,
     }
 }
 
