@@ -119,6 +119,19 @@ impl SparkEngine {
             graph: check(&job.files, &target).graph,
             ..Verdict::default()
         };
+        // Emulators share pipeline directories (ids repeat across instances): hold the lock
+        // from writing the directory until Spark is done with it.
+        let _lock = match lock_port().await {
+            Ok(lock) => lock,
+            Err(e) => {
+                verdict.problems.push(Problem::new(
+                    "",
+                    format!("The local Spark engine could not take its lock: {e:#}"),
+                    "java.io.IOException",
+                ));
+                return verdict;
+            }
+        };
         match self.prepare(&job, &mut verdict) {
             Ok(Some(files)) => self.run(&job, files, &mut verdict).await,
             Ok(None) => {}
@@ -181,17 +194,6 @@ impl SparkEngine {
 
     async fn run(&self, job: &Job, files: Vec<(PathBuf, String)>, verdict: &mut Verdict) {
         let dir = self.work_dir.join(&job.pipeline_id);
-        let _lock = match lock_port().await {
-            Ok(lock) => lock,
-            Err(e) => {
-                verdict.problems.push(Problem::new(
-                    "",
-                    format!("The local Spark engine could not take its lock: {e:#}"),
-                    "java.io.IOException",
-                ));
-                return;
-            }
-        };
         let bin = self.venv.join("bin");
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths = vec![bin.clone()];
