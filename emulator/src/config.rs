@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::scim::WorkspaceUser;
 
+pub use crate::engine::Engine;
+
 /// Knobs for one emulator instance. `Default` gives a realistic workspace that needs a token.
 #[derive(Clone)]
 pub struct EmulatorConfig {
@@ -42,6 +44,9 @@ pub struct EmulatorConfig {
     /// `RunOutcome.logs` becomes runs/get-output `logs`.
     /// None = the run is marked TERMINATED/SUCCESS immediately with empty logs.
     pub run_executor: Option<RunExecutor>,
+    /// What runs pipeline updates' code: the structural check (default) or Apache Spark
+    /// Declarative Pipelines (`Engine::Spark`).
+    pub engine: Engine,
 }
 
 impl Default for EmulatorConfig {
@@ -58,6 +63,7 @@ impl Default for EmulatorConfig {
             default_catalog_name: Some("main".to_string()),
             omit_run_page_url: false,
             run_executor: None,
+            engine: Engine::Structural,
         }
     }
 }

@@ -11,6 +11,7 @@ mod auth;
 mod body;
 mod config;
 mod demo_model;
+pub mod engine;
 mod error;
 mod faults;
 mod files;
@@ -34,7 +35,8 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use config::{EmulatorConfig, RunExecutor, RunOutcome, SubmittedRun};
+pub use config::{EmulatorConfig, Engine, RunExecutor, RunOutcome, SubmittedRun};
+pub use engine::{EngineArgs, EngineKind, SparkEngine};
 pub use faults::Fault;
 pub use fm::ChatReply;
 pub use middleware::RecordedRequest;
@@ -171,6 +173,16 @@ impl Emulator {
     /// Each: `{"pipeline_id", "spec": {...}, "updates": [{update_id, state, full_refresh, ...}]}`.
     pub fn pipelines(&self) -> Vec<Value> {
         self.app.lock().pipelines.summaries()
+    }
+
+    /// The pipeline's event log, oldest first (empty for an unknown pipeline).
+    pub fn pipeline_events(&self, pipeline_id: &str) -> Vec<Value> {
+        let mut state = self.app.lock();
+        state
+            .pipelines
+            .get_mut(pipeline_id)
+            .map(|p| p.events.clone())
+            .unwrap_or_default()
     }
 
     /// Seeds a pipeline directly (no validation); returns its id.

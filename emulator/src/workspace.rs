@@ -184,6 +184,22 @@ impl WorkspaceState {
         let obj = self.objects.get(&canonical(path).ok()?)?;
         (obj.kind != Kind::Directory).then(|| String::from_utf8_lossy(&obj.content).into_owned())
     }
+
+    /// Every FILE and NOTEBOOK as `(/Workspace path, notebook language, decoded content)`, by
+    /// path: what a pipeline's glob libraries are matched against.
+    pub fn sources(&self) -> Vec<(String, Option<String>, String)> {
+        self.objects
+            .iter()
+            .filter(|(_, obj)| obj.kind != Kind::Directory)
+            .map(|(path, obj)| {
+                let language = (obj.kind == Kind::Notebook)
+                    .then(|| obj.language.clone())
+                    .flatten();
+                let text = String::from_utf8_lossy(&obj.content).into_owned();
+                (format!("/Workspace{path}"), language, text)
+            })
+            .collect()
+    }
 }
 
 /// `POST /api/2.0/workspace/mkdirs {path}`.

@@ -10,7 +10,9 @@ use crate::component::{Allocation, Runtime};
 use crate::config::Workspace;
 use crate::deadline::Deadline;
 use crate::output::{Failure, Success, render};
-use sdp_emulator::{Emulator, EmulatorConfig, RunExecutor, RunOutcome, SubmittedRun};
+use sdp_emulator::{
+    Emulator, EmulatorConfig, EngineArgs, EngineKind, RunExecutor, RunOutcome, SubmittedRun,
+};
 use serde_json::{Value, json};
 use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
@@ -21,8 +23,8 @@ const RUNNER_PATH: &str = "/Workspace/Shared/sdp-agent/sdp_agent_launcher.py";
 const CLAUDE_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
 const POLL_EVERY: Duration = Duration::from_millis(200);
 
-pub async fn run(cli: &Cli, question: Option<&str>) -> ExitCode {
-    match demo(cli, question.unwrap_or(DEFAULT_QUESTION)).await {
+pub async fn run(cli: &Cli, question: Option<&str>, engine: &EngineArgs) -> ExitCode {
+    match demo(cli, question.unwrap_or(DEFAULT_QUESTION), engine).await {
         Ok(last) => {
             println!("{}", last.line);
             if last.success {
@@ -44,7 +46,10 @@ struct LastLine {
     success: bool,
 }
 
-async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
+async fn demo(cli: &Cli, question: &str, engine_args: &EngineArgs) -> Result<LastLine, Failure> {
+    let engine = engine_args
+        .engine()
+        .map_err(|e| Failure::Config(format!("the {:?} engine: {e:#}", engine_args.engine)))?;
     let runtime = Runtime::load(cli.component.clone(), Allocation::OnDemand)
         .await
         .map_err(|e| Failure::Config(format!("{e:#}")))?;
@@ -61,6 +66,7 @@ async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
     };
     let emulator = Emulator::start(EmulatorConfig {
         run_executor: Some(executor),
+        engine,
         ..Default::default()
     })
     .await
@@ -73,7 +79,14 @@ async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
     let timeout = options.timeout;
     let agent = Arc::new(Agent::new(runtime, client, &workspace, options));
     let _ = slot.set(agent.clone());
-    println!("[1/4] workspace emulator at {}", workspace.url);
+    println!(
+        "[1/4] workspace emulator at {} ({})",
+        workspace.url,
+        match engine_args.engine {
+            EngineKind::Structural => "updates checked structurally",
+            EngineKind::Spark => "updates run on local Apache Spark",
+        }
+    );
 
     let payload = json!({
         "question": question,
@@ -124,11 +137,111 @@ async fn demo(cli: &Cli, question: &str) -> Result<LastLine, Failure> {
     for path in source_files(&emulator, pipeline_id) {
         println!("      source {path}");
     }
+    let mut result = result.clone();
+    for chain in chains(&emulator.pipeline_events(pipeline_id)) {
+        println!("      flow   {chain}");
+    }
+    if engine_args.engine == EngineKind::Spark {
+        let tables = tables(&emulator, pipeline_id);
+        for (table, rows) in &tables {
+            println!("      table  {table}: {rows} rows");
+        }
+        result["tables"] = json!(tables);
+    }
     Ok(LastLine {
-        line: line.to_string(),
+        line: result.to_string(),
         // A pipeline whose update FAILED or was CANCELED is not a successful demo.
         success: update_state.is_none_or(|s| s == "COMPLETED"),
     })
+}
+
+/// The pipeline's dataset graph as chains `a → b → c`, from the `flow_definition` events of
+/// its last update that defined flows (names without catalog and schema).
+fn chains(events: &[Value]) -> Vec<String> {
+    let short = |name: &str| name.rsplit('.').next().unwrap_or(name).to_string();
+    let last_update = events
+        .iter()
+        .rev()
+        .find(|e| e["event_type"] == "flow_definition")
+        .map(|e| e["origin"]["update_id"].clone());
+    let mut edges: Vec<(String, String)> = Vec::new();
+    let mut outputs: Vec<String> = Vec::new();
+    for event in events.iter().filter(|e| {
+        e["event_type"] == "flow_definition"
+            && Some(&e["origin"]["update_id"]) == last_update.as_ref()
+    }) {
+        let definition = &event["details"]["flow_definition"];
+        let output = short(definition["output_dataset"].as_str().unwrap_or("?"));
+        for input in definition["input_datasets"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            edges.push((short(input["name"].as_str().unwrap_or("?")), output.clone()));
+        }
+        outputs.push(output);
+    }
+    // Start from datasets nothing in the pipeline feeds, and follow every edge.
+    let mut starts: Vec<String> = outputs
+        .iter()
+        .filter(|o| !edges.iter().any(|(_, to)| to == *o))
+        .cloned()
+        .collect();
+    starts.extend(
+        edges
+            .iter()
+            .map(|(from, _)| from.clone())
+            .filter(|f| !outputs.contains(f)),
+    );
+    starts.dedup();
+    let mut chains = Vec::new();
+    let mut stack: Vec<Vec<String>> = starts.into_iter().map(|s| vec![s]).collect();
+    while let Some(path) = stack.pop() {
+        let last = path.last().cloned().unwrap_or_default();
+        let next: Vec<&String> = edges
+            .iter()
+            .filter(|(from, to)| *from == last && !path.contains(to))
+            .map(|(_, to)| to)
+            .collect();
+        if next.is_empty() {
+            chains.push(path.join(" → "));
+        }
+        for to in next {
+            let mut longer = path.clone();
+            longer.push(to.clone());
+            stack.push(longer);
+        }
+    }
+    chains.sort();
+    chains
+}
+
+/// `{"<catalog>.<schema>.<table>": rows}` written by the pipeline's last update.
+fn tables(emulator: &Emulator, pipeline_id: &str) -> serde_json::Map<String, Value> {
+    let Some(pipeline) = emulator
+        .pipelines()
+        .into_iter()
+        .find(|p| p["pipeline_id"].as_str() == Some(pipeline_id))
+    else {
+        return Default::default();
+    };
+    let text = |key: &str| pipeline["spec"][key].as_str().unwrap_or("").to_string();
+    let last = pipeline["updates"]
+        .as_array()
+        .and_then(|u| u.last())
+        .cloned()
+        .unwrap_or_default();
+    last["tables"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, rows)| {
+            (
+                format!("{}.{}.{name}", text("catalog"), text("schema")),
+                rows.clone(),
+            )
+        })
+        .collect()
 }
 
 /// Polls the emulator's runs until `run_id` is in a final life-cycle state; returns its `state`.
@@ -209,4 +322,40 @@ fn argv1(request: &Value) -> Option<String> {
         .pointer("/tasks/0/spark_python_task/parameters/0")
         .and_then(Value::as_str)
         .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn definition(update: &str, output: &str, inputs: &[&str]) -> Value {
+        let inputs: Vec<Value> = inputs.iter().map(|i| json!({"name": i})).collect();
+        json!({"event_type": "flow_definition", "origin": {"update_id": update},
+               "details": {"flow_definition": {"output_dataset": output, "input_datasets": inputs}}})
+    }
+
+    #[test]
+    fn the_graph_reads_as_chains_of_the_last_update() {
+        let events = vec![
+            definition("u1", "main.s.old", &[]),
+            definition("u2", "main.s.clicks_bronze", &[]),
+            definition("u2", "main.s.clicks_silver", &["main.s.clicks_bronze"]),
+            definition(
+                "u2",
+                "main.s.clicks_gold",
+                &["main.s.clicks_silver", "other.x.dim"],
+            ),
+            definition("u2", "main.s.clicks_daily", &["main.s.clicks_silver"]),
+            json!({"event_type": "update_progress", "origin": {"update_id": "u2"}}),
+        ];
+        assert_eq!(
+            chains(&events),
+            [
+                "clicks_bronze → clicks_silver → clicks_daily",
+                "clicks_bronze → clicks_silver → clicks_gold",
+                "dim → clicks_gold",
+            ]
+        );
+        assert!(chains(&[]).is_empty());
+    }
 }

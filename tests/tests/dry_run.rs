@@ -84,7 +84,7 @@ fn run_reads_the_workspace_and_plans_every_write_in_order() {
         .as_array_mut()
         .unwrap()
         .push(json!(new_file));
-    payload["sources"] = json!({ new_file.clone(): "SELECT 1" });
+    payload["sources"] = json!({ new_file.clone(): "CREATE OR REFRESH MATERIALIZED VIEW gold AS SELECT count(*) AS n FROM silver" });
     payload["wait"] = json!(true);
     let result = dry(&emu, "run", &payload).assert_ok().clone();
 

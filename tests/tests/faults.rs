@@ -194,7 +194,7 @@ fn the_model_endpoint_is_retried_through_503s() {
         vec![ChatReply::Text(
             json!({"pipelineName": "via_retries", "catalog": "main", "schema": "s",
                    "root_path": "/Workspace/Shared/x", "workspace_file_paths": ["/Workspace/Shared/x/a.sql"],
-                   "sources": {"/Workspace/Shared/x/a.sql": "SELECT 1"}})
+                   "sources": {"/Workspace/Shared/x/a.sql": "CREATE OR REFRESH MATERIALIZED VIEW a AS SELECT 1 AS id"}})
             .to_string(),
         )],
     );

@@ -187,7 +187,10 @@ fn owned_config(version: &str, extra: &[&str]) -> Value {
     let sources: serde_json::Map<String, Value> = paths
         .iter()
         .map(|p| {
-            let text = format!("CREATE OR REFRESH MATERIALIZED VIEW v AS SELECT '{version}' AS v");
+            // One dataset per file, named after it: a pipeline defines each dataset once.
+            let stem = p.rsplit('/').next().unwrap().trim_end_matches(".sql");
+            let text =
+                format!("CREATE OR REFRESH MATERIALIZED VIEW {stem} AS SELECT '{version}' AS v");
             (p.clone(), json!(text))
         })
         .collect();
@@ -199,7 +202,10 @@ fn owned_config(version: &str, extra: &[&str]) -> Value {
 fn the_model_overwrites_only_files_the_agent_wrote_and_says_what_it_kept() {
     let emu = emulator();
     let theirs = "/Workspace/Shared/other/shared_gold.sql";
-    emu.put_file(theirs, "SELECT 'theirs'");
+    emu.put_file(
+        theirs,
+        "CREATE OR REFRESH MATERIALIZED VIEW gold AS SELECT 'theirs' AS v",
+    );
     let payload =
         json!({"question": "bronze and silver", "claude_endpoint": ENDPOINT, "wait": true});
     emu.script_chat(
@@ -221,7 +227,7 @@ fn the_model_overwrites_only_files_the_agent_wrote_and_says_what_it_kept() {
     );
     assert_eq!(
         emu.file(theirs).unwrap(),
-        "SELECT 'theirs'",
+        "CREATE OR REFRESH MATERIALIZED VIEW gold AS SELECT 'theirs' AS v",
         "someone else's kept"
     );
     let message = result["message"].as_str().unwrap();

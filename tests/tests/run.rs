@@ -233,7 +233,10 @@ fn a_second_run_edits_the_same_pipeline_and_keeps_other_settings() {
         json!([{"email_recipients": ["ops@example.com"], "alerts": ["on-update-failure"]}]);
     let client_put = put_spec(&emu, &id, &spec);
     assert!(client_put, "seeding the tuned spec");
-    emu.put_file(&format!("{ROOT}/transformations/gold.sql"), "SELECT 1");
+    emu.put_file(
+        &format!("{ROOT}/transformations/gold.sql"),
+        "CREATE OR REFRESH MATERIALIZED VIEW gold AS SELECT count(*) AS n FROM silver",
+    );
 
     let mut second_payload = payload.clone();
     second_payload["schema"] = json!("demo_v2");

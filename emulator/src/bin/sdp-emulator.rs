@@ -2,7 +2,7 @@
 //! planner) until Ctrl-C; handy for manual use and for pointing other hosts at it.
 
 use clap::Parser;
-use sdp_emulator::{Emulator, EmulatorConfig};
+use sdp_emulator::{Emulator, EmulatorConfig, EngineArgs};
 
 #[derive(Parser)]
 #[command(about = "Serve a local emulated Databricks workspace on 127.0.0.1")]
@@ -23,6 +23,8 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value_t = 3600,
           value_parser = clap::value_parser!(u64).range(1..))]
     oauth_token_ttl: u64,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 fn parse_client(raw: &str) -> Result<(String, String), String> {
@@ -44,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         token: (!args.no_auth).then_some(args.token),
         oauth_clients: args.oauth_clients,
         oauth_token_ttl_secs: args.oauth_token_ttl,
+        engine: args.engine.engine()?,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start_on_port(config, args.port).await?;

@@ -7,9 +7,10 @@ use serde_json::{Map, Value, json};
 
 use super::Pipeline;
 use crate::body::JsonBody;
+use crate::engine::{self, Verdict};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::{Ids, now_ms, rfc3339};
-use crate::state::SharedApp;
+use crate::state::{SharedApp, State as AppState};
 use crate::validate::{known_keys, opt_bool, opt_str, opt_str_array};
 
 /// The active states an update walks through, one step per `update_polls_per_state` GETs.
@@ -50,20 +51,43 @@ pub struct Update {
     full_refresh_selection: Vec<Value>,
     /// The spec as it was when the update started (the real `config`).
     config: Map<String, Value>,
-    /// Why it fails, when its final state is FAILED.
+    /// A test scripted the final state (`set_next_update_outcome`): no engine runs.
+    forced: bool,
+    /// Why a scripted FAILED update failed (`set_next_update_error`).
     error: String,
+    /// What the engine found; None while it is still working (the update then stays in its
+    /// last active state).
+    verdict: Option<Verdict>,
+    /// Stops the engine's work when the update is canceled.
+    work: Option<tokio::task::AbortHandle>,
 }
 
 impl Update {
+    /// A validation update analyses the graph and runs nothing: it has no RUNNING state.
+    fn active_states(&self) -> &'static [&'static str] {
+        if self.validate_only {
+            &ACTIVE_STATES[..ACTIVE_STATES.len() - 1]
+        } else {
+            ACTIVE_STATES
+        }
+    }
+
     pub fn state(&self) -> &str {
-        ACTIVE_STATES
+        self.active_states()
             .get(self.step)
             .copied()
             .unwrap_or(&self.final_state)
     }
 
     pub fn is_final(&self) -> bool {
-        self.step >= ACTIVE_STATES.len()
+        self.step >= self.active_states().len()
+    }
+
+    /// Row counts of the tables a run wrote (engine runs only), by dataset name.
+    fn tables(&self) -> Value {
+        self.verdict
+            .as_ref()
+            .map_or_else(|| json!({}), |v| json!(v.tables))
     }
 
     /// One entry of `latest_updates`.
@@ -82,6 +106,7 @@ impl Update {
             "full_refresh_selection": self.full_refresh_selection,
             "cause": self.cause,
             "creation_time": self.creation_time,
+            "tables": self.tables(),
         })
     }
 
@@ -105,7 +130,9 @@ impl Update {
         out
     }
 
-    /// Counts one poll; true when that moved the update to its next state.
+    /// Counts one poll; true when that moved the update to its next state. The last step,
+    /// to the final state, waits for the engine's verdict, which decides that state (unless
+    /// a test forced one).
     fn poll(&mut self, polls_per_state: usize) -> bool {
         if self.is_final() {
             return false;
@@ -114,22 +141,69 @@ impl Update {
         if self.polls < polls_per_state.max(1) {
             return false;
         }
+        let last_active = self.step + 1 == self.active_states().len();
+        if last_active {
+            let Some(verdict) = &self.verdict else {
+                return false;
+            };
+            if self.final_state.is_empty() {
+                self.final_state = if verdict.failed() {
+                    "FAILED"
+                } else {
+                    "COMPLETED"
+                }
+                .into();
+            }
+        }
         self.polls = 0;
         self.step += 1;
         true
     }
 }
 
-/// Appends the events of the update's current state: `update_progress`, and before a FAILED
-/// one the `flow_progress` ERROR event that carries the reason in `error.exceptions`, as the
-/// real event log does (the FAILED headline itself says only that the update failed).
+/// Hands an engine's verdict to its update (called by the engine's task when it is done).
+fn deliver(state: &mut AppState, pipeline_id: &str, update_id: &str, verdict: Verdict) {
+    let Ok(pipeline) = state.pipelines.get_mut(pipeline_id) else {
+        return;
+    };
+    if let Some(update) = pipeline.updates.iter_mut().find(|u| u.id == update_id) {
+        update.verdict = Some(verdict);
+        update.work = None;
+    }
+}
+
+/// Appends the engine's events for a finished update, before its final `update_progress`.
+fn log_verdict(ids: &mut Ids, pipeline: &mut Pipeline, update_index: usize) {
+    let update = &pipeline.updates[update_index];
+    let Some(verdict) = &update.verdict else {
+        return;
+    };
+    let (catalog, schema) = engine::target_of(&update.config);
+    let events = engine::events::for_verdict(verdict, &catalog, &schema);
+    let update_id = update.id.clone();
+    for mut event in events {
+        event["id"] = json!(ids.uuid());
+        event["sequence"] = json!({"control_plane_seq_no": pipeline.events.len() + 1});
+        event["origin"]["pipeline_id"] = json!(pipeline.id);
+        event["origin"]["pipeline_name"] = json!(pipeline.name());
+        event["origin"]["update_id"] = json!(update_id);
+        event["timestamp"] = json!(rfc3339(now_ms()));
+        event["maturity_level"] = json!("STABLE");
+        pipeline.events.push(event);
+    }
+}
+
+/// Appends the events of the update's current state: `update_progress`, and before a scripted
+/// FAILED one the `flow_progress` ERROR event that carries the reason in `error.exceptions`, as
+/// the real event log does (the FAILED headline itself says only that the update failed; an
+/// engine's reasons were logged by `log_verdict`).
 fn log_progress(ids: &mut Ids, pipeline: &mut Pipeline, update_index: usize) {
     let update = &pipeline.updates[update_index];
     let state = update.state().to_string();
     let failed = state == "FAILED";
     let origin = json!({"pipeline_id": pipeline.id, "pipeline_name": pipeline.name(), "update_id": update.id});
     let mut events = Vec::new();
-    if failed {
+    if failed && update.forced {
         let mut flow_origin = origin.clone();
         flow_origin["flow_name"] = json!("silver");
         flow_origin["dataset_name"] = json!("silver");
@@ -200,6 +274,7 @@ pub async fn start(
             active.state()
         )));
     }
+    let config = pipeline.spec.clone();
     // Consumed only by an update that really starts.
     let final_state = state.pipelines.next_outcome.take();
     let error = state
@@ -208,21 +283,45 @@ pub async fn start(
         .take()
         .unwrap_or_else(|| DEFAULT_ERROR.to_string());
     let update_id = state.ids.uuid();
+    // A scripted outcome stands in for the engine's verdict: nothing runs.
+    let started = match final_state {
+        Some(_) => engine::Started::Ready(Verdict::default()),
+        None => engine::start(
+            &app,
+            state,
+            &engine::UpdateRef {
+                pipeline_id: &pipeline_id,
+                update_id: &update_id,
+                spec: &config,
+                validate_only,
+                full_refresh,
+            },
+            deliver,
+        ),
+    };
+    let (verdict, work) = match started {
+        engine::Started::Ready(verdict) => (Some(verdict), None),
+        engine::Started::Pending(work) => (None, Some(work)),
+    };
     let pipeline = state.pipelines.get_mut(&pipeline_id)?;
     pipeline.updates.push(Update {
         id: update_id.clone(),
         pipeline_id: pipeline_id.clone(),
         step: 0,
         polls: 0,
-        final_state: final_state.unwrap_or_else(|| "COMPLETED".to_string()),
+        // Empty until the verdict decides, unless a test forced it.
+        forced: final_state.is_some(),
+        final_state: final_state.unwrap_or_default(),
         cause,
         creation_time: now_ms(),
         full_refresh,
         validate_only,
         refresh_selection,
         full_refresh_selection,
-        config: pipeline.spec.clone(),
+        config,
         error,
+        verdict,
+        work,
     });
     let index = pipeline.updates.len() - 1;
     log_progress(&mut state.ids, pipeline, index);
@@ -248,6 +347,9 @@ pub async fn get(
             ))
         })?;
     if pipeline.updates[index].poll(polls_per_state) {
+        if pipeline.updates[index].is_final() && !pipeline.updates[index].forced {
+            log_verdict(&mut state.ids, pipeline, index);
+        }
         log_progress(&mut state.ids, pipeline, index);
     }
     Ok(Json(json!({"update": pipeline.updates[index].detail()})))
@@ -265,6 +367,9 @@ pub async fn stop(
         let update = &mut pipeline.updates[index];
         update.step = ACTIVE_STATES.len();
         update.final_state = "CANCELED".to_string();
+        if let Some(work) = update.work.take() {
+            work.abort();
+        }
         log_progress(&mut state.ids, pipeline, index);
     }
     Ok(Json(json!({})))

@@ -35,6 +35,16 @@ fn events(reply: &Value) -> Vec<Value> {
 async fn filters_order_and_pages() {
     let (emulator, client) = start_default().await;
     let id = create(&client, "p").await;
+    // Code the update's check accepts: one dataset, so one flow_definition event.
+    let source = "/Workspace/Shared/p/numbers.sql";
+    emulator.put_file(
+        source,
+        "CREATE MATERIALIZED VIEW numbers AS SELECT id FROM range(3)",
+    );
+    let spec = json!({"name": "p", "catalog": "main", "schema": "s",
+        "libraries": [{"file": {"path": source}}]});
+    let edit = client.put(&format!("/api/2.0/pipelines/{id}"), &spec).await;
+    assert_eq!(edit.status, 200, "{}", edit.text);
     let ok = finish_update(&client, &id).await;
     emulator.set_next_update_error("[X] why it failed");
     let failed = finish_update(&client, &id).await;
@@ -43,8 +53,8 @@ async fn filters_order_and_pages() {
     let all = events(&client.get(&base).await.json());
     assert_eq!(
         all.len(),
-        15,
-        "7 states of the first, 8 events of the failed one"
+        16,
+        "7 states and a flow_definition of the first, 8 events of the failed one"
     );
     assert_eq!(all[0]["origin"]["update_id"], failed, "newest first");
 
@@ -87,7 +97,7 @@ async fn filters_order_and_pages() {
         seen += events(&page).len();
         next = page["next_page_token"].as_str().map(encode);
     }
-    assert_eq!(seen, 13);
+    assert_eq!(seen, 14);
 
     for bad in [
         format!("filter={}", encode("origin.update_id='x'")),

@@ -2,6 +2,7 @@
 
 mod chat;
 mod client;
+mod engine;
 mod events;
 mod gate;
 mod jobs;

@@ -228,6 +228,10 @@ async fn update_state(client: &Client, id: &str, update: &str) -> String {
 #[tokio::test]
 async fn updates_progress_one_state_per_poll_and_conflict_while_active() {
     let (emulator, client) = start_default().await;
+    emulator.put_file(
+        "/Workspace/Shared/p/bronze.sql",
+        "CREATE MATERIALIZED VIEW bronze AS SELECT id FROM range(10)",
+    );
     let id = create(&client, "p").await;
     let start = client
         .post(
@@ -298,6 +302,10 @@ async fn polls_per_state_and_failed_outcome_with_events() {
         ..Default::default()
     })
     .await;
+    emulator.put_file(
+        "/Workspace/Shared/p/bronze.sql",
+        "CREATE MATERIALIZED VIEW bronze AS SELECT id FROM range(10)",
+    );
     let id = create(&client, "p").await;
     emulator.set_next_update_outcome("FAILED");
     let update = client

@@ -102,6 +102,8 @@ pub enum Command {
         /// What the pipeline should do, in words.
         #[arg(value_name = "QUESTION")]
         question: Option<String>,
+        #[command(flatten)]
+        engine: sdp_emulator::EngineArgs,
     },
 }
 

@@ -1,0 +1,50 @@
+//! The command-line switch for the engine, shared by `sdp-emulator` and `sdp-agent demo`.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use super::{Engine, SparkEngine};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    /// The structural check only (no data is written).
+    #[default]
+    Structural,
+    /// Apache Spark Declarative Pipelines from a local pyspark (`scripts/setup --spark`).
+    Spark,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct EngineArgs {
+    /// What runs pipeline updates: `spark` validates and runs them on a local Apache Spark.
+    #[arg(long, value_enum, default_value_t = EngineKind::Structural)]
+    pub engine: EngineKind,
+    /// The virtual environment holding `pyspark[pipelines]` (what `scripts/setup --spark` makes).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "SDP_SPARK_VENV",
+        default_value = ".venv-spark"
+    )]
+    pub spark_venv: PathBuf,
+    /// Where each pipeline gets its private directory (spec, code, checkpoints, warehouse).
+    #[arg(long, value_name = "DIR", env = "SDP_SPARK_DIR")]
+    pub spark_dir: Option<PathBuf>,
+}
+
+impl EngineArgs {
+    /// The engine these arguments choose; a clear error when Spark is chosen but missing.
+    pub fn engine(&self) -> anyhow::Result<Engine> {
+        Ok(match self.engine {
+            EngineKind::Structural => Engine::Structural,
+            EngineKind::Spark => {
+                let dir = self
+                    .spark_dir
+                    .clone()
+                    .unwrap_or_else(|| std::env::temp_dir().join("sdp-emulator-spark"));
+                Engine::Spark(SparkEngine::new(&self.spark_venv, &dir)?)
+            }
+        })
+    }
+}

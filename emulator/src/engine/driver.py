@@ -1,0 +1,91 @@
+"""Runs one Spark Declarative Pipelines update for sdp-emulator and reports it as JSON lines.
+
+Started by `spark-class org.apache.spark.deploy.SparkPipelines driver.py <mode>` in the
+pipeline's private directory (beside its spark-pipeline.yml), like `spark-pipelines` starts
+pyspark's own cli.py. Every line meant for the emulator starts with "@@sdp " and is one JSON
+object: {"kind": "log"|"event"|"table"|"error"|"done", ...}. Spark's own output is left as is.
+mode: dry-run (validate only), run (incremental), full-refresh.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import pyspark.pipelines.cli as cli
+from pyspark.errors import PySparkException
+from pyspark.sql import SparkSession
+from pyspark.pipelines.spark_connect_graph_element_registry import (
+    SparkConnectGraphElementRegistry,
+)
+from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, start_run
+
+
+def emit(kind, **fields):
+    print("@@sdp " + json.dumps({"kind": kind, **fields}), flush=True)
+
+
+def log(message):
+    # cli.py names the file it is loading only in this log line: the emulator needs it to say
+    # which file a parse error is in.
+    emit("log", message=str(message))
+
+
+def error_fields(e):
+    fields = {"class_name": f"{type(e).__module__}.{type(e).__name__}", "message": str(e)}
+    if isinstance(e, PySparkException):
+        fields["condition"] = e.getCondition()
+        fields["sql_state"] = e.getSqlState()
+    return fields
+
+
+def main():
+    mode = sys.argv[1]
+    assert mode in ("dry-run", "run", "full-refresh"), mode
+    cli.log_with_curr_timestamp = log
+    spec_path = Path("spark-pipeline.yml").resolve()
+    spec = cli.load_pipeline_spec(spec_path)
+    builder = SparkSession.builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
+    for key, value in spec.configuration.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    try:
+        if spec.database:
+            # The open-source catalog does not create the target schema; a workspace does.
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS `{spec.database}`")
+        graph = create_dataflow_graph(
+            spark,
+            default_catalog=spec.catalog,
+            default_database=spec.database,
+            sql_conf=spec.configuration,
+        )
+        registry = SparkConnectGraphElementRegistry(spark, graph)
+        cli.register_definitions(spec_path, registry, spec, spark, graph)
+        results = start_run(
+            spark,
+            graph,
+            full_refresh=None,
+            full_refresh_all=mode == "full-refresh",
+            refresh=None,
+            dry=mode == "dry-run",
+            storage=spec.storage,
+        )
+        for result in results:
+            if "pipeline_event_result" in result:
+                event = result["pipeline_event_result"].event
+                emit("event", timestamp=event.timestamp.ToJsonString(), message=event.message)
+        if mode != "dry-run":
+            for table in spark.catalog.listTables(spec.database):
+                if table.isTemporary or table.tableType == "VIEW":
+                    continue
+                rows = spark.table(f"`{spec.database}`.`{table.name}`").count()
+                emit("table", name=table.name, rows=rows)
+        emit("done")
+    except Exception as e:  # every failure is reported, then the exit status says it failed
+        emit("error", **error_fields(e))
+        sys.exit(1)
+    finally:
+        spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+//! What runs a pipeline update's code: the source files a pipeline's libraries name, a cheap
+//! structural check of them (always), and optionally Apache Spark Declarative Pipelines, which
+//! dry-runs `validate_only` updates and really runs the others. Their findings become
+//! Databricks-shaped events (`events.rs`).
+
+mod args;
+mod dialect;
+pub mod events;
+mod job;
+mod python;
+mod sources;
+pub mod spark;
+mod sql;
+mod structure;
+
+use std::collections::BTreeMap;
+
+pub use args::{EngineArgs, EngineKind};
+pub use job::{Started, UpdateRef, start, target_of};
+pub use sources::{Language, SourceFile, collect};
+pub use spark::SparkEngine;
+pub use structure::{Target, check};
+
+/// Which engine executes updates.
+#[derive(Clone, Debug, Default)]
+pub enum Engine {
+    /// The structural check only: syntax shape and the dataset graph, no data.
+    #[default]
+    Structural,
+    /// Apache Spark Declarative Pipelines from a local pyspark install.
+    Spark(SparkEngine),
+}
+
+/// One thing wrong with a pipeline's code, as the engine that found it reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The flow (dataset) it belongs to, when it belongs to one.
+    pub flow: Option<String>,
+    /// The workspace file it is in, when known.
+    pub file: Option<String>,
+    /// Spark's error class, e.g. `TABLE_OR_VIEW_NOT_FOUND`; empty when the engine gave none.
+    pub class: String,
+    /// The whole message, starting with `[CLASS]` when there is a class.
+    pub message: String,
+    /// The JVM/Python exception class name the event reports.
+    pub exception: &'static str,
+}
+
+pub const ANALYSIS_EXCEPTION: &str = "org.apache.spark.sql.AnalysisException";
+pub const PARSE_EXCEPTION: &str = "org.apache.spark.sql.catalyst.parser.ParseException";
+
+impl Problem {
+    pub fn new(class: &str, message: impl Into<String>, exception: &'static str) -> Problem {
+        let message = message.into();
+        Problem {
+            flow: None,
+            file: None,
+            class: class.to_string(),
+            message: if class.is_empty() {
+                message
+            } else {
+                format!("[{class}] {message}")
+            },
+            exception,
+        }
+    }
+
+    pub fn in_file(mut self, file: &str) -> Problem {
+        self.file = Some(file.to_string());
+        self
+    }
+
+    pub fn in_flow(mut self, flow: &str) -> Problem {
+        self.flow = Some(flow.to_string());
+        self
+    }
+}
+
+/// What kind of dataset a statement or decorator defines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DatasetKind {
+    MaterializedView,
+    StreamingTable,
+    View,
+}
+
+impl DatasetKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DatasetKind::MaterializedView => "MATERIALIZED_VIEW",
+            DatasetKind::StreamingTable => "STREAMING_TABLE",
+            DatasetKind::View => "VIEW",
+        }
+    }
+}
+
+/// A flow: the query that fills one dataset from its inputs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flow {
+    pub name: String,
+    /// The dataset it writes.
+    pub output: String,
+    /// Datasets and tables it reads, as written (without a `LIVE.` prefix).
+    pub inputs: Vec<String>,
+    /// Whether it reads its inputs as streams.
+    pub streaming: bool,
+}
+
+/// The graph the structural check found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Graph {
+    /// Datasets by name, in definition order.
+    pub datasets: Vec<(String, DatasetKind)>,
+    pub flows: Vec<Flow>,
+}
+
+/// How an update's code fared.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict {
+    /// Empty = success.
+    pub problems: Vec<Problem>,
+    /// Things worth a WARN event that did not fail the update (e.g. expectations that are only
+    /// reported).
+    pub warnings: Vec<String>,
+    pub graph: Graph,
+    /// Rows in each table the run wrote (real Spark runs only), by dataset name.
+    pub tables: BTreeMap<String, u64>,
+    /// Spark's own progress messages, in order (Spark runs only).
+    pub messages: Vec<String>,
+}
+
+impl Verdict {
+    pub fn failed(&self) -> bool {
+        !self.problems.is_empty()
+    }
+}

@@ -1,0 +1,168 @@
+//! The Spark engine behind the emulator (needs `scripts/setup --spark`, which `scripts/setup
+//! --test` runs): a syntax error, a wrong column and a missing table each come back as the
+//! error event a workspace would write, the fixed pipeline validates, and a real update writes
+//! tables with rows. Slow (each Spark start takes ~15-40 s), so one test does it all in order.
+
+use std::path::PathBuf;
+
+use sdp_emulator::{Emulator, EmulatorConfig, Engine, SparkEngine};
+use serde_json::{Value, json};
+
+#[allow(dead_code)]
+#[path = "api/client.rs"]
+mod client;
+use client::Client;
+
+fn venv() -> PathBuf {
+    std::env::var_os("SDP_SPARK_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv-spark"))
+}
+
+/// Starts an update and polls it (gently: Spark is slow) to its final state.
+async fn run_update(client: &Client, id: &str, body: Value) -> (String, String) {
+    let started = client
+        .post(&format!("/api/2.0/pipelines/{id}/updates"), &body)
+        .await
+        .json();
+    let update = started["update_id"].as_str().unwrap().to_string();
+    for _ in 0..600 {
+        let got = client
+            .get(&format!("/api/2.0/pipelines/{id}/updates/{update}"))
+            .await
+            .json();
+        let state = got["update"]["state"].as_str().unwrap().to_string();
+        if ["COMPLETED", "FAILED", "CANCELED"].contains(&state.as_str()) {
+            return (update, state);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("update {update} did not finish in 5 minutes");
+}
+
+/// The exception messages of the update's ERROR events.
+async fn errors(client: &Client, id: &str, update: &str) -> Vec<String> {
+    let events = client
+        .get(&format!("/api/2.0/pipelines/{id}/events"))
+        .await
+        .json();
+    events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["origin"]["update_id"] == update && e["level"] == "ERROR")
+        .filter(|e| e["event_type"] != "update_progress")
+        .map(|e| {
+            e["error"]["exceptions"][0]["message"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn spark_reports_each_mistake_like_a_workspace_then_runs_the_fixed_pipeline() {
+    let dir = std::env::temp_dir().join(format!("sdp-emulator-spark-test-{}", std::process::id()));
+    let engine = SparkEngine::new(&venv(), &dir)
+        .expect("the Spark engine is installed: run scripts/setup --spark");
+    let emulator = Emulator::start(EmulatorConfig {
+        engine: Engine::Spark(engine),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let client = Client::new(&emulator);
+    let root = "/Workspace/Shared/spark_test";
+    let bronze = format!("{root}/bronze.sql");
+    let silver = format!("{root}/silver.sql");
+    emulator.put_file(
+        &bronze,
+        "CREATE OR REFRESH MATERIALIZED VIEW clicks_bronze AS\n\
+         SELECT id AS event_id, element_at(array('view', 'click'), CAST(id % 2 AS INT) + 1) AS action\n\
+         FROM range(0, 1000);",
+    );
+    emulator.put_file(
+        &silver,
+        "CREATE MATERIALIZED VIEW clicks_silver AS\nSELEC * FROM clicks_bronze;",
+    );
+    let created = client
+        .post(
+            "/api/2.0/pipelines",
+            &json!({"name": "spark_test", "catalog": "main", "schema": "clicks",
+                    "libraries": [{"glob": {"include": format!("{root}/**")}}]}),
+        )
+        .await
+        .json();
+    let id = created["pipeline_id"].as_str().unwrap().to_string();
+
+    // 1. A syntax error.
+    let (update, state) = run_update(&client, &id, json!({"validate_only": true})).await;
+    assert_eq!(state, "FAILED");
+    let found = errors(&client, &id, &update).await;
+    assert!(
+        found.len() == 1
+            && found[0].starts_with("[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'"),
+        "{found:?}"
+    );
+
+    // 2. A wrong column and a missing table, both reported.
+    emulator.put_file(
+        &silver,
+        "CREATE MATERIALIZED VIEW clicks_silver AS\nSELECT event_id, acton FROM clicks_bronze;\n\
+         CREATE MATERIALIZED VIEW clicks_gold AS SELECT count(*) AS n FROM clicks_silvr;",
+    );
+    let (update, state) = run_update(&client, &id, json!({"validate_only": true})).await;
+    assert_eq!(state, "FAILED");
+    let found = errors(&client, &id, &update).await;
+    assert!(
+        found
+            .iter()
+            .any(|m| m.starts_with("[UNRESOLVED_COLUMN.WITH_SUGGESTION]") && m.contains("acton")),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|m| m.starts_with("[TABLE_OR_VIEW_NOT_FOUND]") && m.contains("clicks_silvr")),
+        "{found:?}"
+    );
+
+    // 3. Fixed (with Databricks expectations, mapped): it validates, then a real update writes.
+    emulator.put_file(
+        &silver,
+        "CREATE OR REFRESH MATERIALIZED VIEW clicks_silver (\n  \
+         CONSTRAINT is_click EXPECT (action = 'click') ON VIOLATION DROP ROW\n)\n\
+         AS SELECT event_id, action FROM clicks_bronze;",
+    );
+    let (_, state) = run_update(&client, &id, json!({"validate_only": true})).await;
+    assert_eq!(state, "COMPLETED");
+    let (update, state) = run_update(&client, &id, json!({"full_refresh": true})).await;
+    assert_eq!(
+        state,
+        "COMPLETED",
+        "{:?}",
+        errors(&client, &id, &update).await
+    );
+    let record = &emulator.pipelines()[0]["updates"][3];
+    assert_eq!(
+        record["tables"],
+        json!({"clicks_bronze": 1000, "clicks_silver": 500})
+    );
+    let events = emulator.pipeline_events(&id);
+    let rows: Vec<(&str, &Value)> = events
+        .iter()
+        .filter(|e| e["origin"]["update_id"] == update && e["event_type"] == "flow_progress")
+        .map(|e| {
+            (
+                e["origin"]["dataset_name"].as_str().unwrap(),
+                &e["details"]["flow_progress"]["metrics"]["num_output_rows"],
+            )
+        })
+        .collect();
+    assert!(
+        rows.contains(&("main.clicks.clicks_silver", &json!(500))),
+        "{rows:?}"
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
