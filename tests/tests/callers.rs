@@ -10,7 +10,7 @@ use sdp_agent_e2e::PROBE_WASM;
 use sdp_emulator::{Emulator, EmulatorConfig, Fault, WorkspaceUser};
 use serde_json::{Value, json};
 use servers::Server;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 /// Bounds a hang; never a speed assertion.
@@ -400,23 +400,12 @@ me = WorkspaceClient(host=emu_url, token=sys.argv[4], auth_type="pat").current_u
 print(json.dumps({"answer": answer.as_dict(), "refused": refused,
                   "me": me.user_name, "groups": [g.display for g in me.groups]}))
 "#;
-    let mut cmd = Command::new("python3");
-    cmd.args([
-        "-c",
+    let out = sdk_python(
         script,
-        &server.url,
-        &emu.url(),
-        &records.to_string(),
-        ALICE,
-        BOB,
-    ]);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("DATABRICKS_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("DATABRICKS_CONFIG_FILE", "/nonexistent/.databrickscfg");
-    let out = cmd.output().expect("python3 runs");
+        &[&server.url, &emu.url(), &records.to_string(), ALICE, BOB],
+    )
+    .output()
+    .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use serde_json::{Value, json};
-use std::process::Command;
 
 /// A payload whose `sources` make its base64 far larger than a task parameter may be.
 fn large_payload(emu: &sdp_emulator::Emulator) -> Value {
@@ -107,12 +106,7 @@ fn the_launcher_runs_a_staged_payload() {
     let payload = large_payload(&emu);
     predict(&emu, &payload).assert_ok();
     let params = parameters(&emu);
-    let out = Command::new("python3")
-        .arg(launcher())
-        .args(params)
-        .env("SDP_AGENT_BIN", agent_bin())
-        .env("DATABRICKS_HOST", emu.url())
-        .env("DATABRICKS_TOKEN", emu.token().unwrap())
+    let out = launcher_command(&emu, params)
         .env_remove("DATABRICKS_RUNTIME_VERSION")
         .output()
         .expect("python3 runs");

@@ -49,12 +49,7 @@ fn stock_wasmtime_run_invokes_predict() {
 fn the_python_launcher_runs_the_agent_and_passes_its_output_and_status() {
     let emu = emulator();
     let payload = full_payload(&emu, "launched");
-    let out = Command::new("python3")
-        .arg(launcher())
-        .arg(b64(&payload))
-        .env("SDP_AGENT_BIN", agent_bin())
-        .env("DATABRICKS_HOST", emu.url())
-        .env("DATABRICKS_TOKEN", emu.token().unwrap())
+    let out = launcher_command(&emu, [b64(&payload)])
         .output()
         .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -70,12 +65,7 @@ fn the_python_launcher_runs_the_agent_and_passes_its_output_and_status() {
         pipelines_named(&emu, "launched")[0]["pipeline_id"]
     );
 
-    let bad = Command::new("python3")
-        .arg(launcher())
-        .arg(b64(&json!({"catalog": "a-b"})))
-        .env("SDP_AGENT_BIN", agent_bin())
-        .env("DATABRICKS_HOST", emu.url())
-        .env("DATABRICKS_TOKEN", emu.token().unwrap())
+    let bad = launcher_command(&emu, [b64(&json!({"catalog": "a-b"}))])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(1));

@@ -116,3 +116,52 @@ fn published_component_matches_its_checksum() {
     );
     check_sha256_file(&wasm);
 }
+
+/// `scripts/release --component` publishes the component every binary embeds (the one the
+/// workspace build made in target/guest-build) with its checksum, without a cross build: this
+/// runs in every `cargo test`, so the published-component path cannot rot between releases.
+#[test]
+fn component_release_publishes_the_embedded_wasm_with_its_checksum() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = std::env::temp_dir().join(format!("sdp-agent-release-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = Command::new("bash");
+    cmd.arg(root.join("scripts/release"))
+        .arg("--component")
+        .env("SDP_AGENT_DIST", &out);
+    // The nested cargo must see the build the workspace's build script made, not this test's
+    // cargo environment (which would change its fingerprints and rebuild the guest).
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key.contains("RUSTFLAGS") {
+            cmd.env_remove(key);
+        }
+    }
+    let run = cmd.output().expect("bash runs scripts/release");
+    assert!(
+        run.status.success(),
+        "scripts/release --component: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let wasm = out.join("sdp_agent_guest.wasm");
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout).trim(),
+        wasm.display().to_string()
+    );
+    let published = std::fs::read(&wasm).unwrap();
+    assert_eq!(published[..8], *b"\0asm\x0d\x00\x01\x00", "not a component");
+    let embedded =
+        std::fs::read(root.join("target/guest-build/wasm32-wasip2/release/sdp_agent_guest.wasm"))
+            .unwrap();
+    assert!(
+        published == embedded,
+        "the published component is not the embedded one"
+    );
+    check_sha256_file(&wasm);
+    let listed = std::fs::read_to_string(out.join("sdp_agent_guest.wasm.sha256")).unwrap();
+    assert!(
+        listed.trim_end().ends_with("  sdp_agent_guest.wasm"),
+        "a .sha256 names the file as `sha256sum -c` expects: {listed}"
+    );
+    std::fs::remove_dir_all(&out).unwrap();
+}

@@ -11,7 +11,6 @@ use sdp_emulator::{Emulator, Fault};
 use serde_json::{Value, json};
 use servers::{Host, Server};
 use std::collections::BTreeSet;
-use std::process::Command;
 use std::time::Duration;
 
 /// Bounds a hang; never a speed assertion.
@@ -381,16 +380,9 @@ w = WorkspaceClient(host=sys.argv[1], token="not-a-workspace-token", auth_type="
 answer = w.serving_endpoints.query(name="sdp-agent", dataframe_records=json.loads(sys.argv[2]))
 print(json.dumps(answer.as_dict()))
 "#;
-    let mut cmd = Command::new("python3");
-    cmd.args(["-c", script, &server.url, &records.to_string()]);
-    // The SDK reads these too; only the arguments above may configure it.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("DATABRICKS_") {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("DATABRICKS_CONFIG_FILE", "/nonexistent/.databrickscfg");
-    let out = cmd.output().expect("python3 runs");
+    let out = sdk_python(script, &[&server.url, &records.to_string()])
+        .output()
+        .expect("python3 runs");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

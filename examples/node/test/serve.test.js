@@ -34,6 +34,10 @@ before(async () => {
     {
       env: { ...process.env, DATABRICKS_HOST: emu.url, DATABRICKS_TOKEN: TOKEN },
       stdio: ["ignore", "ignore", "inherit"],
+      // `jco serve` runs the server in a child of its own (node _run.js): killing jco alone
+      // would leave that child holding this file's stderr, and `node --test` waits for it.
+      // A process group of their own lets `after` end both.
+      detached: true,
     },
   );
   base = `http://127.0.0.1:${port}`;
@@ -49,7 +53,7 @@ before(async () => {
 });
 
 after(() => {
-  server?.kill();
+  if (server?.pid !== undefined && server.exitCode === null) process.kill(-server.pid, "SIGTERM");
   emu?.stop();
 });
 

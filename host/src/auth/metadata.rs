@@ -4,24 +4,21 @@
 //! asked again shortly before that token expires. The job launcher runs one on a Databricks
 //! cluster, re-reading the run identity's short-lived token for every request.
 
-use super::oauth::{RefreshPolicy, TokenError};
+use super::token::{self, Fresh, RefreshPolicy, TokenCache, TokenError};
 use crate::client::HttpClient;
 use crate::egress::user_agent;
-use bytes::Bytes;
 use http::header::{ACCEPT, USER_AGENT};
 use http::{HeaderValue, Uri};
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Empty};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-use tokio::sync::Mutex;
 
 /// The environment variable the SDKs read the service's URL from.
 pub const URL_ENV: &str = "DATABRICKS_METADATA_SERVICE_URL";
 /// Bounds one token request, answer included (the SDKs allow 10 s).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
 /// The service's URL. Its path may be the only thing keeping other local processes from
 /// asking, so it is shown (in `Debug` and messages) as `scheme://host:port/…`.
@@ -87,20 +84,12 @@ struct Answer {
     expires_on: Value,
 }
 
-struct Cached {
-    header: HeaderValue,
-    refresh_at: Instant,
-    expires_at: Instant,
-}
-
-/// Hands out the service's current token; at most one request runs at a time and every
-/// caller waiting meanwhile gets its result.
+/// Hands out the service's current token (see [`TokenCache`]).
 pub struct MetadataSource {
     url: ServiceUrl,
     workspace: String,
     client: HttpClient,
-    policy: RefreshPolicy,
-    cached: Mutex<Option<Cached>>,
+    cache: TokenCache,
 }
 
 impl MetadataSource {
@@ -109,53 +98,36 @@ impl MetadataSource {
             url,
             workspace: workspace_url.trim_end_matches('/').to_string(),
             client,
-            policy: RefreshPolicy::default(),
-            cached: Mutex::new(None),
+            cache: TokenCache::new(RefreshPolicy::default()),
         }
     }
 
     /// `Bearer <token>`, asking the service when the cached one is due for a refresh.
     pub async fn header(&self) -> Result<HeaderValue, TokenError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(token) = cached.as_ref()
-            && Instant::now() < token.refresh_at
-        {
-            return Ok(token.header.clone());
-        }
-        match self.fetch().await {
-            Ok(fresh) => {
-                let header = fresh.header.clone();
-                *cached = Some(fresh);
-                Ok(header)
-            }
-            Err(e) => match cached.as_ref() {
-                Some(old) if Instant::now() < old.expires_at => {
-                    tracing::warn!("{e}; using the current token until it expires");
-                    Ok(old.header.clone())
-                }
-                _ => Err(e),
-            },
-        }
+        self.cache.header(self.fetch()).await
     }
 
-    async fn fetch(&self) -> Result<Cached, TokenError> {
-        let (status, body) = tokio::time::timeout(REQUEST_TIMEOUT, self.exchange())
+    async fn fetch(&self) -> Result<Fresh, TokenError> {
+        let requested_at = Instant::now();
+        let body = Empty::new().map_err(|never| match never {}).boxed_unsync();
+        let request = http::Request::get(&self.url.full)
+            .header("X-Databricks-Metadata-Version", "1")
+            .header("X-Databricks-Host", &self.workspace)
+            .header(ACCEPT, "application/json")
+            .header(USER_AGENT, user_agent())
+            .body(body)
+            .map_err(|e| self.error(format!("cannot build the request: {e}")))?;
+        let (status, body) = token::exchange(&self.client, request, REQUEST_TIMEOUT)
             .await
-            .map_err(|_| {
-                self.error(format!("no answer within {}s", REQUEST_TIMEOUT.as_secs()))
-            })??;
+            .map_err(|e| self.error(e))?;
         if !status.is_success() {
-            let text = String::from_utf8_lossy(&body);
-            let start: String = text.trim().chars().take(200).collect();
+            let start = token::body_start(&body);
             return Err(self.error(format!("HTTP {}: {start}", status.as_u16())));
         }
         let answer: Answer = serde_json::from_slice(&body)
             .map_err(|e| self.error(format!("unusable answer: {e}")))?;
-        if let Some(kind) = answer.token_type.as_deref()
-            && !kind.eq_ignore_ascii_case("bearer")
-        {
-            return Err(self.error(format!("token_type {kind:?} is not Bearer")));
-        }
+        let header = token::bearer(&answer.access_token, answer.token_type.as_deref())
+            .map_err(|e| self.error(e))?;
         let expires_on = match &answer.expires_on {
             Value::Number(n) => n.as_u64(),
             Value::String(s) => s.trim().parse().ok(),
@@ -171,42 +143,11 @@ impl MetadataSource {
             .filter(|secs| *secs > 0)
             .map(Duration::from_secs)
             .ok_or_else(|| self.error("the token it gave has already expired".into()))?;
-        let token = answer.access_token.trim();
-        if token.is_empty() {
-            return Err(self.error("empty access_token".into()));
-        }
-        let mut header = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| self.error("access_token is not a valid header value".into()))?;
-        header.set_sensitive(true);
-        let fetched = Instant::now();
-        Ok(Cached {
+        Ok(Fresh {
             header,
-            refresh_at: fetched + lifetime - self.policy.margin(lifetime),
-            expires_at: fetched + lifetime,
+            requested_at,
+            lifetime,
         })
-    }
-
-    async fn exchange(&self) -> Result<(http::StatusCode, Bytes), TokenError> {
-        let body = Empty::new().map_err(|never| match never {}).boxed_unsync();
-        let request = http::Request::get(&self.url.full)
-            .header("X-Databricks-Metadata-Version", "1")
-            .header("X-Databricks-Host", &self.workspace)
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, user_agent())
-            .body(body)
-            .map_err(|e| self.error(format!("cannot build the request: {e}")))?;
-        let response = self
-            .client
-            .send(request, None)
-            .await
-            .map_err(|e| self.error(format!("{e}")))?;
-        let status = response.status();
-        let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| self.error(format!("reading the answer: {e}")))?
-            .to_bytes();
-        Ok((status, bytes))
     }
 
     fn error(&self, reason: String) -> TokenError {
@@ -279,7 +220,7 @@ mod tests {
                         .to_string();
                         async move {
                             Ok::<_, std::convert::Infallible>(http::Response::new(
-                                http_body_util::Full::new(Bytes::from(body)),
+                                http_body_util::Full::new(bytes::Bytes::from(body)),
                             ))
                         }
                     },

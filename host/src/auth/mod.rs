@@ -9,10 +9,12 @@ mod metadata;
 mod oauth;
 mod profile;
 mod resolve;
+mod token;
 
 pub use metadata::{MetadataSource, ServiceUrl, URL_ENV as METADATA_SERVICE_URL_ENV};
-pub use oauth::{RefreshPolicy, TokenError, TokenSource};
+pub use oauth::TokenSource;
 pub use resolve::resolve;
+pub use token::{RefreshPolicy, TokenError};
 
 use crate::client::HttpClient;
 use base64::Engine as _;

@@ -2,85 +2,22 @@
 //! `/oidc/v1/token`, one cached token shared by every concurrent call, refreshed shortly before
 //! it expires.
 
+use super::token::{self, Fresh, RefreshPolicy, TokenCache, TokenError};
 use crate::client::HttpClient;
 use crate::egress::user_agent;
 use bytes::Bytes;
 use http::HeaderValue;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
 
 const TOKEN_PATH: &str = "/oidc/v1/token";
 const GRANT: &[u8] = b"grant_type=client_credentials&scope=all-apis";
 /// Bounds one token request, answer included.
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
-/// A token answer is a small JSON document.
-const MAX_ANSWER_BYTES: usize = 64 * 1024;
 /// `expires_in` is optional in OAuth; without it, assume a short life rather than forever.
 const ASSUMED_LIFETIME: Duration = Duration::from_secs(300);
-
-/// When to refresh: `margin(lifetime)` before expiry, i.e. `fraction` of the lifetime but at
-/// most `max_margin` (60 s of a 1 h token; 0.2 s of a 2 s test token).
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RefreshPolicy {
-    pub max_margin: Duration,
-    pub fraction: f64,
-}
-
-impl Default for RefreshPolicy {
-    fn default() -> Self {
-        Self {
-            max_margin: Duration::from_secs(60),
-            fraction: 0.1,
-        }
-    }
-}
-
-impl RefreshPolicy {
-    pub fn margin(&self, lifetime: Duration) -> Duration {
-        lifetime.mul_f64(self.fraction).min(self.max_margin)
-    }
-}
-
-/// A token request that failed. Names who asked (the client id) and where, never a secret.
-#[derive(Clone, Debug, thiserror::Error)]
-#[error("{requester} to {url} failed: {reason}")]
-pub struct TokenError {
-    /// What asked, for the message: e.g. `OAuth token request for client id "svc"`.
-    pub requester: String,
-    /// The OAuth client id (empty for a metadata service).
-    pub client_id: String,
-    pub url: String,
-    pub reason: String,
-}
-
-/// The cached token and when to stop using it.
-#[derive(Clone, Debug)]
-struct Cached {
-    header: HeaderValue,
-    refresh_at: Instant,
-    expires_at: Instant,
-}
-
-impl Cached {
-    /// `requested_at` is when the request left: the server's clock for `expires_in` started no
-    /// earlier, so expiry computed from it is never later than the server's.
-    fn new(
-        header: HeaderValue,
-        requested_at: Instant,
-        lifetime: Duration,
-        policy: &RefreshPolicy,
-    ) -> Self {
-        let expires_at = requested_at + lifetime;
-        Self {
-            header,
-            refresh_at: expires_at - policy.margin(lifetime),
-            expires_at,
-        }
-    }
-}
 
 /// The successful answer (RFC 6749 §5.1).
 #[derive(Deserialize)]
@@ -97,17 +34,14 @@ struct GrantError {
     error_description: Option<String>,
 }
 
-/// Hands out the current access token; at most one refresh runs at a time and every caller
-/// waiting meanwhile gets its result.
+/// Hands out the current access token (see [`TokenCache`]).
 pub struct TokenSource {
     client_id: String,
     /// `Basic base64(client_id:client_secret)`, marked sensitive.
     basic: HeaderValue,
     url: String,
     client: HttpClient,
-    policy: RefreshPolicy,
-    /// Held across the refresh itself: that is what makes concurrent callers share one.
-    cached: Mutex<Option<Cached>>,
+    cache: TokenCache,
 }
 
 impl TokenSource {
@@ -123,70 +57,18 @@ impl TokenSource {
             basic,
             url: format!("{}{TOKEN_PATH}", workspace_url.trim_end_matches('/')),
             client,
-            policy,
-            cached: Mutex::new(None),
+            cache: TokenCache::new(policy),
         }
     }
 
     /// `Bearer <access token>`, fetching or refreshing it when due.
     pub async fn header(&self) -> Result<HeaderValue, TokenError> {
-        let mut cached = self.cached.lock().await;
-        if let Some(token) = cached.as_ref()
-            && Instant::now() < token.refresh_at
-        {
-            return Ok(token.header.clone());
-        }
-        match self.fetch().await {
-            Ok(fresh) => {
-                let header = fresh.header.clone();
-                *cached = Some(fresh);
-                Ok(header)
-            }
-            // Refreshing early leaves time to ride out a failed refresh on the old token.
-            Err(e) => match cached.as_ref() {
-                Some(old) if Instant::now() < old.expires_at => {
-                    tracing::warn!("{e}; using the current token until it expires");
-                    Ok(old.header.clone())
-                }
-                _ => Err(e),
-            },
-        }
+        self.cache.header(self.fetch()).await
     }
 
-    async fn fetch(&self) -> Result<Cached, TokenError> {
+    async fn fetch(&self) -> Result<Fresh, TokenError> {
         let requested_at = Instant::now();
         tracing::debug!(client_id = %self.client_id, url = %self.url, "requesting an OAuth token");
-        let (status, body) = tokio::time::timeout(TOKEN_TIMEOUT, self.exchange())
-            .await
-            .map_err(|_| self.error(format!("no answer within {}s", TOKEN_TIMEOUT.as_secs())))??;
-        if !status.is_success() {
-            return Err(self.error(rejection(status, &body)));
-        }
-        let grant: Grant = serde_json::from_slice(&body)
-            .map_err(|e| self.error(format!("unusable answer: {e}")))?;
-        if let Some(kind) = grant.token_type.as_deref()
-            && !kind.eq_ignore_ascii_case("bearer")
-        {
-            return Err(self.error(format!("token_type {kind:?} is not Bearer")));
-        }
-        let lifetime = match grant.expires_in {
-            Some(0) => return Err(self.error("expires_in is 0".into())),
-            Some(secs) => Duration::from_secs(secs),
-            None => ASSUMED_LIFETIME,
-        };
-        let token = grant.access_token.trim();
-        if token.is_empty() {
-            return Err(self.error("empty access_token".into()));
-        }
-        let mut header = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| self.error("access_token is not a valid header value".into()))?;
-        header.set_sensitive(true);
-        tracing::info!(client_id = %self.client_id, expires_in = lifetime.as_secs(), "OAuth token obtained");
-        Ok(Cached::new(header, requested_at, lifetime, &self.policy))
-    }
-
-    /// Sends the grant; the status and (bounded) body of the answer.
-    async fn exchange(&self) -> Result<(http::StatusCode, Bytes), TokenError> {
         let body = Full::new(Bytes::from_static(GRANT))
             .map_err(|never| match never {})
             .boxed_unsync();
@@ -197,18 +79,27 @@ impl TokenSource {
             .header(USER_AGENT, user_agent())
             .body(body)
             .map_err(|e| self.error(format!("cannot build the request: {e}")))?;
-        let response = self
-            .client
-            .send(request, None)
+        let (status, body) = token::exchange(&self.client, request, TOKEN_TIMEOUT)
             .await
-            .map_err(|e| self.error(format!("{e}")))?;
-        let status = response.status();
-        let bytes = Limited::new(response.into_body(), MAX_ANSWER_BYTES)
-            .collect()
-            .await
-            .map_err(|e| self.error(format!("reading the answer: {e}")))?
-            .to_bytes();
-        Ok((status, bytes))
+            .map_err(|e| self.error(e))?;
+        if !status.is_success() {
+            return Err(self.error(rejection(status, &body)));
+        }
+        let grant: Grant = serde_json::from_slice(&body)
+            .map_err(|e| self.error(format!("unusable answer: {e}")))?;
+        let lifetime = match grant.expires_in {
+            Some(0) => return Err(self.error("expires_in is 0".into())),
+            Some(secs) => Duration::from_secs(secs),
+            None => ASSUMED_LIFETIME,
+        };
+        let header = token::bearer(&grant.access_token, grant.token_type.as_deref())
+            .map_err(|e| self.error(e))?;
+        tracing::info!(client_id = %self.client_id, expires_in = lifetime.as_secs(), "OAuth token obtained");
+        Ok(Fresh {
+            header,
+            requested_at,
+            lifetime,
+        })
     }
 
     fn error(&self, reason: String) -> TokenError {
@@ -228,11 +119,7 @@ fn rejection(status: http::StatusCode, body: &[u8]) -> String {
             Some(description) => format!("HTTP {} {}: {description}", status.as_u16(), e.error),
             None => format!("HTTP {} {}", status.as_u16(), e.error),
         },
-        Err(_) => {
-            let text = String::from_utf8_lossy(body);
-            let start: String = text.trim().chars().take(200).collect();
-            format!("HTTP {}: {start}", status.as_u16())
-        }
+        Err(_) => format!("HTTP {}: {}", status.as_u16(), token::body_start(body)),
     }
 }
 
@@ -242,35 +129,6 @@ mod tests {
     use crate::auth::Credentials;
     use sdp_emulator::{Emulator, EmulatorConfig};
     use std::sync::Arc;
-
-    #[test]
-    fn margin_scales_with_lifetime_up_to_a_cap() {
-        let p = RefreshPolicy::default();
-        assert_eq!(p.margin(Duration::from_secs(3600)), Duration::from_secs(60));
-        assert_eq!(p.margin(Duration::from_secs(300)), Duration::from_secs(30));
-        assert_eq!(p.margin(Duration::from_secs(2)), Duration::from_millis(200));
-        let custom = RefreshPolicy {
-            max_margin: Duration::from_secs(5),
-            fraction: 0.5,
-        };
-        assert_eq!(
-            custom.margin(Duration::from_secs(60)),
-            Duration::from_secs(5)
-        );
-    }
-
-    #[test]
-    fn cached_token_is_refreshed_before_it_expires() {
-        let t0 = Instant::now();
-        let c = Cached::new(
-            HeaderValue::from_static("Bearer x"),
-            t0,
-            Duration::from_secs(3600),
-            &RefreshPolicy::default(),
-        );
-        assert_eq!(c.expires_at, t0 + Duration::from_secs(3600));
-        assert_eq!(c.refresh_at, t0 + Duration::from_secs(3540));
-    }
 
     #[test]
     fn rejections_read_oauth_errors_or_the_body() {

@@ -50,6 +50,36 @@ pub fn launcher() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../host/launcher/sdp_agent_launcher.py")
 }
 
+/// The launcher as a job outside a Databricks runtime starts it: with the task's parameters,
+/// the built binary, and the emulator's URL and token in the environment.
+pub fn launcher_command<S: AsRef<std::ffi::OsStr>>(
+    emu: &Emulator,
+    parameters: impl IntoIterator<Item = S>,
+) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.arg(launcher())
+        .args(parameters)
+        .env("SDP_AGENT_BIN", agent_bin())
+        .env("DATABRICKS_HOST", emu.url())
+        .env("DATABRICKS_TOKEN", emu.token().unwrap());
+    cmd
+}
+
+/// `python3 -c script args…` for a databricks-sdk client: only the arguments configure it (the
+/// SDK also reads `DATABRICKS_*` variables and `~/.databrickscfg`, which this test run's
+/// environment may have).
+pub fn sdk_python(script: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new("python3");
+    cmd.arg("-c").arg(script).args(args);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DATABRICKS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("DATABRICKS_CONFIG_FILE", "/nonexistent/.databrickscfg");
+    cmd
+}
+
 pub fn emulator() -> Emulator {
     Emulator::spawn(EmulatorConfig::default()).expect("emulator starts")
 }

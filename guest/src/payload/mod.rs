@@ -5,6 +5,17 @@ use crate::config::{self, PartialConfig, kind};
 use crate::error::{Error, FieldError, Result};
 use serde_json::{Map, Value};
 
+mod checks;
+mod cluster;
+mod fields;
+
+use checks::{
+    check_endpoint_name, check_file_paths, check_no_one_time_run_keys, check_runner_path,
+    check_sources, is_endpoint_name, not_an_endpoint,
+};
+use cluster::check_new_cluster;
+use fields::{boolean, count, object};
+
 /// Every key the payload may carry; anything else is a typo worth reporting.
 const KNOWN_KEYS: &[&str] = &[
     "question",
@@ -43,18 +54,6 @@ pub enum Compute {
         environment_version: String,
     },
 }
-
-/// Keys that shape a one-time run; a deployed job's own settings decide them instead.
-const ONE_TIME_RUN_KEYS: &[&str] = &[
-    "runner_path",
-    "task_overrides",
-    "existing_cluster_id",
-    "new_cluster",
-    "environments",
-    "environment_version",
-    "run_name",
-    "timeout_seconds",
-];
 
 /// Where the serving side learns the deployed job when the payload names none.
 pub const JOB_ID_ENV: &str = "SDP_AGENT_JOB_ID";
@@ -98,7 +97,7 @@ const DEFAULT_WAIT_TIMEOUT: u64 = 3600;
 /// The host's default model endpoint, passed to the component's environment.
 pub const ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
 /// A Claude endpoint every workspace with Foundation Model APIs has.
-const SUGGESTED_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
+pub(crate) const SUGGESTED_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
 
 fn host_endpoint() -> Option<String> {
     std::env::var(ENDPOINT_ENV)
@@ -320,19 +319,6 @@ fn env_job_id() -> Option<i64> {
         .filter(|id| *id > 0)
 }
 
-/// A run of a deployed job takes its code and compute from the job: keys that would describe
-/// a one-time run are mistakes, not silently dropped settings.
-fn check_no_one_time_run_keys(doc: &Map<String, Value>, job_id: i64, errors: &mut Vec<FieldError>) {
-    for key in ONE_TIME_RUN_KEYS {
-        if doc.contains_key(*key) {
-            errors.push(FieldError::new(
-                *key,
-                format!("not used when predict starts job {job_id} (run-now): the job's settings decide it"),
-            ));
-        }
-    }
-}
-
 fn unknown_key_message(key: &str) -> String {
     let lower = key.to_ascii_lowercase().replace(['-', '_'], "");
     let close = KNOWN_KEYS
@@ -341,181 +327,5 @@ fn unknown_key_message(key: &str) -> String {
     match close {
         Some(k) => format!("unknown field; did you mean `{k}`?"),
         None => "unknown field".to_string(),
-    }
-}
-
-fn object(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> Option<Map<String, Value>> {
-    match v {
-        Value::Object(m) => Some(m.clone()),
-        other => {
-            errors.push(FieldError::new(
-                path,
-                format!("must be an object, got {}", kind(other)),
-            ));
-            None
-        }
-    }
-}
-
-fn boolean(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> Option<bool> {
-    v.as_bool().or_else(|| {
-        errors.push(FieldError::new(
-            path,
-            format!("must be true or false, got {}", kind(v)),
-        ));
-        None
-    })
-}
-
-fn count(path: &str, v: &Value, min: u64, max: u64, errors: &mut Vec<FieldError>) -> Option<u64> {
-    match v.as_u64() {
-        Some(n) if (min..=max).contains(&n) => Some(n),
-        _ => {
-            errors.push(FieldError::new(
-                path,
-                format!("must be a whole number from {min} to {max}"),
-            ));
-            None
-        }
-    }
-}
-
-/// Serving endpoint names are letters, digits, `-` and `_` (they go into a URL path); the
-/// seed's `anthropic/claude-…` style names are not endpoint names.
-fn check_endpoint_name(path: &str, name: String, errors: &mut Vec<FieldError>) -> Option<String> {
-    if is_endpoint_name(&name) {
-        Some(name)
-    } else {
-        errors.push(FieldError::new(path, not_an_endpoint(&name)));
-        None
-    }
-}
-
-fn is_endpoint_name(name: &str) -> bool {
-    name.len() <= 128
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
-}
-
-fn not_an_endpoint(name: &str) -> String {
-    format!(
-        "`{name}` is not a serving endpoint name (letters, digits, - and _ only); \
-         e.g. `{SUGGESTED_ENDPOINT}`"
-    )
-}
-
-/// Pipeline source files are SQL or Python files: a library path without either extension
-/// would be imported as a notebook (dropping the name the pipeline refers to).
-fn check_file_paths(config: &PartialConfig, errors: &mut Vec<FieldError>) {
-    for (i, path) in config.workspace_file_paths.iter().flatten().enumerate() {
-        if !(path.ends_with(".sql") || path.ends_with(".py")) {
-            errors.push(FieldError::new(
-                format!("workspace_file_paths[{i}]"),
-                format!("`{path}` must name a .sql or .py file"),
-            ));
-        }
-    }
-}
-
-/// Every source given must be one of the pipeline's files, or it would be refused only after
-/// the job's compute has started.
-fn check_sources(config: &PartialConfig, paths_given: bool, errors: &mut Vec<FieldError>) {
-    let listed: &[String] = match &config.workspace_file_paths {
-        Some(paths) => paths,
-        // workspace_file_paths is present but invalid: that error is already reported.
-        None if paths_given => return,
-        None => &[],
-    };
-    for path in config.sources.keys() {
-        if !listed.contains(path) {
-            errors.push(FieldError::new(
-                format!("sources.{path}"),
-                "not one of workspace_file_paths (list every file a source is given for)",
-            ));
-        }
-    }
-}
-
-fn check_runner_path(r: &str, errors: &mut Vec<FieldError>) {
-    let uri = ["dbfs:/", "s3://", "s3a://", "abfss://", "gs://", "file:/"]
-        .iter()
-        .any(|p| r.starts_with(p));
-    if !(r.starts_with('/') || uri) {
-        errors.push(FieldError::new(
-            "runner_path",
-            format!("`{r}` must be an absolute workspace path or a dbfs:/ or cloud storage URI"),
-        ));
-    } else if !r.ends_with(".py") {
-        errors.push(FieldError::new(
-            "runner_path",
-            format!("`{r}` must name a Python file (.py)"),
-        ));
-    }
-}
-
-/// The fields Jobs needs to start a cluster; the rest of the spec is forwarded as given. A
-/// cluster policy (`policy_id`) may supply any of them, and a single-node cluster has no
-/// workers: then only the types of the values given are checked, and Jobs judges the rest.
-fn check_new_cluster(nc: &Map<String, Value>, errors: &mut Vec<FieldError>) {
-    let text = |k: &str, errors: &mut Vec<FieldError>| {
-        nc.get(k)
-            .map(|v| config::string(&format!("new_cluster.{k}"), v, errors).is_some())
-    };
-    let flag = |k: &str, errors: &mut Vec<FieldError>| {
-        nc.get(k)
-            .and_then(|v| boolean(&format!("new_cluster.{k}"), v, errors))
-            .unwrap_or(false)
-    };
-    let policy = text("policy_id", errors).is_some();
-    flag("apply_policy_default_values", errors);
-    let single_node = flag("is_single_node", errors);
-    if text("spark_version", errors).is_none() && !policy {
-        errors.push(FieldError::new(
-            "new_cluster.spark_version",
-            "required (or policy_id)",
-        ));
-    }
-    let node = text("node_type_id", errors);
-    let pool = text("instance_pool_id", errors);
-    if node.is_none() && pool.is_none() && !policy {
-        errors.push(FieldError::new(
-            "new_cluster.node_type_id",
-            "required (or instance_pool_id, or policy_id)",
-        ));
-    }
-    match (nc.get("num_workers"), nc.get("autoscale")) {
-        (Some(n), _) => {
-            count("new_cluster.num_workers", n, 0, 100_000, errors);
-        }
-        (None, Some(Value::Object(a))) => {
-            let min = a
-                .get("min_workers")
-                .and_then(|v| count("new_cluster.autoscale.min_workers", v, 0, 100_000, errors));
-            let max = a
-                .get("max_workers")
-                .and_then(|v| count("new_cluster.autoscale.max_workers", v, 1, 100_000, errors));
-            match (min, max) {
-                (Some(lo), Some(hi)) if lo > hi => errors.push(FieldError::new(
-                    "new_cluster.autoscale",
-                    "min_workers must not exceed max_workers",
-                )),
-                (Some(_), Some(_)) => {}
-                _ if a.contains_key("min_workers") && a.contains_key("max_workers") => {}
-                _ => errors.push(FieldError::new(
-                    "new_cluster.autoscale",
-                    "needs min_workers and max_workers",
-                )),
-            }
-        }
-        (None, Some(other)) => errors.push(FieldError::new(
-            "new_cluster.autoscale",
-            format!("must be an object, got {}", kind(other)),
-        )),
-        (None, None) if single_node || policy => {}
-        (None, None) => errors.push(FieldError::new(
-            "new_cluster.num_workers",
-            "required (or autoscale, is_single_node or policy_id)",
-        )),
     }
 }
