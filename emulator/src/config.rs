@@ -47,6 +47,9 @@ pub struct EmulatorConfig {
     /// What runs pipeline updates' code: the structural check (default) or Apache Spark
     /// Declarative Pipelines (`Engine::Spark`).
     pub engine: Engine,
+    /// The demo model's first answer in a conversation reads a table under a wrong name; a
+    /// follow-up turn (a repair request) gets the fix. Shows a repair round. Default false.
+    pub demo_flaw: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -64,6 +67,7 @@ impl Default for EmulatorConfig {
             omit_run_page_url: false,
             run_executor: None,
             engine: Engine::Structural,
+            demo_flaw: false,
         }
     }
 }

@@ -96,7 +96,8 @@ fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResul
             .and_then(VecDeque::pop_front);
         (scripted, state.ids.chat_id())
     };
-    let reply = scripted.unwrap_or_else(|| ChatReply::Text(demo_model::plan(&body)));
+    let reply =
+        scripted.unwrap_or_else(|| ChatReply::Text(demo_model::plan(&body, app.config.demo_flaw)));
     let prompt_chars: usize = body
         .get("messages")
         .and_then(Value::as_array)

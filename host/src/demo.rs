@@ -23,8 +23,8 @@ const RUNNER_PATH: &str = "/Workspace/Shared/sdp-agent/sdp_agent_launcher.py";
 const CLAUDE_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
 const POLL_EVERY: Duration = Duration::from_millis(200);
 
-pub async fn run(cli: &Cli, question: Option<&str>, engine: &EngineArgs) -> ExitCode {
-    match demo(cli, question.unwrap_or(DEFAULT_QUESTION), engine).await {
+pub async fn run(cli: &Cli, question: Option<&str>, engine: &EngineArgs, flaw: bool) -> ExitCode {
+    match demo(cli, question.unwrap_or(DEFAULT_QUESTION), engine, flaw).await {
         Ok(last) => {
             println!("{}", last.line);
             if last.success {
@@ -46,7 +46,12 @@ struct LastLine {
     success: bool,
 }
 
-async fn demo(cli: &Cli, question: &str, engine_args: &EngineArgs) -> Result<LastLine, Failure> {
+async fn demo(
+    cli: &Cli,
+    question: &str,
+    engine_args: &EngineArgs,
+    flaw: bool,
+) -> Result<LastLine, Failure> {
     let engine = engine_args
         .engine()
         .map_err(|e| Failure::Config(format!("the {:?} engine: {e:#}", engine_args.engine)))?;
@@ -67,6 +72,7 @@ async fn demo(cli: &Cli, question: &str, engine_args: &EngineArgs) -> Result<Las
     let emulator = Emulator::start(EmulatorConfig {
         run_executor: Some(executor),
         engine,
+        demo_flaw: flaw,
         ..Default::default()
     })
     .await

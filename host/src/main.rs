@@ -83,7 +83,11 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Serve(args) => serve::run(&cli, args).await,
         Command::Deploy(args) => deploy::run(&cli, args).await,
-        Command::Demo { question, engine } => demo::run(&cli, question.as_deref(), engine).await,
+        Command::Demo {
+            question,
+            engine,
+            flaw,
+        } => demo::run(&cli, question.as_deref(), engine, *flaw).await,
     }
 }
 

@@ -25,6 +25,10 @@ struct Args {
     oauth_token_ttl: u64,
     #[command(flatten)]
     engine: EngineArgs,
+    /// The demo model's first answer in a conversation has a mistake; a repair request gets
+    /// the fix.
+    #[arg(long, env = "SDP_AGENT_DEMO_FLAW", value_parser = clap::builder::BoolishValueParser::new())]
+    demo_flaw: bool,
 }
 
 fn parse_client(raw: &str) -> Result<(String, String), String> {
@@ -47,6 +51,7 @@ async fn main() -> anyhow::Result<()> {
         oauth_clients: args.oauth_clients,
         oauth_token_ttl_secs: args.oauth_token_ttl,
         engine: args.engine.engine()?,
+        demo_flaw: args.demo_flaw,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start_on_port(config, args.port).await?;

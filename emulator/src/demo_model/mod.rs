@@ -2,6 +2,11 @@
 //! pipeline plan (names, paths and real SDP SQL). It reads the agent's prompt as a model would:
 //! the first fenced JSON object holds the values it must keep, a second one the workspace's
 //! defaults (the catalog to use when none is fixed).
+//!
+//! Told to be flawed (`EmulatorConfig::demo_flaw`), its first answer reads a table under a
+//! wrong name, the mistake a validation update reports as `TABLE_OR_VIEW_NOT_FOUND`; any
+//! later turn of the same conversation (it already holds an assistant answer: a repair
+//! request) gets the corrected plan.
 
 mod sql;
 mod topics;
@@ -11,9 +16,12 @@ use serde_json::{Map, Value, json};
 use sql::source_for;
 use topics::{EVENTS, LAYERS, TOPICS, Topic};
 
-/// The planner's whole answer: one sentence, then the plan as a fenced JSON block.
-pub fn plan(body: &Map<String, Value>) -> String {
-    let question = last_user_text(body);
+/// The planner's whole answer: one sentence, then the plan as a fenced JSON block. `flaw`
+/// spoils the first answer of a conversation (see the module docs).
+pub fn plan(body: &Map<String, Value>, flaw: bool) -> String {
+    let repair = has_answered(body);
+    // A follow-up turn is about the original request: the first user message holds it.
+    let question = first_user_text(body);
     let mut blocks = fenced_objects(&question).into_iter();
     let known = blocks.next().unwrap_or_default();
     let defaults = blocks.next().unwrap_or_default();
@@ -72,11 +80,12 @@ pub fn plan(body: &Map<String, Value>) -> String {
             .map(|layer| format!("{root}/transformations/{layer}_{}.sql", topic.name))
             .collect(),
     };
-    let sources: Map<String, Value> = paths
+    let mut sources: Map<String, Value> = paths
         .iter()
         .enumerate()
         .map(|(i, path)| (path.clone(), json!(source_for(topic, path, i, paths.len()))))
         .collect();
+    let flawed = flaw && !repair && spoil(&mut sources, topic);
 
     let plan = json!({
         "pipelineName": name,
@@ -87,24 +96,56 @@ pub fn plan(body: &Map<String, Value>) -> String {
         "sources": sources,
     });
     let pretty = serde_json::to_string_pretty(&plan).unwrap_or_default();
-    format!(
-        "Here is a Spark Declarative Pipeline that generates synthetic {t} data into bronze_{t} and cleans it into silver_{t}.\n\n```json\n{pretty}\n```\n",
-        t = topic.name
-    )
+    let t = topic.name;
+    let prose = if repair {
+        format!(
+            "Here are the corrected files: silver_{t} reads bronze_{t}, the table the pipeline defines."
+        )
+    } else if flawed {
+        format!(
+            "Here is a Spark Declarative Pipeline that generates synthetic {t} data into {t}_bronze and cleans it into silver_{t}."
+        )
+    } else {
+        format!(
+            "Here is a Spark Declarative Pipeline that generates synthetic {t} data into bronze_{t} and cleans it into silver_{t}."
+        )
+    };
+    format!("{prose}\n\n```json\n{pretty}\n```\n")
 }
 
-/// Text of the last user message (string content, or the text blocks of a block list).
-fn last_user_text(body: &Map<String, Value>) -> String {
-    let messages = body.get("messages").and_then(Value::as_array);
-    let Some(last) = messages
+/// The demo's deliberate mistake: the first source that reads the bronze table names it
+/// `<topic>_bronze`, which nothing defines. False when no source reads it.
+fn spoil(sources: &mut Map<String, Value>, topic: &Topic) -> bool {
+    let right = format!("FROM bronze_{}", topic.name);
+    let wrong = format!("FROM {}_bronze", topic.name);
+    let Some(text) = sources
+        .values_mut()
+        .find(|t| t.as_str().is_some_and(|t| t.contains(&right)))
+    else {
+        return false;
+    };
+    *text = json!(text.as_str().unwrap_or_default().replace(&right, &wrong));
+    true
+}
+
+fn messages(body: &Map<String, Value>) -> impl Iterator<Item = &Value> {
+    body.get("messages")
+        .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .rev()
-        .find(|m| m["role"] == "user")
-    else {
+}
+
+/// Whether the conversation already holds an answer: this turn follows up on it.
+fn has_answered(body: &Map<String, Value>) -> bool {
+    messages(body).any(|m| m["role"] == "assistant")
+}
+
+/// Text of the first user message (string content, or the text blocks of a block list).
+fn first_user_text(body: &Map<String, Value>) -> String {
+    let Some(first) = messages(body).find(|m| m["role"] == "user") else {
         return String::new();
     };
-    match &last["content"] {
+    match &first["content"] {
         Value::String(s) => s.clone(),
         Value::Array(blocks) => blocks
             .iter()
@@ -145,11 +186,53 @@ mod tests {
             {"role": "system", "content": "You plan pipelines."},
             {"role": "user", "content": question},
         ]});
-        let answer = plan(body.as_object().unwrap());
+        let answer = plan(body.as_object().unwrap(), false);
         let (prose, rest) = answer.split_once("```json\n").expect("fenced block");
         assert!(prose.trim().ends_with('.'), "{prose}");
         let json = rest.split_once("\n```").unwrap().0;
         serde_json::from_str(json).unwrap()
+    }
+
+    /// The plan in an answer.
+    fn plan_of(answer: &str) -> Value {
+        let json = answer.split_once("```json\n").unwrap().1;
+        serde_json::from_str(json.split_once("\n```").unwrap().0).unwrap()
+    }
+
+    #[test]
+    fn a_flawed_first_answer_then_the_fix_when_asked_again() {
+        let question = "clickstream bronze and silver";
+        let first = json!({"messages": [
+            {"role": "system", "content": "You plan pipelines."},
+            {"role": "user", "content": question},
+        ]});
+        let flawed = plan_of(&plan(first.as_object().unwrap(), true));
+        let silver = flawed["workspace_file_paths"][1].as_str().unwrap();
+        let text = flawed["sources"][silver].as_str().unwrap();
+        assert!(text.contains("FROM clickstream_bronze"), "{text}");
+        let bronze = flawed["workspace_file_paths"][0].as_str().unwrap();
+        assert!(
+            flawed["sources"][bronze]
+                .as_str()
+                .unwrap()
+                .contains("MATERIALIZED VIEW bronze_clickstream")
+        );
+
+        let repair = json!({"messages": [
+            {"role": "system", "content": "You plan pipelines."},
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": "(the flawed plan)"},
+            {"role": "user", "content": "Validation failed: [TABLE_OR_VIEW_NOT_FOUND] … Return the corrected files."},
+        ]});
+        let fixed = plan_of(&plan(repair.as_object().unwrap(), true));
+        let text = fixed["sources"][silver].as_str().unwrap();
+        assert!(text.contains("FROM bronze_clickstream"), "{text}");
+        assert_eq!(fixed["pipelineName"], flawed["pipelineName"], "same plan");
+        assert_eq!(
+            fixed,
+            plan_of(&plan(first.as_object().unwrap(), false)),
+            "the fix is the unflawed plan"
+        );
     }
 
     #[test]

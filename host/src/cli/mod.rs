@@ -104,6 +104,10 @@ pub enum Command {
         question: Option<String>,
         #[command(flatten)]
         engine: sdp_emulator::EngineArgs,
+        /// The offline model's first answer has a mistake (a table read under a wrong name),
+        /// so validation fails and the agent repairs it.
+        #[arg(long, env = "SDP_AGENT_DEMO_FLAW", value_parser = clap::builder::BoolishValueParser::new())]
+        flaw: bool,
     },
 }
 
