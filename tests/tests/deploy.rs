@@ -143,13 +143,17 @@ fn deploy_creates_the_volume_binaries_launcher_job_and_app_once() {
     assert_eq!(settings["max_concurrent_runs"], 100);
     assert_eq!(
         settings["parameters"],
-        json!([{"name": "payload", "default": ""}])
+        json!([{"name": "payload", "default": ""}, {"name": "timeout", "default": "900"}])
     );
     let task = &settings["tasks"][0];
     assert_eq!(task["spark_python_task"]["python_file"], launcher);
     assert_eq!(
         task["spark_python_task"]["parameters"],
-        json!(["{{job.parameters.payload}}"])
+        json!([
+            "{{job.parameters.payload}}",
+            "--timeout",
+            "{{job.parameters.timeout}}"
+        ])
     );
     assert!(
         task["environment_key"].is_string(),

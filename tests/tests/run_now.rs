@@ -17,11 +17,15 @@ fn create_job(emu: &Emulator) -> i64 {
         "name": "sdp-agent",
         "tasks": [{
             "task_key": "sdp_agent_run",
-            "spark_python_task": {"python_file": RUNNER, "parameters": ["{{job.parameters.payload}}"], "source": "WORKSPACE"},
+            "spark_python_task": {
+                "python_file": RUNNER,
+                "parameters": ["{{job.parameters.payload}}", "--timeout", "{{job.parameters.timeout}}"],
+                "source": "WORKSPACE",
+            },
             "environment_key": "sdp_agent_env",
         }],
         "environments": [{"environment_key": "sdp_agent_env", "spec": {"environment_version": "3"}}],
-        "parameters": [{"name": "payload", "default": ""}],
+        "parameters": [{"name": "payload", "default": ""}, {"name": "timeout", "default": "900"}],
         "max_concurrent_runs": 100,
     });
     let answer: Value = ureq::post(&format!("{}/api/2.2/jobs/create", emu.url()))
@@ -160,4 +164,91 @@ fn serve_with_a_job_id_starts_the_job_for_each_record() {
     assert_eq!(runs.len(), 2);
     let questions: Vec<Value> = runs.iter().map(|r| argv1(r)["question"].clone()).collect();
     assert_eq!(questions, [json!("one"), json!("two")]);
+}
+
+/// The resolved task parameters of the one run.
+fn task_parameters(run: &Value) -> Vec<String> {
+    run["request"]["tasks"][0]["spark_python_task"]["parameters"]
+        .as_array()
+        .expect("resolved parameters")
+        .iter()
+        .map(|p| p.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A payload too large for a job parameter goes through a workspace file, as with runs/submit:
+/// the job gets `@path` (and, when the run waits, the deadline as the `timeout` parameter),
+/// and the run reads the file back. Sent inline, the emulator refuses it as Jobs does.
+#[test]
+fn a_large_payload_is_staged_for_run_now() {
+    let emu = emulator();
+    let job_id = create_job(&emu);
+    let mut payload = payload_without_cluster(&emu, "staged_run_now");
+    payload.as_object_mut().unwrap().remove("runner_path");
+    payload["job_id"] = json!(job_id);
+    payload["wait"] = json!(true);
+    payload["wait_timeout_seconds"] = json!(600);
+    let path = payload["workspace_file_paths"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let padding = format!("-- {}\n", "padding ".repeat(1_500));
+    payload["sources"][&path] = json!(format!(
+        "{padding}CREATE OR REFRESH MATERIALIZED VIEW staged AS SELECT id FROM range(3)"
+    ));
+    assert!(b64(&payload).len() > 10_000, "the payload must not fit");
+
+    let result = predict(&emu, &payload).assert_ok().clone();
+    let sent = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/2.2/jobs/run-now")
+        .expect("run-now was sent");
+    let reference = sent.body["job_parameters"]["payload"].as_str().unwrap();
+    assert!(
+        reference.starts_with("@/Workspace/") && reference.contains("/.sdp-agent/payload-"),
+        "{reference}"
+    );
+    assert_eq!(sent.body["job_parameters"]["timeout"], "1500");
+
+    let run = only_run(&emu);
+    assert_eq!(result["run_id"], run["run_id"]);
+    let params = task_parameters(&run);
+    assert_eq!(params, [reference, "--timeout", "1500"]);
+    let staged: Value =
+        serde_json::from_str(&emu.file(&reference[1..]).expect("the staged file")).unwrap();
+    assert_eq!(staged, payload);
+
+    // Inline, the same payload is more than a task's parameters carry.
+    let inline = ureq::post(&format!("{}/api/2.2/jobs/run-now", emu.url()))
+        .set("Authorization", &format!("Bearer {}", emu.token().unwrap()))
+        .send_json(json!({"job_id": job_id, "job_parameters": {"payload": b64(&payload)}}));
+    let Err(ureq::Error::Status(400, answer)) = inline else {
+        panic!("an oversized job parameter must be refused: {inline:?}");
+    };
+    let answer: Value = answer.into_json().unwrap();
+    assert!(
+        answer["message"].as_str().unwrap().contains("10000 bytes"),
+        "{answer}"
+    );
+}
+
+/// Without a staged payload the job's `timeout` parameter keeps its default: the host's own.
+#[test]
+fn an_inline_payload_leaves_the_timeout_at_its_default() {
+    let emu = emulator();
+    let job_id = create_job(&emu);
+    let mut payload = payload_without_cluster(&emu, "inline_run_now");
+    payload.as_object_mut().unwrap().remove("runner_path");
+    payload["job_id"] = json!(job_id);
+    payload["wait"] = json!(true);
+    predict(&emu, &payload).assert_ok();
+    let sent = emu
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/api/2.2/jobs/run-now")
+        .expect("run-now was sent");
+    assert!(sent.body["job_parameters"].get("timeout").is_none());
+    let params = task_parameters(&only_run(&emu));
+    assert_eq!(params[1..], ["--timeout", "900"]);
 }

@@ -250,7 +250,7 @@ fn validate_dependencies(tasks: &[Value], keys: &HashSet<&str>) -> ApiResult<()>
 /// the same way, so the same bound holds here: a client that fits it works either way.
 const MAX_PARAMETERS_BYTES: usize = 10_000;
 
-fn parameters_size(spec: &Map<String, Value>, ctx: &str) -> ApiResult<()> {
+pub(super) fn parameters_size(spec: &Map<String, Value>, ctx: &str) -> ApiResult<()> {
     let Some(parameters) = spec.get("parameters") else {
         return Ok(());
     };

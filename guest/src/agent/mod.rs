@@ -3,7 +3,7 @@
 mod predict;
 mod run;
 mod sources;
-mod staging;
+pub(crate) mod staging;
 
 pub use predict::{SubmittedRun, predict, submit};
 pub use run::run;

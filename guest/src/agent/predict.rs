@@ -35,11 +35,14 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
         .clone()
         .unwrap_or_else(fresh_token);
     let run_id = match payload.job_id {
-        Some(job_id) => run_now::start(&ws, &run_now::body(job_id, &payload.doc, &token)).await?,
+        Some(job_id) => {
+            let passed = staging::pass(&ws, &payload, &token).await?;
+            run_now::start(&ws, &run_now::body(job_id, passed, &token)).await?
+        }
         None => {
             let parameters = match &payload.task_overrides {
                 Some(_) => Vec::new(),
-                None => staging::launcher_arguments(&ws, &payload, &token).await?,
+                None => staging::pass(&ws, &payload, &token).await?.into_arguments(),
             };
             jobs::submit(&ws, &submit_body(&payload, &token, parameters)).await?
         }

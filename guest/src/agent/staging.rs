@@ -14,7 +14,7 @@ use std::borrow::Cow;
 pub const MAX_INLINE_BYTES: usize = 8_000;
 
 /// The host's default `--timeout`: the budget of the work `run` does before it waits.
-const WORK_BUDGET_SECS: u64 = 900;
+pub const WORK_BUDGET_SECS: u64 = 900;
 
 /// Folder (under the pipeline's folder) that staged payloads go to.
 const STAGING_FOLDER: &str = ".sdp-agent";
@@ -24,16 +24,41 @@ fn encode(payload: &Payload) -> String {
     base64::engine::general_purpose::STANDARD.encode(Value::Object(payload.doc.clone()).to_string())
 }
 
-/// The launcher's parameters: the payload (inline, or `@path` of a staged copy), then any host
-/// options `run` needs for it.
-pub async fn launcher_arguments(
-    ws: &Workspace,
-    payload: &Payload,
-    token: &str,
-) -> Result<Vec<String>> {
+/// How the payload reaches `run`: inline as base64, or as `@path` of a staged copy with the
+/// deadline `run` needs (`--timeout`), which the host cannot read from a staged payload.
+pub enum Passed {
+    Inline(String),
+    Staged {
+        reference: String,
+        timeout_secs: Option<u64>,
+    },
+}
+
+impl Passed {
+    /// The launcher's parameters: the payload, then any host options `run` needs for it.
+    pub fn into_arguments(self) -> Vec<String> {
+        match self {
+            Passed::Inline(encoded) => vec![encoded],
+            Passed::Staged {
+                reference,
+                timeout_secs,
+            } => {
+                let mut arguments = vec![reference];
+                if let Some(secs) = timeout_secs {
+                    arguments.extend(["--timeout".into(), secs.to_string()]);
+                }
+                arguments
+            }
+        }
+    }
+}
+
+/// The payload as a job parameter carries it: inline when its base64 fits, else staged in a
+/// workspace file first.
+pub async fn pass(ws: &Workspace, payload: &Payload, token: &str) -> Result<Passed> {
     let encoded = encode(payload);
     if encoded.len() <= MAX_INLINE_BYTES {
-        return Ok(vec![encoded]);
+        return Ok(Passed::Inline(encoded));
     }
     let Some(path) = staging_path(payload, token) else {
         return Err(Error::InvalidPayload(vec![FieldError::new(
@@ -47,14 +72,14 @@ pub async fn launcher_arguments(
     };
     let text = Value::Object(payload.doc.clone()).to_string();
     workspace::upload(ws, &path, &text).await?;
-    let mut arguments = vec![format!("@{path}")];
-    if payload.wait {
+    Ok(Passed::Staged {
+        reference: format!("@{path}"),
         // The host reads `wait` from an inline payload to extend run's deadline; a staged one
         // it cannot see, so the deadline is passed explicitly.
-        arguments.push("--timeout".into());
-        arguments.push((WORK_BUDGET_SECS + payload.wait_timeout_seconds).to_string());
-    }
-    Ok(arguments)
+        timeout_secs: payload
+            .wait
+            .then_some(WORK_BUDGET_SECS + payload.wait_timeout_seconds),
+    })
 }
 
 /// `<root>/.sdp-agent/payload-<token>.json`, under `/Workspace` (the form a cluster's file

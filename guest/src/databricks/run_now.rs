@@ -3,22 +3,38 @@
 //! not the right to submit arbitrary code as `runs/submit` does.
 
 use super::client::{Retry, Workspace};
+use crate::agent::staging::Passed;
 use crate::error::{Error, Result, Upstream};
-use base64::Engine;
 use serde_json::{Map, Value, json};
 
 const PATH: &str = "/api/2.2/jobs/run-now";
 
 /// The job parameter the deployed job's task reads (`{{job.parameters.payload}}`).
 pub const PAYLOAD_PARAMETER: &str = "payload";
+/// The job parameter the deployed job passes as the host's `--timeout` (default 900).
+pub const TIMEOUT_PARAMETER: &str = "timeout";
 
-/// `{job_id, job_parameters: {payload: <base64 of the payload JSON>}, idempotency_token}`.
-pub fn body(job_id: i64, doc: &Map<String, Value>, token: &str) -> Value {
-    let encoded =
-        base64::engine::general_purpose::STANDARD.encode(Value::Object(doc.clone()).to_string());
+/// `{job_id, job_parameters: {payload: <base64 of the payload JSON, or @path of its staged
+/// copy>[, timeout]}, idempotency_token}`.
+pub fn body(job_id: i64, passed: Passed, token: &str) -> Value {
+    let mut parameters = Map::new();
+    match passed {
+        Passed::Inline(encoded) => {
+            parameters.insert(PAYLOAD_PARAMETER.into(), encoded.into());
+        }
+        Passed::Staged {
+            reference,
+            timeout_secs,
+        } => {
+            parameters.insert(PAYLOAD_PARAMETER.into(), reference.into());
+            if let Some(secs) = timeout_secs {
+                parameters.insert(TIMEOUT_PARAMETER.into(), secs.to_string().into());
+            }
+        }
+    }
     json!({
         "job_id": job_id,
-        "job_parameters": {PAYLOAD_PARAMETER: encoded},
+        "job_parameters": parameters,
         "idempotency_token": token,
     })
 }
@@ -41,6 +57,7 @@ pub async fn start(ws: &Workspace, body: &Value) -> Result<i64> {
 mod tests {
     use super::*;
     use crate::payload::{Payload, Side};
+    use base64::Engine;
 
     fn parse(doc: Value) -> std::result::Result<Payload, Vec<String>> {
         Payload::parse(&doc.to_string(), Side::Predict).map_err(|e| match e {
@@ -53,7 +70,9 @@ mod tests {
     fn a_job_id_replaces_the_runner_and_its_compute() {
         let p = parse(json!({"job_id": 42, "question": "build it"})).expect("valid");
         assert_eq!(p.job_id, Some(42));
-        let b = body(42, &p.doc, "tok");
+        let encoded = base64::engine::general_purpose::STANDARD
+            .encode(Value::Object(p.doc.clone()).to_string());
+        let b = body(42, Passed::Inline(encoded), "tok");
         assert_eq!(b["job_id"], 42);
         assert_eq!(b["idempotency_token"], "tok");
         let encoded = b["job_parameters"]["payload"].as_str().unwrap();

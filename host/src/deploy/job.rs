@@ -1,6 +1,6 @@
 //! The job that runs the agent's `run`: one `spark_python_task` on the deployed launcher whose
-//! argument is the `payload` job parameter (base64 of the payload JSON, as `predict` sends it
-//! with run-now). Found by exact name and reset, or created: one job per name, same id on
+//! argument is the `payload` job parameter (base64 of the payload JSON, or `@path` of a staged
+//! copy, as `predict` sends it with run-now), then `--timeout` from the `timeout` parameter. Found by exact name and reset, or created: one job per name, same id on
 //! every deploy.
 
 use super::rest::{Rest, Retry};
@@ -12,6 +12,8 @@ pub const TASK_KEY: &str = "sdp_agent_run";
 const ENVIRONMENT_KEY: &str = "sdp_agent_env";
 /// Serverless environment version the launcher is tested on (Python 3.12).
 const ENVIRONMENT_VERSION: &str = "3";
+/// The host's default `--timeout`, as the `timeout` job parameter's default.
+const DEFAULT_TIMEOUT_SECS: &str = "900";
 /// Every predict starts a run; an endpoint needs many at once.
 pub const MAX_CONCURRENT_RUNS: u32 = 100;
 
@@ -27,7 +29,9 @@ pub fn settings(name: &str, launcher_path: &str, compute: &Compute) -> Value {
         "task_key": TASK_KEY,
         "spark_python_task": {
             "python_file": launcher_path,
-            "parameters": ["{{job.parameters.payload}}"],
+            // `predict` sets `timeout` only for a staged payload that waits (the host reads an
+            // inline payload's wait itself); 900 is the host's default `--timeout`.
+            "parameters": ["{{job.parameters.payload}}", "--timeout", "{{job.parameters.timeout}}"],
             "source": "WORKSPACE",
         },
     });
@@ -35,7 +39,10 @@ pub fn settings(name: &str, launcher_path: &str, compute: &Compute) -> Value {
         "name": name,
         "description": "sdp-agent: builds a Spark Declarative Pipeline from a request in words. \
                         Managed by `sdp-agent deploy`; its `payload` parameter is the base64 of the payload JSON.",
-        "parameters": [{"name": "payload", "default": ""}],
+        "parameters": [
+            {"name": "payload", "default": ""},
+            {"name": "timeout", "default": DEFAULT_TIMEOUT_SECS},
+        ],
         "max_concurrent_runs": MAX_CONCURRENT_RUNS,
         "tags": {"sdp-agent": env!("CARGO_PKG_VERSION")},
     });
