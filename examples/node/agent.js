@@ -5,7 +5,7 @@
 // core modules are compiled. An instance whose call ended in anything but a ComponentError (a
 // trap, or an exception thrown by a host import) is unusable: make a new one.
 
-import { readFile, mkdtemp, writeFile, mkdir } from "node:fs/promises";
+import { readFile, mkdtemp, writeFile, mkdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -36,7 +36,13 @@ export async function loadAgent(componentPath = defaultComponent()) {
     await mkdir(dirname(join(dir, name)), { recursive: true });
     await writeFile(join(dir, name), bytes);
   }
-  const { instantiate } = await import(pathToFileURL(join(dir, "sdp-agent.js")).href);
+  let instantiate;
+  try {
+    ({ instantiate } = await import(pathToFileURL(join(dir, "sdp-agent.js")).href));
+  } finally {
+    // Loaded: the core modules are compiled from `files` in memory, so the folder can go.
+    await rm(dir, { recursive: true, force: true });
+  }
   const modules = new Map();
   const getCoreModule = (name) => {
     if (!modules.has(name)) modules.set(name, WebAssembly.compile(files[name]));
