@@ -4,12 +4,15 @@
 //! cluster, decoding the job's `argv[1]` and calling the component's `run` the way
 //! `launcher/sdp_agent_launcher.py` does on a real cluster.
 
+mod report;
+
 use crate::agent::{Agent, Export};
 use crate::cli::{Cli, job_argument};
 use crate::component::{Allocation, Runtime};
 use crate::config::Workspace;
 use crate::deadline::Deadline;
 use crate::output::{Failure, Success, render};
+use report::{chains, source_files, tables};
 use sdp_emulator::{
     Emulator, EmulatorConfig, EngineArgs, EngineKind, RunExecutor, RunOutcome, SubmittedRun,
 };
@@ -161,95 +164,6 @@ async fn demo(
     })
 }
 
-/// The pipeline's dataset graph as chains `a → b → c`, from the `flow_definition` events of
-/// its last update that defined flows (names without catalog and schema).
-fn chains(events: &[Value]) -> Vec<String> {
-    let short = |name: &str| name.rsplit('.').next().unwrap_or(name).to_string();
-    let last_update = events
-        .iter()
-        .rev()
-        .find(|e| e["event_type"] == "flow_definition")
-        .map(|e| e["origin"]["update_id"].clone());
-    let mut edges: Vec<(String, String)> = Vec::new();
-    let mut outputs: Vec<String> = Vec::new();
-    for event in events.iter().filter(|e| {
-        e["event_type"] == "flow_definition"
-            && Some(&e["origin"]["update_id"]) == last_update.as_ref()
-    }) {
-        let definition = &event["details"]["flow_definition"];
-        let output = short(definition["output_dataset"].as_str().unwrap_or("?"));
-        for input in definition["input_datasets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            edges.push((short(input["name"].as_str().unwrap_or("?")), output.clone()));
-        }
-        outputs.push(output);
-    }
-    // Start from datasets nothing in the pipeline feeds, and follow every edge.
-    let mut starts: Vec<String> = outputs
-        .iter()
-        .filter(|o| !edges.iter().any(|(_, to)| to == *o))
-        .cloned()
-        .collect();
-    starts.extend(
-        edges
-            .iter()
-            .map(|(from, _)| from.clone())
-            .filter(|f| !outputs.contains(f)),
-    );
-    starts.dedup();
-    let mut chains = Vec::new();
-    let mut stack: Vec<Vec<String>> = starts.into_iter().map(|s| vec![s]).collect();
-    while let Some(path) = stack.pop() {
-        let last = path.last().cloned().unwrap_or_default();
-        let next: Vec<&String> = edges
-            .iter()
-            .filter(|(from, to)| *from == last && !path.contains(to))
-            .map(|(_, to)| to)
-            .collect();
-        if next.is_empty() {
-            chains.push(path.join(" → "));
-        }
-        for to in next {
-            let mut longer = path.clone();
-            longer.push(to.clone());
-            stack.push(longer);
-        }
-    }
-    chains.sort();
-    chains
-}
-
-/// `{"<catalog>.<schema>.<table>": rows}` written by the pipeline's last update.
-fn tables(emulator: &Emulator, pipeline_id: &str) -> serde_json::Map<String, Value> {
-    let Some(pipeline) = emulator
-        .pipelines()
-        .into_iter()
-        .find(|p| p["pipeline_id"].as_str() == Some(pipeline_id))
-    else {
-        return Default::default();
-    };
-    let text = |key: &str| pipeline["spec"][key].as_str().unwrap_or("").to_string();
-    let last = pipeline["updates"]
-        .as_array()
-        .and_then(|u| u.last())
-        .cloned()
-        .unwrap_or_default();
-    last["tables"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(name, rows)| {
-            (
-                format!("{}.{}.{name}", text("catalog"), text("schema")),
-                rows.clone(),
-            )
-        })
-        .collect()
-}
-
 /// Polls the emulator's runs until `run_id` is in a final life-cycle state; returns its `state`.
 async fn wait_for_run(emulator: &Emulator, run_id: i64, limit: Duration) -> Result<Value, Failure> {
     let deadline = Instant::now() + limit;
@@ -273,32 +187,6 @@ async fn wait_for_run(emulator: &Emulator, run_id: i64, limit: Duration) -> Resu
         }
         tokio::time::sleep(POLL_EVERY).await;
     }
-}
-
-/// Workspace paths of the pipeline's source libraries, as the emulator recorded them.
-fn source_files(emulator: &Emulator, pipeline_id: &str) -> Vec<String> {
-    let Some(pipeline) = emulator
-        .pipelines()
-        .into_iter()
-        .find(|p| p["pipeline_id"].as_str() == Some(pipeline_id))
-    else {
-        return Vec::new();
-    };
-    let libraries = pipeline
-        .pointer("/spec/libraries")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    libraries
-        .iter()
-        .filter_map(|lib| {
-            lib.pointer("/file/path")
-                .or_else(|| lib.pointer("/notebook/path"))
-                .or_else(|| lib.pointer("/glob/include"))
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect()
 }
 
 /// What a cluster would do with the submitted run: decode `argv[1]`, call `run`, print its line.
@@ -328,40 +216,4 @@ fn argv1(request: &Value) -> Option<String> {
         .pointer("/tasks/0/spark_python_task/parameters/0")
         .and_then(Value::as_str)
         .map(str::to_string)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn definition(update: &str, output: &str, inputs: &[&str]) -> Value {
-        let inputs: Vec<Value> = inputs.iter().map(|i| json!({"name": i})).collect();
-        json!({"event_type": "flow_definition", "origin": {"update_id": update},
-               "details": {"flow_definition": {"output_dataset": output, "input_datasets": inputs}}})
-    }
-
-    #[test]
-    fn the_graph_reads_as_chains_of_the_last_update() {
-        let events = vec![
-            definition("u1", "main.s.old", &[]),
-            definition("u2", "main.s.clicks_bronze", &[]),
-            definition("u2", "main.s.clicks_silver", &["main.s.clicks_bronze"]),
-            definition(
-                "u2",
-                "main.s.clicks_gold",
-                &["main.s.clicks_silver", "other.x.dim"],
-            ),
-            definition("u2", "main.s.clicks_daily", &["main.s.clicks_silver"]),
-            json!({"event_type": "update_progress", "origin": {"update_id": "u2"}}),
-        ];
-        assert_eq!(
-            chains(&events),
-            [
-                "clicks_bronze → clicks_silver → clicks_daily",
-                "clicks_bronze → clicks_silver → clicks_gold",
-                "dim → clicks_gold",
-            ]
-        );
-        assert!(chains(&[]).is_empty());
-    }
 }
