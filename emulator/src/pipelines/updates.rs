@@ -45,6 +45,8 @@ pub struct Update {
     final_state: String,
     cause: String,
     creation_time: i64,
+    /// When it reached its final state (ms); 0 while active.
+    end_time: i64,
     full_refresh: bool,
     validate_only: bool,
     refresh_selection: Vec<Value>,
@@ -106,6 +108,7 @@ impl Update {
             "full_refresh_selection": self.full_refresh_selection,
             "cause": self.cause,
             "creation_time": self.creation_time,
+            "end_time": self.end_time,
             "tables": self.tables(),
         })
     }
@@ -157,6 +160,9 @@ impl Update {
         }
         self.polls = 0;
         self.step += 1;
+        if self.is_final() {
+            self.end_time = now_ms();
+        }
         true
     }
 }
@@ -314,6 +320,7 @@ pub async fn start(
         final_state: final_state.unwrap_or_default(),
         cause,
         creation_time: now_ms(),
+        end_time: 0,
         full_refresh,
         validate_only,
         refresh_selection,
@@ -366,6 +373,7 @@ pub async fn stop(
     if let Some(index) = pipeline.updates.iter().position(|u| !u.is_final()) {
         let update = &mut pipeline.updates[index];
         update.step = ACTIVE_STATES.len();
+        update.end_time = now_ms();
         update.final_state = "CANCELED".to_string();
         if let Some(work) = update.work.take() {
             work.abort();

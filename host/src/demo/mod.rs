@@ -12,7 +12,7 @@ use crate::component::{Allocation, Runtime};
 use crate::config::Workspace;
 use crate::deadline::Deadline;
 use crate::output::{Failure, Success, render};
-use report::{chains, source_files, tables};
+use report::{chains, source_files, tables, update_lines};
 use sdp_emulator::{
     Emulator, EmulatorConfig, EngineArgs, EngineKind, RunExecutor, RunOutcome, SubmittedRun,
 };
@@ -145,6 +145,9 @@ async fn demo(
     );
     for path in source_files(&emulator, pipeline_id) {
         println!("      source {path}");
+    }
+    for line in update_lines(&emulator, pipeline_id) {
+        println!("      update {line}");
     }
     let mut result = result.clone();
     for chain in chains(&emulator.pipeline_events(pipeline_id)) {

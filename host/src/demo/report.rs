@@ -1,5 +1,5 @@
 //! What the demo prints about the pipeline it made, read from the emulator: its source files,
-//! its dataset graph as chains, and the tables a Spark run wrote.
+//! its updates, its dataset graph as chains, and the tables a Spark run wrote.
 
 use sdp_emulator::Emulator;
 use serde_json::Value;
@@ -93,6 +93,34 @@ pub fn chains(events: &[Value]) -> Vec<String> {
     }
     chains.sort();
     chains
+}
+
+/// One line per update of the pipeline, oldest first: what it did, how it ended, how long
+/// it took from start to final state (a validation round and its repair show here).
+pub fn update_lines(emulator: &Emulator, pipeline_id: &str) -> Vec<String> {
+    let updates = pipeline(emulator, pipeline_id)
+        .and_then(|p| p["updates"].as_array().cloned())
+        .unwrap_or_default();
+    updates
+        .iter()
+        .map(|u| {
+            let kind = if u["validate_only"] == true {
+                "validate"
+            } else if u["full_refresh"] == true {
+                "full refresh"
+            } else {
+                "refresh"
+            };
+            let (start, end) = (u["creation_time"].as_i64(), u["end_time"].as_i64());
+            let took = match (start, end) {
+                (Some(start), Some(end)) if end > 0 => {
+                    format!(" {:.1} s", (end - start) as f64 / 1000.0)
+                }
+                _ => String::new(),
+            };
+            format!("{:<12} {}{took}", kind, u["state"].as_str().unwrap_or("?"))
+        })
+        .collect()
 }
 
 /// `{"<catalog>.<schema>.<table>": rows}` written by the pipeline's last update.
