@@ -15,7 +15,10 @@ use serde_json::{Value, json};
 #[allow(dead_code)]
 #[path = "api/client.rs"]
 mod client;
+#[path = "api/plans.rs"]
+mod plans;
 use client::Client;
+use plans::{ask, create_from, write_sources};
 
 fn venv() -> PathBuf {
     std::env::var_os("SDP_SPARK_VENV")
@@ -68,6 +71,34 @@ async fn run_update(client: &Client, id: &str, body: Value) -> (String, String) 
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     panic!("update {update} did not finish in 10 minutes");
+}
+
+/// A validation update that must pass, then a full refresh that must complete; returns the
+/// run's update id.
+async fn validate_then_run(client: &Client, id: &str) -> String {
+    let (update, state) = run_update(client, id, json!({"validate_only": true})).await;
+    assert_eq!(
+        state,
+        "COMPLETED",
+        "{:?}",
+        errors(client, id, &update).await
+    );
+    let (update, state) = run_update(client, id, json!({"full_refresh": true})).await;
+    assert_eq!(
+        state,
+        "COMPLETED",
+        "{:?}",
+        errors(client, id, &update).await
+    );
+    update
+}
+
+/// The row counts the emulator recorded for `update`'s tables.
+fn tables_of(emulator: &Emulator, update: &str) -> Value {
+    let pipelines = emulator.pipelines();
+    let updates = pipelines[0]["updates"].as_array().unwrap();
+    let record = updates.iter().find(|u| u["update_id"] == update).unwrap();
+    record["tables"].clone()
 }
 
 /// The exception messages of the update's ERROR events.
@@ -159,18 +190,9 @@ async fn spark_reports_each_mistake_like_a_workspace_then_runs_the_fixed_pipelin
          CONSTRAINT is_click EXPECT (action = 'click') ON VIOLATION DROP ROW\n)\n\
          AS SELECT event_id, action FROM clicks_bronze;",
     );
-    let (_, state) = run_update(&client, &id, json!({"validate_only": true})).await;
-    assert_eq!(state, "COMPLETED");
-    let (update, state) = run_update(&client, &id, json!({"full_refresh": true})).await;
+    let update = validate_then_run(&client, &id).await;
     assert_eq!(
-        state,
-        "COMPLETED",
-        "{:?}",
-        errors(&client, &id, &update).await
-    );
-    let record = &emulator.pipelines()[0]["updates"][3];
-    assert_eq!(
-        record["tables"],
+        tables_of(&emulator, &update),
         json!({"clicks_bronze": 1000, "clicks_silver": 500})
     );
     let events = emulator.pipeline_events(&id);
@@ -189,51 +211,6 @@ async fn spark_reports_each_mistake_like_a_workspace_then_runs_the_fixed_pipelin
         "{rows:?}"
     );
     std::fs::remove_dir_all(&dir).ok();
-}
-
-/// Asks the emulator's model endpoint as the agent's planner would; returns the answer and
-/// the plan in it.
-async fn ask(client: &Client, messages: &Value) -> (String, Value) {
-    let reply = client
-        .post(
-            "/serving-endpoints/databricks-claude-sonnet-4-5/invocations",
-            &json!({"messages": messages}),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
-    let answer = reply.json()["choices"][0]["message"]["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let block = answer.split_once("```json\n").unwrap().1;
-    let plan = serde_json::from_str(block.split_once("\n```").unwrap().0).unwrap();
-    (answer, plan)
-}
-
-/// Writes the plan's sources and creates its pipeline (as the agent does); returns its id.
-async fn create_from(emulator: &Emulator, client: &Client, plan: &Value) -> String {
-    write_sources(emulator, plan);
-    let libraries: Vec<Value> = plan["workspace_file_paths"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| json!({"file": {"path": p}}))
-        .collect();
-    let created = client
-        .post(
-            "/api/2.0/pipelines",
-            &json!({"name": plan["pipelineName"], "catalog": plan["catalog"],
-                    "schema": plan["schema"], "libraries": libraries}),
-        )
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    created.json()["pipeline_id"].as_str().unwrap().to_string()
-}
-
-fn write_sources(emulator: &Emulator, plan: &Value) {
-    for (path, text) in plan["sources"].as_object().unwrap() {
-        emulator.put_file(path, text.as_str().unwrap());
-    }
 }
 
 #[tokio::test]
@@ -264,17 +241,8 @@ async fn the_demo_pipeline_flawed_then_repaired_runs_and_its_tables_have_rows() 
     let (_, fixed) = ask(&client, &repair).await;
     assert_eq!(fixed["workspace_file_paths"], plan["workspace_file_paths"]);
     write_sources(&emulator, &fixed);
-    let (_, state) = run_update(&client, &id, json!({"validate_only": true})).await;
-    assert_eq!(state, "COMPLETED");
-    let (update, state) = run_update(&client, &id, json!({"full_refresh": true})).await;
-    assert_eq!(
-        state,
-        "COMPLETED",
-        "{:?}",
-        errors(&client, &id, &update).await
-    );
-    let record = &emulator.pipelines()[0]["updates"][2];
-    let tables = record["tables"].as_object().unwrap();
+    let update = validate_then_run(&client, &id).await;
+    let tables = tables_of(&emulator, &update);
     assert_eq!(tables["bronze_clickstream"], 10000, "{tables:?}");
     let silver = tables["silver_clickstream"].as_u64().unwrap();
     assert!(silver > 0 && silver <= 10000, "{tables:?}");

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::{Client, start_default};
+use crate::{Client, plans, start_default};
 
 const ROOT: &str = "/Workspace/Shared/checked";
 
@@ -219,38 +219,9 @@ async fn every_plan_of_the_demo_model_passes_the_check() {
         "payments pipeline",
         "something else entirely",
     ] {
-        let answer = client
-            .post(
-                "/serving-endpoints/demo/invocations",
-                &json!({"messages": [{"role": "user", "content": question}]}),
-            )
-            .await
-            .json();
-        let text = answer["choices"][0]["message"]["content"].as_str().unwrap();
-        let fenced = text
-            .split("```json\n")
-            .nth(1)
-            .unwrap()
-            .split("\n```")
-            .next();
-        let plan: Value = serde_json::from_str(fenced.unwrap()).unwrap();
-        for (path, source) in plan["sources"].as_object().unwrap() {
-            emulator.put_file(path, source.as_str().unwrap());
-        }
-        let libraries: Vec<Value> = plan["workspace_file_paths"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| json!({"file": {"path": p}}))
-            .collect();
-        let reply = client
-            .post(
-                "/api/2.0/pipelines",
-                &json!({"name": plan["pipelineName"], "catalog": plan["catalog"],
-                        "schema": plan["schema"], "libraries": libraries}),
-            )
-            .await;
-        let id = reply.json()["pipeline_id"].as_str().unwrap().to_string();
+        let messages = json!([{"role": "user", "content": question}]);
+        let (_, plan) = plans::ask(&client, &messages).await;
+        let id = plans::create_from(&emulator, &client, &plan).await;
         let (update, seen) = update(&client, &id, json!({"validate_only": true})).await;
         let events = events_of(&client, &id, &update).await;
         assert_eq!(seen.last().unwrap(), "COMPLETED", "{question}: {events:?}");

@@ -9,6 +9,7 @@ mod jobs;
 mod named_jobs;
 mod oauth;
 mod pipelines;
+mod plans;
 mod scim;
 mod unity_catalog;
 mod workspace;
