@@ -1,0 +1,103 @@
+//! `sdp-agent demo`: the whole flow offline on its embedded emulator. It prints its steps, the
+//! pipeline's updates and dataset graph, and ends with `run`'s JSON; with `--engine spark` the
+//! pipeline really runs on local Apache Spark and the JSON names its tables and row counts.
+//!
+//! The Spark case needs `scripts/setup --spark` (which `scripts/setup --test` runs): without
+//! it the test skips with a message, unless `SDP_REQUIRE_SPARK` is set (as `scripts/test`, hence
+//! CI, does), which makes a missing engine a failure.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use common::agent_bin;
+use serde_json::Value;
+
+/// Runs `sdp-agent demo ARGS`; returns (exit code, stdout lines, the final JSON).
+fn demo(args: &[&str]) -> (i32, Vec<String>, Value) {
+    let out = Command::new(agent_bin())
+        .arg("demo")
+        .args(args)
+        .env_remove("SDP_AGENT_DEMO_FLAW")
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .output()
+        .expect("sdp-agent runs");
+    let stdout = String::from_utf8(out.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<String> = stdout.lines().map(str::to_string).collect();
+    let last = lines.last().cloned().unwrap_or_default();
+    let json = serde_json::from_str(&last)
+        .unwrap_or_else(|e| panic!("the last line is not JSON ({e}): {stdout}\nstderr:\n{stderr}"));
+    (out.status.code().unwrap_or(-1), lines, json)
+}
+
+#[test]
+fn the_demo_builds_a_pipeline_that_passes_the_check() {
+    let (code, lines, json) = demo(&[]);
+    assert_eq!(code, 0, "{lines:#?}");
+    assert_eq!(json["state"], "COMPLETED", "{json}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim().starts_with("update full refresh COMPLETED")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim() == "flow   bronze_clickstream → silver_clickstream"),
+        "{lines:#?}"
+    );
+    assert!(json.get("tables").is_none(), "no tables without an engine");
+}
+
+#[test]
+fn on_spark_the_demo_ends_with_the_tables_and_their_rows() {
+    let venv = std::env::var_os("SDP_SPARK_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv-spark"));
+    if !venv.join("bin/spark-class").exists() {
+        assert!(
+            std::env::var_os("SDP_REQUIRE_SPARK").is_none(),
+            "SDP_REQUIRE_SPARK is set but the Spark engine is missing at {}",
+            venv.display()
+        );
+        eprintln!(
+            "SKIPPED: the Spark engine is not installed at {} (scripts/setup --spark)",
+            venv.display()
+        );
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("sdp-demo-spark-test-{}", std::process::id()));
+    let (venv, spark_dir) = (venv.to_string_lossy(), dir.to_string_lossy());
+    let (code, lines, json) = demo(&[
+        "--engine",
+        "spark",
+        "--spark-venv",
+        &venv,
+        "--spark-dir",
+        &spark_dir,
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(code, 0, "{lines:#?}");
+    assert_eq!(json["state"], "COMPLETED", "{json}");
+    let tables = json["tables"]
+        .as_object()
+        .expect("tables in the final JSON");
+    assert_eq!(
+        tables["main.clickstream_demo.bronze_clickstream"], 10000,
+        "{tables:?}"
+    );
+    let silver = tables["main.clickstream_demo.silver_clickstream"]
+        .as_u64()
+        .unwrap();
+    assert!(silver > 0, "{tables:?}");
+    assert!(
+        lines.iter().any(|l| l
+            .trim()
+            .starts_with("table  main.clickstream_demo.silver_clickstream: ")),
+        "{lines:#?}"
+    );
+}
