@@ -1,0 +1,143 @@
+//! The one JSON line `predict` and `run` print, for success and for failure.
+
+use crate::component::{PipelineResult, PlannedCall, SubmittedRun};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+mod failure;
+
+pub use failure::Failure;
+#[cfg(test)]
+pub use failure::FieldProblem;
+
+/// A successful call's answer.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Success {
+    Submitted {
+        run_id: i64,
+        run_url: String,
+    },
+    Pipeline {
+        service_url: String,
+        pipeline_id: String,
+        update_id: String,
+        message: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        state: Option<String>,
+    },
+    /// A dry run: the withheld requests in order, then the answer's fields, with placeholders.
+    /// Nothing was started, so there is no final state to fail on.
+    Planned {
+        plan: Vec<Value>,
+        #[serde(flatten)]
+        result: serde_json::Map<String, Value>,
+    },
+}
+
+impl Success {
+    /// Whether the work it reports went well: a waited-for update that ended FAILED or
+    /// CANCELED is reported in full but fails the job.
+    pub fn succeeded(&self) -> bool {
+        match self {
+            Success::Pipeline {
+                state: Some(state), ..
+            } => state == "COMPLETED",
+            _ => true,
+        }
+    }
+}
+
+impl From<SubmittedRun> for Success {
+    fn from(r: SubmittedRun) -> Self {
+        planned(
+            r.plan,
+            Success::Submitted {
+                run_id: r.run_id,
+                run_url: r.run_url,
+            },
+        )
+    }
+}
+
+impl From<PipelineResult> for Success {
+    fn from(r: PipelineResult) -> Self {
+        planned(
+            r.plan,
+            Success::Pipeline {
+                service_url: r.service_url,
+                pipeline_id: r.pipeline_id,
+                update_id: r.update_id,
+                message: r.message,
+                state: r.state,
+            },
+        )
+    }
+}
+
+/// `result` as it is, or with the plan of a dry run in front (bodies as JSON, not text).
+fn planned(plan: Option<Vec<PlannedCall>>, result: Success) -> Success {
+    let Some(plan) = plan else { return result };
+    let plan = plan
+        .into_iter()
+        .map(|c| {
+            let body = c
+                .body
+                .map(|b| serde_json::from_str(&b).unwrap_or(Value::String(b)));
+            json!({"method": c.method, "path": c.path, "body": body})
+        })
+        .collect();
+    let Ok(Value::Object(result)) = serde_json::to_value(&result) else {
+        unreachable!("a result serializes as an object")
+    };
+    Success::Planned { plan, result }
+}
+
+impl Success {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("result JSON serialises")
+    }
+}
+
+/// The line to print for a call's outcome.
+pub fn render(outcome: &Result<Success, Failure>) -> String {
+    match outcome {
+        Ok(s) => s.to_json(),
+        Err(f) => f.to_json(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_shapes() {
+        let s = Success::Submitted {
+            run_id: 42,
+            run_url: "https://h/jobs/runs/42".into(),
+        };
+        assert_eq!(
+            s.to_json(),
+            r#"{"run_id":42,"run_url":"https://h/jobs/runs/42"}"#
+        );
+        let mut s = Success::Pipeline {
+            service_url: "https://h/pipelines/p".into(),
+            pipeline_id: "p".into(),
+            update_id: "u".into(),
+            message: "created".into(),
+            state: None,
+        };
+        assert_eq!(
+            s.to_json(),
+            r#"{"service_url":"https://h/pipelines/p","pipeline_id":"p","update_id":"u","message":"created"}"#
+        );
+        if let Success::Pipeline { state, .. } = &mut s {
+            *state = Some("COMPLETED".into());
+        }
+        assert!(
+            s.to_json()
+                .ends_with(r#""message":"created","state":"COMPLETED"}"#)
+        );
+    }
+}
