@@ -45,6 +45,35 @@ pub struct Refused {
     pub reason: String,
 }
 
+/// One error a validation update reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpdateError {
+    /// The dataset (flow) it is about, when the event says.
+    pub dataset: Option<String>,
+    /// The pipeline's source file it is in, when the event names one.
+    pub file: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for UpdateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.file.as_ref().or(self.dataset.as_ref()) {
+            Some(place) => write!(f, "{place}: {}", self.message),
+            None => f.write_str(&self.message),
+        }
+    }
+}
+
+/// Sources that stayed invalid: no real update was started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub pipeline_id: String,
+    /// The last validation update.
+    pub update_id: String,
+    pub repair_rounds: u32,
+    pub errors: Vec<UpdateError>,
+}
+
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("invalid payload: {}", join(.0))]
@@ -63,9 +92,15 @@ pub enum Error {
     Transport(String),
     #[error("{}", .0.reason)]
     PipelineRefused(Refused),
+    #[error(
+        "the sources of pipeline {} failed validation (update {}, {} repair round(s)); no update \
+         was started: {}",
+        .0.pipeline_id, .0.update_id, .0.repair_rounds, join(&.0.errors)
+    )]
+    ValidationFailed(Invalid),
 }
 
-fn join(errors: &[FieldError]) -> String {
+fn join<T: fmt::Display>(errors: &[T]) -> String {
     errors
         .iter()
         .map(ToString::to_string)

@@ -71,6 +71,14 @@ impl Guest for Component {
                 update_id: r.update_id,
                 message: r.message,
                 state: r.state,
+                datasets: r.datasets.map(|all| {
+                    all.into_iter()
+                        .map(|d| wit::Dataset {
+                            name: d.name,
+                            inputs: d.inputs,
+                        })
+                        .collect()
+                }),
                 plan: r.plan.map(planned),
             })
             .map_err(Into::into)
@@ -116,6 +124,20 @@ impl From<error::Error> for wit::AgentError {
                 pipeline_id: r.pipeline_id,
                 creator: r.creator,
                 reason: r.reason,
+            }),
+            E::ValidationFailed(v) => wit::AgentError::ValidationFailed(wit::InvalidPipeline {
+                pipeline_id: v.pipeline_id,
+                update_id: v.update_id,
+                repair_rounds: v.repair_rounds,
+                errors: v
+                    .errors
+                    .into_iter()
+                    .map(|e| wit::ValidationError {
+                        dataset: e.dataset,
+                        file: e.file,
+                        message: e.message,
+                    })
+                    .collect(),
             }),
         }
     }

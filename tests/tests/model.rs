@@ -102,6 +102,10 @@ fn the_payload_fixes_the_paths_and_the_model_fills_the_rest() {
         "DBFS",
         "range()",
         "Unity Catalog",
+        "from pyspark import pipelines as dp",
+        "validate_only",
+        "STREAMING TABLE",
+        "MATERIALIZED VIEW",
     ] {
         assert!(system.contains(rule), "the prompt lacks {rule}");
     }

@@ -1,19 +1,21 @@
 //! Job side: complete the config (asking the model when needed), refuse a pipeline that is
-//! not the agent's, make sure the source files exist, create or edit the pipeline, start an
-//! update and optionally wait for it.
+//! not the agent's, make sure the source files exist, create or edit the pipeline, validate
+//! what was written (repairing the model's files), start an update and optionally wait for it.
 
+use super::progress::Progress;
 use super::sources;
-use crate::config::{PartialConfig, PipelineConfig};
+use super::validate::{self, Check};
+use crate::config::PipelineConfig;
 use crate::databricks::client::{backoff, outcome_unknown};
+use crate::databricks::events::{self, Dataset};
 use crate::databricks::pipelines::{self, Existing};
 use crate::databricks::plan::PlannedCall;
-use crate::databricks::updates::{self, Started};
+use crate::databricks::updates::{self, Kind, Started};
 use crate::databricks::{Workspace, unity_catalog};
 use crate::error::{Error, Result};
 use crate::payload::{Payload, Side};
-use crate::planner;
+use crate::planner::{self, Conversation};
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
 pub struct PipelineResult {
@@ -22,15 +24,18 @@ pub struct PipelineResult {
     pub update_id: String,
     pub message: String,
     pub state: Option<String>,
+    /// The datasets and what feeds them, from the last update that ran to its end.
+    pub datasets: Option<Vec<Dataset>>,
     /// Plan mode: the withheld writes (ids they would have made are placeholders).
     pub plan: Option<Vec<PlannedCall>>,
 }
 
 pub async fn run(text: &str) -> Result<PipelineResult> {
+    let progress = Progress::start();
     let text = super::staging::resolve(text).await?;
     let payload = Payload::parse(&text, Side::Run)?;
     let ws = Workspace::from_env()?.dry_run(payload.dry_run);
-    let (cfg, model_sources) = resolve_config(&ws, &payload).await?;
+    let (cfg, model_sources, mut conversation) = resolve_config(&ws, &payload).await?;
 
     // Whose pipeline it is decides what may be written: settle it before writing anything.
     let existing = match pipelines::find_by_name(&ws, &cfg.pipeline_name).await? {
@@ -52,7 +57,6 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
     )
     .await?;
 
-    // Sources are in place; a validation step belongs here, before the pipeline points at them.
     let (pipeline_id, summary) = match &existing {
         Some(existing) => {
             let changed =
@@ -72,14 +76,30 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         }
     };
     let mut notes = vec![summary];
-    notes.extend(written.notes);
+    notes.extend(written.notes.iter().cloned());
+
+    // What the run wrote is proven valid (or repaired) before an update touches data.
+    let validated = if payload.validate && written.any() {
+        let check = Check {
+            pipeline_id: &pipeline_id,
+            files: &cfg.workspace_file_paths,
+            timeout_secs: payload.wait_timeout_seconds,
+            progress: &progress,
+        };
+        let validated = validate::validate(&ws, &check, &written, conversation.as_mut()).await?;
+        notes.push(validated.note());
+        validated.update_id
+    } else {
+        None
+    };
 
     // A full refresh clears streaming tables: only the default for a pipeline just made.
     let full_refresh = payload.full_refresh.unwrap_or(existing.is_none());
-    let update_id = match updates::start(&ws, &pipeline_id, full_refresh).await? {
+    let update_id = match updates::start(&ws, &pipeline_id, Kind::Refresh { full_refresh }).await? {
         Started::Update(u) => u,
         Started::AlreadyRunning => return Err(Error::UpdateActive(pipeline_id)),
     };
+    progress.say(format_args!("started update {update_id}"));
     notes.push(format!(
         "started update {update_id}{}",
         if full_refresh { " (full refresh)" } else { "" }
@@ -87,10 +107,18 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
 
     // A planned update never runs: there is nothing to wait for.
     let state = if payload.wait && !payload.dry_run {
-        let state = wait_for(&ws, &pipeline_id, &update_id, payload.wait_timeout_seconds).await?;
+        let state = progress
+            .wait_for(
+                &ws,
+                &pipeline_id,
+                &update_id,
+                "update",
+                payload.wait_timeout_seconds,
+            )
+            .await?;
         let mut note = format!("update {state}");
         if state != "COMPLETED" {
-            let reasons = updates::failure_reasons(&ws, &pipeline_id, &update_id).await;
+            let reasons = events::failure_reasons(&ws, &pipeline_id, &update_id).await;
             if !reasons.is_empty() {
                 note.push_str(&format!(": {}", reasons.join(" | ")));
             }
@@ -100,6 +128,17 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
     } else {
         None
     };
+    // The graph of the update waited for, else of the validation that passed.
+    let mut datasets = Vec::new();
+    for update in [state.as_ref().map(|_| &update_id), validated.as_ref()]
+        .into_iter()
+        .flatten()
+    {
+        datasets = events::datasets(&ws, &pipeline_id, update).await;
+        if !datasets.is_empty() {
+            break;
+        }
+    }
 
     Ok(PipelineResult {
         service_url: format!("{}/pipelines/{pipeline_id}", ws.base()),
@@ -111,6 +150,7 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
             notes.join("; ")
         },
         state,
+        datasets: (!datasets.is_empty()).then_some(datasets),
         plan: ws.planned(),
     })
 }
@@ -133,14 +173,20 @@ fn edit_summary(cfg: &PipelineConfig, existing: &Existing, changed: &[&str]) -> 
     }
 }
 
-/// The complete config (payload values win over the model's) and the sources the model wrote.
-async fn resolve_config(
-    ws: &Workspace,
+/// The complete config (payload values win over the model's), the sources the model wrote, and
+/// the conversation with it when it was asked.
+async fn resolve_config<'a>(
+    ws: &'a Workspace,
     payload: &Payload,
-) -> Result<(PipelineConfig, BTreeMap<String, String>)> {
+) -> Result<(
+    PipelineConfig,
+    BTreeMap<String, String>,
+    Option<Conversation<'a>>,
+)> {
     let mut config = payload.config.clone();
     let missing = config.missing();
     let mut model_sources = BTreeMap::new();
+    let mut conversation = None;
     if !missing.is_empty() {
         let endpoint = payload
             .claude_endpoint
@@ -153,7 +199,7 @@ async fn resolve_config(
                     Some(_) => None,
                     None => unity_catalog::default_catalog(ws).await,
                 };
-                let mut answer: PartialConfig = planner::fill_missing(
+                let (mut answer, talk) = planner::fill_missing(
                     ws,
                     &endpoint,
                     question,
@@ -162,6 +208,7 @@ async fn resolve_config(
                 )
                 .await?;
                 model_sources = std::mem::take(&mut answer.sources);
+                conversation = Some(talk);
                 config.fill_from(answer);
             }
             (question, endpoint) => {
@@ -177,7 +224,7 @@ async fn resolve_config(
         }
     }
     let cfg = config.complete().map_err(Error::MissingConfig)?;
-    Ok((cfg, model_sources))
+    Ok((cfg, model_sources, conversation))
 }
 
 /// Creates the pipeline, retrying a failure whose outcome is unknown only after checking by
@@ -203,25 +250,5 @@ async fn create_once(
         eprintln!("sdp-agent: pipeline create failed ({error}); not created, retrying");
         wstd::task::sleep(backoff(attempt).into()).await;
         attempt += 1;
-    }
-}
-
-/// Polls the update until a final state, backing off from 50 ms to 5 s between polls.
-async fn wait_for(ws: &Workspace, id: &str, update_id: &str, timeout_secs: u64) -> Result<String> {
-    let started = Instant::now();
-    let limit = Duration::from_secs(timeout_secs);
-    let mut pause = Duration::from_millis(50);
-    loop {
-        let state = updates::state(ws, id, update_id).await?;
-        if updates::FINAL_STATES.contains(&state.as_str()) {
-            return Ok(state);
-        }
-        if started.elapsed() + pause > limit {
-            return Err(Error::Timeout(format!(
-                "pipeline {id} update {update_id} still {state} after {timeout_secs} s"
-            )));
-        }
-        wstd::task::sleep(pause.into()).await;
-        pause = Duration::from_millis((pause.as_millis() as u64 * 2).min(5_000));
     }
 }

@@ -13,8 +13,19 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct Written {
     /// Paths that are notebooks in the workspace (their library is a `notebook`).
     pub notebooks: BTreeSet<String>,
+    /// The model's files that were written: path → text (what a repair round shows it).
+    pub by_model: BTreeMap<String, String>,
+    /// The payload's files that were written.
+    pub by_payload: BTreeSet<String>,
     /// In words, for the run's `message`.
     pub notes: Vec<String>,
+}
+
+impl Written {
+    /// Whether any source file was written (then it is validated).
+    pub fn any(&self) -> bool {
+        !self.by_model.is_empty() || !self.by_payload.is_empty()
+    }
 }
 
 /// Makes every library path exist before the pipeline refers to it. Payload sources are always
@@ -38,16 +49,17 @@ pub async fn write(
         }
     }
     let mut written = Written::default();
-    let mut uploads: Vec<(&str, &str)> = Vec::new();
+    // (path, text, whether the model wrote it)
+    let mut uploads: Vec<(&str, &str, bool)> = Vec::new();
     let mut kept = Vec::new();
     for (i, path) in cfg.workspace_file_paths.iter().enumerate() {
         if let Some(text) = given.get(path) {
-            uploads.push((path, text));
+            uploads.push((path, text, false));
             continue;
         }
         let field = || format!("workspace_file_paths[{i}]");
         match (workspace::object_at(ws, path).await?, generated.get(path)) {
-            (None, Some(text)) => uploads.push((path, text)),
+            (None, Some(text)) => uploads.push((path, text, true)),
             (None, None) => problems.push(FieldError::new(
                 field(),
                 format!("`{path}` does not exist in the workspace and no source was given for it"),
@@ -63,7 +75,7 @@ pub async fn write(
                 }
             }
             (Some(Object::File), Some(text)) if written_by_agent(existing, path) => {
-                uploads.push((path, text));
+                uploads.push((path, text, true));
             }
             (Some(Object::File), Some(_)) => kept.push(path.clone()),
             (Some(Object::File), None) => {}
@@ -72,11 +84,16 @@ pub async fn write(
     if !problems.is_empty() {
         return Err(Error::InvalidPayload(problems));
     }
-    for (path, text) in &uploads {
+    for &(path, text, by_model) in &uploads {
         workspace::upload(ws, path, text).await?;
+        if by_model {
+            written.by_model.insert(path.to_string(), text.to_string());
+        } else {
+            written.by_payload.insert(path.to_string());
+        }
     }
     if !uploads.is_empty() {
-        let paths: Vec<&str> = uploads.iter().map(|(p, _)| *p).collect();
+        let paths: Vec<&str> = uploads.iter().map(|(p, _, _)| *p).collect();
         written.notes.push(format!("wrote {}", paths.join(", ")));
     }
     if !kept.is_empty() {

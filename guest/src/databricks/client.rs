@@ -73,6 +73,11 @@ impl Workspace {
         self.plan.as_ref().map(Plan::calls)
     }
 
+    /// Plan mode: writes are withheld, so nothing they would start ever runs.
+    pub fn is_dry_run(&self) -> bool {
+        self.plan.is_some()
+    }
+
     /// The workspace URL, e.g. for UI links.
     pub fn base(&self) -> &str {
         &self.base

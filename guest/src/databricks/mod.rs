@@ -1,6 +1,7 @@
 //! One module per Databricks service the agent uses, over a shared JSON client.
 
 pub mod client;
+pub mod events;
 pub mod jobs;
 pub mod pipelines;
 pub mod plan;

@@ -21,16 +21,16 @@ const MAX_TOKENS_RETRY: u32 = 32000;
 /// repair round does not pay for the same 400 again.
 pub struct Chat<'a> {
     ws: &'a Workspace,
-    endpoint: &'a str,
+    endpoint: String,
     /// Sent until the endpoint rejects it (some models take no `temperature`).
     temperature: bool,
 }
 
 impl<'a> Chat<'a> {
-    pub fn new(ws: &'a Workspace, endpoint: &'a str) -> Self {
+    pub fn new(ws: &'a Workspace, endpoint: &str) -> Self {
         Chat {
             ws,
-            endpoint,
+            endpoint: endpoint.to_string(),
             temperature: true,
         }
     }

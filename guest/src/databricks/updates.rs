@@ -1,13 +1,31 @@
-//! Pipeline updates: start one (adopting it when the answer was lost), poll its state, and
-//! read why it failed from its own ERROR events.
+//! Pipeline updates: start one (adopting it when the answer was lost) and poll its state.
+//! What an update reported (its errors, its dataset graph) is read in `events`.
 
-use super::client::{Retry, Workspace, backoff, outcome_unknown, query};
-use super::pipelines::{malformed, next_page};
+use super::client::{Retry, Workspace, backoff, outcome_unknown};
+use super::pipelines::malformed;
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
 
 /// States after which an update does nothing more.
 pub const FINAL_STATES: [&str; 3] = ["COMPLETED", "FAILED", "CANCELED"];
+
+/// What an update does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Refreshes the pipeline's datasets (all of their data with `full_refresh`).
+    Refresh { full_refresh: bool },
+    /// Analyses the graph and the code and writes no data (`validate_only`).
+    Validate,
+}
+
+impl Kind {
+    fn body(self) -> Value {
+        match self {
+            Kind::Refresh { full_refresh } => json!({ "full_refresh": full_refresh }),
+            Kind::Validate => json!({ "validate_only": true }),
+        }
+    }
+}
 
 /// How starting an update ended.
 pub enum Started {
@@ -22,15 +40,12 @@ const START_ATTEMPTS: u32 = 3;
 /// after a 5xx, a timeout or a dropped connection the pipeline's `latest_updates` tell whether
 /// it started anyway (then that update is adopted; repeating would answer 409) or not (then
 /// it is sent again).
-pub async fn start(ws: &Workspace, id: &str, full_refresh: bool) -> Result<Started> {
+pub async fn start(ws: &Workspace, id: &str, kind: Kind) -> Result<Started> {
     let path = format!("/api/2.0/pipelines/{id}/updates");
     let before = latest_update_ids(ws, id).await?;
     let mut attempt = 1;
     loop {
-        let error = match ws
-            .post(&path, &json!({"full_refresh": full_refresh}), Retry::Never)
-            .await
-        {
+        let error = match ws.post(&path, &kind.body(), Retry::Never).await {
             Ok(answer) => {
                 return answer
                     .get("update_id")
@@ -78,61 +93,4 @@ pub async fn state(ws: &Workspace, id: &str, update_id: &str) -> Result<String> 
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| malformed(&format!("GET {path}"), "update.state", &answer))
-}
-
-/// Pages of ERROR events read at most, newest first (a failed update's are among the newest).
-const EVENT_PAGES: usize = 5;
-/// A reason longer than this is cut (exception messages can carry whole plans).
-const REASON_CHARS: usize = 500;
-
-/// Why `update_id` failed: the `error.exceptions[].message` of that update's ERROR events
-/// (oldest first, each once), else those events' own messages. Empty when none can be read.
-pub async fn failure_reasons(ws: &Workspace, id: &str, update_id: &str) -> Vec<String> {
-    let mut exceptions = Vec::new();
-    let mut headlines = Vec::new();
-    let mut token: Option<String> = None;
-    for _ in 0..EVENT_PAGES {
-        // A page token may be sent with nothing but max_results.
-        let pairs: Vec<(&str, &str)> = match &token {
-            Some(t) => vec![("page_token", t.as_str()), ("max_results", "100")],
-            None => vec![("filter", "level='ERROR'"), ("max_results", "100")],
-        };
-        let path = format!("/api/2.0/pipelines/{id}/events?{}", query(&pairs));
-        let Ok(page) = ws.get(&path).await else {
-            break;
-        };
-        let events = page.get("events").and_then(Value::as_array);
-        for event in events.into_iter().flatten() {
-            if event.pointer("/origin/update_id").and_then(Value::as_str) != Some(update_id) {
-                continue;
-            }
-            let messages = event.pointer("/error/exceptions").and_then(Value::as_array);
-            for m in messages.into_iter().flatten() {
-                if let Some(m) = m.get("message").and_then(Value::as_str) {
-                    exceptions.push(m.to_string());
-                }
-            }
-            if let Some(m) = event.get("message").and_then(Value::as_str) {
-                headlines.push(m.to_string());
-            }
-        }
-        token = next_page(&page);
-        if token.is_none() {
-            break;
-        }
-    }
-    let chosen = if exceptions.is_empty() {
-        headlines
-    } else {
-        exceptions
-    };
-    let mut out: Vec<String> = Vec::new();
-    // Newest first on the wire; the first error is usually the cause.
-    for m in chosen.into_iter().rev() {
-        let m: String = m.trim().chars().take(REASON_CHARS).collect();
-        if !m.is_empty() && !out.contains(&m) {
-            out.push(m);
-        }
-    }
-    out
 }

@@ -42,6 +42,7 @@ const KNOWN_KEYS: &[&str] = &[
     "wait",
     "wait_timeout_seconds",
     "dry_run",
+    "validate",
 ];
 
 /// Where a Jobs run gets its compute.
@@ -83,6 +84,8 @@ pub struct Payload {
     pub wait_timeout_seconds: u64,
     /// Plan mode: send reads, withhold writes, answer with the plan (`databricks::plan`).
     pub dry_run: bool,
+    /// Validate the source files a run writes before its update (`validate_only`); default on.
+    pub validate: bool,
 }
 
 /// Which entry point reads the payload: the job side does not need a runner.
@@ -209,6 +212,10 @@ impl Payload {
             .get("dry_run")
             .and_then(|v| boolean("dry_run", v, errors))
             .unwrap_or(false);
+        let validate = doc
+            .get("validate")
+            .and_then(|v| boolean("validate", v, errors))
+            .unwrap_or(true);
         let config = PartialConfig::read(&doc, errors);
 
         if existing.is_some() && new_cluster.is_some() {
@@ -307,6 +314,7 @@ impl Payload {
             wait,
             wait_timeout_seconds,
             dry_run,
+            validate,
         }
     }
 }

@@ -233,6 +233,21 @@ fn agent_error(e: &Error, prefix: &str) -> Response<Body> {
             json!([{"upstream_status": u.status, "request": u.request}]),
         ),
         Error::Timeout(_) => error_reply(504, "DEADLINE_EXCEEDED", &message),
+        // The pipeline exists with sources that stay invalid: a state to fix, not a retry.
+        Error::ValidationFailed(v) => reply::with_details(
+            400,
+            "INVALID_STATE",
+            &message,
+            json!(
+                v.errors
+                    .iter()
+                    .map(
+                        |e| json!({"pipeline_id": v.pipeline_id, "update_id": v.update_id,
+                                    "dataset": e.dataset, "file": e.file, "message": e.message})
+                    )
+                    .collect::<Vec<_>>()
+            ),
+        ),
         Error::UpdateActive(_) | Error::PipelineRefused(_) => {
             error_reply(409, "RESOURCE_CONFLICT", &message)
         }

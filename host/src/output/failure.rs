@@ -10,6 +10,14 @@ pub struct FieldProblem {
     pub message: String,
 }
 
+/// One error a validation update reported.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ValidationProblem {
+    pub dataset: Option<String>,
+    pub file: Option<String>,
+    pub message: String,
+}
+
 /// Why a call failed: the WIT `agent-error` cases plus what can go wrong in the host.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Failure {
@@ -30,6 +38,13 @@ pub enum Failure {
         pipeline_id: String,
         creator: String,
         reason: String,
+    },
+    /// The sources stayed invalid; no update was started.
+    ValidationFailed {
+        pipeline_id: String,
+        update_id: String,
+        repair_rounds: u32,
+        errors: Vec<ValidationProblem>,
     },
     /// The guest trapped (a bug in it, or the engine stopped it).
     Trap(String),
@@ -67,6 +82,20 @@ impl From<AgentError> for Failure {
                 creator: r.creator,
                 reason: r.reason,
             },
+            AgentError::ValidationFailed(v) => Failure::ValidationFailed {
+                pipeline_id: v.pipeline_id,
+                update_id: v.update_id,
+                repair_rounds: v.repair_rounds,
+                errors: v
+                    .errors
+                    .into_iter()
+                    .map(|e| ValidationProblem {
+                        dataset: e.dataset,
+                        file: e.file,
+                        message: e.message,
+                    })
+                    .collect(),
+            },
         }
     }
 }
@@ -90,6 +119,7 @@ impl Failure {
             Failure::UpdateActive(_) => "update_active",
             Failure::Transport(_) => "transport",
             Failure::PipelineRefused { .. } => "pipeline_refused",
+            Failure::ValidationFailed { .. } => "validation_failed",
             Failure::Trap(_) => "trap",
             Failure::Config(_) => "config",
             Failure::Auth(_) => "auth",
@@ -124,6 +154,25 @@ impl Failure {
                 format!("an update of pipeline {id} is already running; nothing new was started")
             }
             Failure::PipelineRefused { reason, .. } => reason.clone(),
+            Failure::ValidationFailed {
+                pipeline_id,
+                update_id,
+                repair_rounds,
+                errors,
+            } => {
+                let each: Vec<String> = errors
+                    .iter()
+                    .map(|e| match e.file.as_ref().or(e.dataset.as_ref()) {
+                        Some(place) => format!("{place}: {}", e.message),
+                        None => e.message.clone(),
+                    })
+                    .collect();
+                format!(
+                    "the sources of pipeline {pipeline_id} failed validation (update \
+                     {update_id}, {repair_rounds} repair round(s)); no update was started: {}",
+                    each.join(" | ")
+                )
+            }
             Failure::LlmUnusable(m)
             | Failure::Timeout(m)
             | Failure::Transport(m)
@@ -156,6 +205,17 @@ impl Failure {
             } => Details::Refused {
                 pipeline_id,
                 creator,
+            },
+            Failure::ValidationFailed {
+                pipeline_id,
+                update_id,
+                repair_rounds,
+                errors,
+            } => Details::Invalid {
+                pipeline_id,
+                update_id,
+                repair_rounds: *repair_rounds,
+                errors,
             },
             _ => Details::None {},
         };
@@ -209,6 +269,12 @@ enum Details<'a> {
     Refused {
         pipeline_id: &'a str,
         creator: &'a str,
+    },
+    Invalid {
+        pipeline_id: &'a str,
+        update_id: &'a str,
+        repair_rounds: u32,
+        errors: &'a [ValidationProblem],
     },
     None {},
 }
@@ -304,6 +370,26 @@ mod tests {
             parsed(&refused),
             json!({"error": {"kind": "pipeline_refused", "message": "not ours",
                               "pipeline_id": "p-2", "creator": "alice@example.com"}})
+        );
+        let invalid = Failure::ValidationFailed {
+            pipeline_id: "p-3".into(),
+            update_id: "u-3".into(),
+            repair_rounds: 2,
+            errors: vec![ValidationProblem {
+                dataset: Some("m.s.silver".into()),
+                file: None,
+                message: "[TABLE_OR_VIEW_NOT_FOUND] `bronze`".into(),
+            }],
+        };
+        assert_eq!(
+            parsed(&invalid),
+            json!({"error": {"kind": "validation_failed",
+                              "message": "the sources of pipeline p-3 failed validation (update u-3, \
+                                          2 repair round(s)); no update was started: \
+                                          m.s.silver: [TABLE_OR_VIEW_NOT_FOUND] `bronze`",
+                              "pipeline_id": "p-3", "update_id": "u-3", "repair_rounds": 2,
+                              "errors": [{"dataset": "m.s.silver", "file": null,
+                                          "message": "[TABLE_OR_VIEW_NOT_FOUND] `bronze`"}]}})
         );
     }
 }

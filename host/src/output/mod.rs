@@ -25,6 +25,9 @@ pub enum Success {
         message: String,
         #[serde(skip_serializing_if = "Option::is_none")]
         state: Option<String>,
+        /// The pipeline's datasets, each after those it reads (`[{name, inputs}]`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        datasets: Option<Vec<DatasetNode>>,
     },
     /// A dry run: the withheld requests in order, then the answer's fields, with placeholders.
     /// Nothing was started, so there is no final state to fail on.
@@ -33,6 +36,13 @@ pub enum Success {
         #[serde(flatten)]
         result: serde_json::Map<String, Value>,
     },
+}
+
+/// A dataset of the pipeline and the datasets its flows read.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct DatasetNode {
+    pub name: String,
+    pub inputs: Vec<String>,
 }
 
 impl Success {
@@ -70,6 +80,14 @@ impl From<PipelineResult> for Success {
                 update_id: r.update_id,
                 message: r.message,
                 state: r.state,
+                datasets: r.datasets.map(|all| {
+                    all.into_iter()
+                        .map(|d| DatasetNode {
+                            name: d.name,
+                            inputs: d.inputs,
+                        })
+                        .collect()
+                }),
             },
         )
     }
@@ -127,6 +145,7 @@ mod tests {
             update_id: "u".into(),
             message: "created".into(),
             state: None,
+            datasets: None,
         };
         assert_eq!(
             s.to_json(),

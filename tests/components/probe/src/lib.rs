@@ -53,6 +53,7 @@ impl Guest for Probe {
             update_id: r.code.to_string(),
             message: r.text,
             state: None,
+            datasets: None,
             plan: None,
         })
     }
