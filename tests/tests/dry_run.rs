@@ -105,6 +105,12 @@ fn run_reads_the_workspace_and_plans_every_write_in_order() {
             // Before starting an update the agent notes `latest_updates` (to adopt an update
             // whose start answer is lost): a read of a pipeline that does not exist yet.
             ("GET".into(), "/api/2.0/pipelines/<pipeline_id>".into()),
+            // The written file is validated first, then the real update starts.
+            (
+                "POST".into(),
+                "/api/2.0/pipelines/<pipeline_id>/updates".into()
+            ),
+            ("GET".into(), "/api/2.0/pipelines/<pipeline_id>".into()),
             (
                 "POST".into(),
                 "/api/2.0/pipelines/<pipeline_id>/updates".into()
@@ -116,7 +122,8 @@ fn run_reads_the_workspace_and_plans_every_write_in_order() {
     assert_eq!(plan[1]["body"]["path"], new_file);
     assert_eq!(plan[2]["body"]["name"], "planned_pipeline");
     assert_eq!(plan[2]["body"]["libraries"].as_array().unwrap().len(), 3);
-    assert_eq!(plan[4]["body"], json!({"full_refresh": true}));
+    assert_eq!(plan[4]["body"], json!({"validate_only": true}));
+    assert_eq!(plan[6]["body"], json!({"full_refresh": true}));
     assert_eq!(result["pipeline_id"], "<pipeline_id>");
     assert_eq!(result["update_id"], "<update_id>");
     assert!(
@@ -182,6 +189,8 @@ fn the_payload_key_plans_too_and_the_model_is_still_asked() {
             "/api/2.0/workspace/mkdirs",
             "/api/2.0/workspace/import",
             "/api/2.0/pipelines",
+            "/api/2.0/pipelines/<pipeline_id>",
+            "/api/2.0/pipelines/<pipeline_id>/updates",
             "/api/2.0/pipelines/<pipeline_id>",
             "/api/2.0/pipelines/<pipeline_id>/updates"
         ]
