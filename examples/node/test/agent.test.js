@@ -112,9 +112,14 @@ describe("calls", () => {
         "POST /api/2.0/pipelines",
         "GET /api/2.0/pipelines/<pipeline_id>",
         "POST /api/2.0/pipelines/<pipeline_id>/updates",
+        "GET /api/2.0/pipelines/<pipeline_id>",
+        "POST /api/2.0/pipelines/<pipeline_id>/updates",
       ],
     );
     assert.equal(JSON.parse(result.plan[2].body).name, "node_planned");
+    // The written source is validated before the real update.
+    assert.deepEqual(JSON.parse(result.plan[4].body), { validate_only: true });
+    assert.deepEqual(JSON.parse(result.plan[6].body), { full_refresh: true });
     assert.equal(result.pipelineId, "<pipeline_id>");
     const found = await emu.api(
       `/api/2.0/pipelines?filter=${encodeURIComponent("name LIKE 'node_planned'")}`,
