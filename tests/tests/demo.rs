@@ -53,6 +53,37 @@ fn the_demo_builds_a_pipeline_that_passes_the_check() {
     assert!(json.get("tables").is_none(), "no tables without an engine");
 }
 
+/// `--flaw`: the model's first pipeline fails validation, one repair round fixes it, and the
+/// graph printed is the one `run` reported in its `datasets`.
+#[test]
+fn the_flawed_demo_is_repaired_in_one_round() {
+    let (code, lines, json) = demo(&["--flaw"]);
+    assert_eq!(code, 0, "{lines:#?}");
+    let message = json["message"].as_str().unwrap_or_default();
+    assert!(message.contains("after 1 repair round"), "{json}");
+    let kinds: Vec<&str> = lines
+        .iter()
+        .filter_map(|l| l.trim().strip_prefix("update "))
+        .collect();
+    assert!(
+        kinds.len() == 3 && kinds[0].starts_with("validate") && kinds[0].contains("FAILED"),
+        "{lines:#?}"
+    );
+    let datasets = json["datasets"]
+        .as_array()
+        .expect("the graph in the result");
+    assert_eq!(
+        datasets[1]["inputs"][0], datasets[0]["name"],
+        "silver reads bronze: {json}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim() == "flow   bronze_clickstream → silver_clickstream"),
+        "{lines:#?}"
+    );
+}
+
 #[test]
 fn on_spark_the_demo_ends_with_the_tables_and_their_rows() {
     let venv = std::env::var_os("SDP_SPARK_VENV")

@@ -150,7 +150,7 @@ async fn demo(
         println!("      update {line}");
     }
     let mut result = result.clone();
-    for chain in chains(&emulator.pipeline_events(pipeline_id)) {
+    for chain in chains(&result["datasets"]) {
         println!("      flow   {chain}");
     }
     if engine_args.engine == EngineKind::Spark {

@@ -1,5 +1,5 @@
-//! What the demo prints about the pipeline it made, read from the emulator: its source files,
-//! its updates, its dataset graph as chains, and the tables a Spark run wrote.
+//! What the demo prints about the pipeline it made: its source files, its updates and the
+//! tables a Spark run wrote, read from the emulator; the dataset graph `run` reported, as chains.
 
 use sdp_emulator::Emulator;
 use serde_json::Value;
@@ -34,29 +34,19 @@ pub fn source_files(emulator: &Emulator, pipeline_id: &str) -> Vec<String> {
         .collect()
 }
 
-/// The pipeline's dataset graph as chains `a → b → c`, from the `flow_definition` events of
-/// its last update that defined flows (names without catalog and schema).
-pub fn chains(events: &[Value]) -> Vec<String> {
-    let short = |name: &str| name.rsplit('.').next().unwrap_or(name).to_string();
-    let last_update = events
-        .iter()
-        .rev()
-        .find(|e| e["event_type"] == "flow_definition")
-        .map(|e| e["origin"]["update_id"].clone());
+/// The dataset graph `run` reported (`datasets: [{name, inputs}]`) as chains `a → b → c`
+/// (names without catalog and schema).
+pub fn chains(datasets: &Value) -> Vec<String> {
+    let short = |name: &Value| {
+        let name = name.as_str().unwrap_or("?");
+        name.rsplit('.').next().unwrap_or(name).to_string()
+    };
     let mut edges: Vec<(String, String)> = Vec::new();
     let mut outputs: Vec<String> = Vec::new();
-    for event in events.iter().filter(|e| {
-        e["event_type"] == "flow_definition"
-            && Some(&e["origin"]["update_id"]) == last_update.as_ref()
-    }) {
-        let definition = &event["details"]["flow_definition"];
-        let output = short(definition["output_dataset"].as_str().unwrap_or("?"));
-        for input in definition["input_datasets"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            edges.push((short(input["name"].as_str().unwrap_or("?")), output.clone()));
+    for dataset in datasets.as_array().into_iter().flatten() {
+        let output = short(&dataset["name"]);
+        for input in dataset["inputs"].as_array().into_iter().flatten() {
+            edges.push((short(input), output.clone()));
         }
         outputs.push(output);
     }
@@ -152,34 +142,22 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn definition(update: &str, output: &str, inputs: &[&str]) -> Value {
-        let inputs: Vec<Value> = inputs.iter().map(|i| json!({"name": i})).collect();
-        json!({"event_type": "flow_definition", "origin": {"update_id": update},
-               "details": {"flow_definition": {"output_dataset": output, "input_datasets": inputs}}})
-    }
-
     #[test]
-    fn the_graph_reads_as_chains_of_the_last_update() {
-        let events = vec![
-            definition("u1", "main.s.old", &[]),
-            definition("u2", "main.s.clicks_bronze", &[]),
-            definition("u2", "main.s.clicks_silver", &["main.s.clicks_bronze"]),
-            definition(
-                "u2",
-                "main.s.clicks_gold",
-                &["main.s.clicks_silver", "other.x.dim"],
-            ),
-            definition("u2", "main.s.clicks_daily", &["main.s.clicks_silver"]),
-            json!({"event_type": "update_progress", "origin": {"update_id": "u2"}}),
-        ];
+    fn the_reported_graph_reads_as_chains() {
+        let datasets = json!([
+            {"name": "main.s.clicks_bronze", "inputs": []},
+            {"name": "main.s.clicks_silver", "inputs": ["main.s.clicks_bronze"]},
+            {"name": "main.s.clicks_gold", "inputs": ["main.s.clicks_silver", "other.x.dim"]},
+            {"name": "main.s.clicks_daily", "inputs": ["main.s.clicks_silver"]},
+        ]);
         assert_eq!(
-            chains(&events),
+            chains(&datasets),
             [
                 "clicks_bronze → clicks_silver → clicks_daily",
                 "clicks_bronze → clicks_silver → clicks_gold",
                 "dim → clicks_gold",
             ]
         );
-        assert!(chains(&[]).is_empty());
+        assert!(chains(&Value::Null).is_empty(), "no graph reported");
     }
 }
