@@ -1,6 +1,7 @@
-//! The Files API for volumes: `PUT`/`GET`/`HEAD` `/api/2.0/fs/files/Volumes/<c>/<s>/<v>/<path>`
-//! with raw bytes, kept in memory. Parent directories need not exist (as on Databricks); the
-//! volume must.
+//! The Files API: `PUT`/`GET`/`HEAD` `/api/2.0/fs/files/Volumes/<c>/<s>/<v>/<path>` with raw
+//! bytes, kept in memory, and the same under `/Models/<c>/<s>/<m>/<version>/<path>` for a
+//! model version being registered (see `models.rs`). Parent directories need not exist (as
+//! on Databricks); the volume or model version must.
 
 use std::collections::BTreeMap;
 
@@ -21,7 +22,8 @@ struct File {
 
 #[derive(Debug, Default)]
 pub struct FilesState {
-    /// By absolute path, `/Volumes/c/s/v/...` (catalog, schema, volume in lower case).
+    /// By absolute path, `/Volumes/c/s/v/...` or `/Models/c/s/m/<version>/...` (catalog,
+    /// schema, volume or model in lower case).
     files: BTreeMap<String, File>,
 }
 
@@ -41,30 +43,41 @@ impl FilesState {
     }
 }
 
-/// `(absolute path, volume full name)`; the route strips the leading `/`.
-fn normalize(path: &str) -> ApiResult<(String, String)> {
+/// What holds a file.
+enum Owner {
+    /// A volume, by full name.
+    Volume(String),
+    /// A model version: `[catalog, schema, model, version]`.
+    ModelVersion([String; 4]),
+}
+
+/// `(absolute path, its owner)`; the route strips the leading `/`.
+fn normalize(path: &str) -> ApiResult<(String, Owner)> {
     let path = path.trim_start_matches('/');
     let parts: Vec<&str> = path.split('/').collect();
     let bad = || {
         ApiError::invalid(format!(
-            "Invalid path '/{path}': expected /Volumes/<catalog>/<schema>/<volume>/<file path>"
+            "Invalid path '/{path}': expected /Volumes/<catalog>/<schema>/<volume>/<file path> or /Models/<catalog>/<schema>/<model>/<version>/<file path>"
         ))
     };
+    let clean = |names: &[&str], rest: &[&str]| {
+        !rest.is_empty()
+            && names.iter().all(|p| !p.is_empty())
+            && rest
+                .iter()
+                .all(|p| !p.is_empty() && *p != "." && *p != "..")
+    };
+    let lower = |p: &str| p.to_ascii_lowercase();
     match parts.as_slice() {
-        ["Volumes", c, s, v, rest @ ..]
-            if !rest.is_empty()
-                && [c, s, v].iter().all(|p| !p.is_empty())
-                && rest
-                    .iter()
-                    .all(|p| !p.is_empty() && *p != "." && *p != "..") =>
-        {
-            let volume = format!("{c}.{s}.{v}").to_ascii_lowercase();
-            let (c, s, v) = (
-                c.to_ascii_lowercase(),
-                s.to_ascii_lowercase(),
-                v.to_ascii_lowercase(),
-            );
-            Ok((format!("/Volumes/{c}/{s}/{v}/{}", rest.join("/")), volume))
+        ["Volumes", c, s, v, rest @ ..] if clean(&[c, s, v], rest) => {
+            let (c, s, v) = (lower(c), lower(s), lower(v));
+            let file = format!("/Volumes/{c}/{s}/{v}/{}", rest.join("/"));
+            Ok((file, Owner::Volume(format!("{c}.{s}.{v}"))))
+        }
+        ["Models", c, s, m, version, rest @ ..] if clean(&[c, s, m, version], rest) => {
+            let (c, s, m) = (lower(c), lower(s), lower(m));
+            let file = format!("/Models/{c}/{s}/{m}/{version}/{}", rest.join("/"));
+            Ok((file, Owner::ModelVersion([c, s, m, version.to_string()])))
         }
         _ => Err(bad()),
     }
@@ -85,7 +98,7 @@ pub async fn put(
     params: Params,
     body: Bytes,
 ) -> ApiResult<StatusCode> {
-    let (path, volume) = normalize(&path)?;
+    let (path, owner) = normalize(&path)?;
     let overwrite = match params.get("overwrite") {
         None | Some("false") => false,
         Some("true") => true,
@@ -96,12 +109,19 @@ pub async fn put(
         }
     };
     let mut state = app.lock();
-    if !state.volumes.exists(&volume) {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "NOT_FOUND",
-            format!("Volume '{volume}' does not exist."),
-        ));
+    match owner {
+        Owner::Volume(volume) if !state.volumes.exists(&volume) => {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("Volume '{volume}' does not exist."),
+            ));
+        }
+        Owner::Volume(_) => {}
+        Owner::ModelVersion(parts) => {
+            let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+            state.models.check_writable(&parts)?;
+        }
     }
     if !overwrite && state.files.files.contains_key(&path) {
         return Err(ApiError::new(

@@ -1,7 +1,8 @@
 //! A faithful local Databricks workspace on 127.0.0.1: Jobs (one-time runs, named jobs and
 //! run-now), Pipelines (SDP), Workspace files, Unity Catalog (metastore assignment, volumes with
-//! the Files API), Databricks Apps, Foundation Model chat, the OAuth M2M token endpoint and SCIM
-//! identities (`Me`, users by name, with their groups), with the real
+//! the Files API, registered models and their versions), Databricks Apps, Model Serving
+//! endpoints for custom models, secret scopes, Foundation Model chat, the OAuth M2M token
+//! endpoint and SCIM identities (`Me`, users by name, with their groups), with the real
 //! paths, shapes and error codes.
 //! End-to-end tests script it (chat replies, faults, run execution) and inspect what the
 //! client sent; the offline demo answers chat from a deterministic planner.
@@ -19,10 +20,13 @@ mod fm;
 mod ids;
 mod jobs;
 mod middleware;
+mod models;
 mod oauth;
 mod pipelines;
 mod scim;
+mod secrets;
 mod server;
+mod serving;
 mod state;
 mod unity_catalog;
 mod validate;
@@ -244,7 +248,23 @@ impl Emulator {
         self.app.lock().volumes.all()
     }
 
-    /// The bytes of a volume file (`/Volumes/c/s/v/...`), as uploaded with the Files API.
+    /// Every registered model's RegisteredModelInfo, with `versions` (MLflow ModelVersion).
+    pub fn models(&self) -> Vec<Value> {
+        self.app.lock().models.all()
+    }
+
+    /// Every serving endpoint as GET answers it (without applying a pending config).
+    pub fn serving_endpoints(&self) -> Vec<Value> {
+        self.app.lock().serving.all()
+    }
+
+    /// Seeds a secret (the scope is created when missing), as `databricks secrets put-secret`.
+    pub fn put_secret(&self, scope: &str, key: &str, value: &str) {
+        self.app.lock().secrets.put(scope, key, value);
+    }
+
+    /// The bytes of a volume file (`/Volumes/c/s/v/...`) or model version file
+    /// (`/Models/c/s/m/<version>/...`), as uploaded with the Files API.
     pub fn volume_file(&self, path: &str) -> Option<Vec<u8>> {
         self.app.lock().files.get(path)
     }

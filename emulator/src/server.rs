@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use tokio::sync::watch;
 
 use crate::jobs::{self, named};
 use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
-use crate::{apps, files, fm, middleware, oauth, scim, unity_catalog, volumes, workspace};
+use crate::{
+    apps, files, fm, middleware, models, oauth, scim, secrets, serving, unity_catalog, volumes,
+    workspace,
+};
 
 pub fn router(app: SharedApp) -> Router {
     let jobs = Router::new()
@@ -82,6 +85,30 @@ pub fn router(app: SharedApp) -> Router {
             "/api/2.0/apps/{name}/deployments/{id}",
             get(apps::get_deployment),
         )
+        .route("/api/2.1/unity-catalog/models", post(models::create))
+        .route(
+            "/api/2.1/unity-catalog/models/{full_name}",
+            get(models::get),
+        )
+        .route(
+            "/api/2.0/mlflow/unity-catalog/model-versions/create",
+            post(models::create_version),
+        )
+        .route(
+            "/api/2.0/mlflow/unity-catalog/model-versions/finalize",
+            post(models::finalize_version),
+        )
+        .route(
+            "/api/2.0/mlflow/unity-catalog/model-versions/get",
+            get(models::get_version),
+        )
+        .route("/api/2.0/serving-endpoints", post(serving::create))
+        .route("/api/2.0/serving-endpoints/{name}", get(serving::get))
+        .route(
+            "/api/2.0/serving-endpoints/{name}/config",
+            put(serving::update_config),
+        )
+        .route("/api/2.0/secrets/list", get(secrets::list))
         .route(oauth::TOKEN_PATH, post(oauth::token))
         .route(scim::ME_PATH, get(scim::me))
         .route(scim::USERS_PATH, get(scim::list_users))

@@ -12,9 +12,12 @@ use crate::ids::Ids;
 use crate::jobs::JobsState;
 use crate::jobs::named::NamedJobs;
 use crate::middleware::RecordedRequest;
+use crate::models::ModelsState;
 use crate::oauth::{OAuthState, TokenStatus};
 use crate::pipelines::PipelinesState;
 use crate::scim::{ScimState, WorkspaceUser};
+use crate::secrets::SecretsState;
+use crate::serving::ServingState;
 use crate::volumes::VolumesState;
 use crate::workspace::WorkspaceState;
 
@@ -30,6 +33,9 @@ pub struct State {
     pub volumes: VolumesState,
     pub files: FilesState,
     pub apps: AppsState,
+    pub models: ModelsState,
+    pub serving: ServingState,
+    pub secrets: SecretsState,
     pub chat: ChatState,
     pub oauth: OAuthState,
     pub scim: ScimState,

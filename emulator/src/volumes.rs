@@ -69,7 +69,7 @@ pub async fn get(
 
 /// UC identifiers: letters, digits and underscores here (the emulator keeps to names that need
 /// no quoting anywhere).
-fn check_identifier(body: &Map<String, Value>, key: &str) -> ApiResult<String> {
+pub(crate) fn check_identifier(body: &Map<String, Value>, key: &str) -> ApiResult<String> {
     let name = req_str(body, key, "")?;
     if name.len() > 255
         || !name

@@ -83,6 +83,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
         }
         Command::Serve(args) => serve::run(&cli, args).await,
         Command::Deploy(args) => deploy::run(&cli, args).await,
+        Command::PackageModel(args) => deploy::package_model(args),
         Command::Demo {
             question,
             engine,

@@ -4,107 +4,17 @@
 //! binary, and the app's start script serving `/api/ping` and `/api/invocations`.
 
 mod common;
+#[path = "support/deploying.rs"]
+mod deploying;
 #[path = "support/servers.rs"]
 mod servers;
 
 use common::*;
-use sdp_emulator::{Emulator, EmulatorConfig};
+use deploying::*;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-const VOLUME: &str = "main.tools.sdp_agent";
-const VOLUME_PATH: &str = concat!("/Volumes/main/tools/sdp_agent/", env!("CARGO_PKG_VERSION"));
-const APP_CLIENT: (&str, &str) = ("app-service-principal", "app-secret");
-
-fn emulator_with_app_client() -> Emulator {
-    emulator_with(EmulatorConfig {
-        oauth_clients: vec![(APP_CLIENT.0.into(), APP_CLIENT.1.into())],
-        ..Default::default()
-    })
-}
-
-/// A private folder, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!(
-            "sdp-agent-deploy-{tag}-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A dist folder holding the built agent as the x86_64 release binary (a link, not a copy).
-fn dist() -> TempDir {
-    let dir = TempDir::new("dist");
-    std::os::unix::fs::symlink(
-        agent_bin(),
-        dir.0.join("sdp-agent-x86_64-unknown-linux-musl"),
-    )
-    .unwrap();
-    dir
-}
-
-fn deploy(emu: &Emulator, dist: &Path, extra: &[&str]) -> Outcome {
-    let mut cmd = agent_command(emu);
-    cmd.args(["deploy", "--volume", VOLUME, "--dist"])
-        .arg(dist)
-        .args(extra);
-    finish(cmd)
-}
-
-fn sha256(path: &Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8(out.stdout).unwrap()[..64].to_string()
-}
-
-/// The writes the emulator received, as `{"call": "METHOD /path", "body"}` (uploads excluded).
-fn writes(emu: &Emulator) -> Vec<Value> {
-    emu.requests()
-        .into_iter()
-        .filter(|r| r.method != "GET" && r.method != "HEAD" && !r.path.starts_with("/api/2.0/fs/"))
-        .map(|r| json!({"call": format!("{} {}", r.method, r.path), "body": r.body}))
-        .collect()
-}
-
-/// Every body must survive the databricks-sdk dataclasses (tests/tests/support/sdk_check.py).
-fn assert_sdk_accepts(bodies: &[Value]) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/sdk_check.py");
-    let mut child = Command::new("python3")
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3 runs");
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(Value::Array(bodies.to_vec()).to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "bodies the databricks-sdk does not accept:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 #[test]
 fn deploy_creates_the_volume_binaries_launcher_job_and_app_once() {
@@ -355,15 +265,6 @@ fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
     let result: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(result["pipeline_id"].is_string(), "{result}");
     assert_eq!(pipelines_named(&emu, "deployed_pipeline").len(), 1);
-}
-
-/// A free loopback port for the app (Databricks hands the app one in DATABRICKS_APP_PORT).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The app as Databricks would start it: app.yaml's command and env, plus the injected host,

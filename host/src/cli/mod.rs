@@ -97,6 +97,9 @@ pub enum Command {
     /// Put the agent into a workspace: binaries to a volume, a job, and (by default) an app
     /// serving predict. Idempotent; prints one JSON line.
     Deploy(crate::deploy::DeployArgs),
+    /// Write the agent as an MLflow pyfunc model directory (what `deploy --serve
+    /// model-serving` registers): MLmodel, a loader module, the binaries as data.
+    PackageModel(crate::deploy::PackageArgs),
     /// Offline end-to-end demo against an in-process workspace emulator.
     Demo {
         /// What the pipeline should do, in words.

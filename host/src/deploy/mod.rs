@@ -1,14 +1,20 @@
 //! `sdp-agent deploy`: from release binaries to a job (and an app) in a workspace, in one
 //! idempotent command. In order: the volume (created when missing), the binaries uploaded to
 //! it (Files API), the launcher imported into a workspace folder, the job created or reset by
-//! name, and with `--serve app` a Databricks App serving the scoring protocol. Prints one
-//! JSON line; `--dry-run` sends only reads and lists the writes instead.
+//! name, and with `--serve app` a Databricks App serving the scoring protocol, or with
+//! `--serve model-serving` a Model Serving endpoint hosting the agent as an MLflow pyfunc
+//! model (`package.rs`, also `sdp-agent package-model`). Prints one JSON line; `--dry-run`
+//! sends only reads and lists the writes instead.
 
 mod app;
 mod binaries;
 mod job;
+mod package;
 mod rest;
+mod serving;
 mod sources;
+
+pub use package::PackageArgs;
 
 use crate::auth::Authenticator;
 use crate::cli::Cli;
@@ -38,10 +44,21 @@ pub struct DeployArgs {
     #[arg(long, value_name = "NAME", default_value = "sdp-agent")]
     pub name: String,
 
-    /// What serves `predict`: a Databricks App running `sdp-agent serve`, or nothing (the
-    /// job alone, for callers that run predict themselves with `--job-id`).
+    /// What serves `predict`: a Databricks App running `sdp-agent serve`, a Model Serving
+    /// endpoint (an MLflow pyfunc model in Unity Catalog), or nothing (the job alone, for
+    /// callers that run predict themselves with `--job-id`).
     #[arg(long, value_enum, default_value_t = Serve::App)]
     pub serve: Serve,
+
+    /// With --serve model-serving: the Unity Catalog model to register a version of
+    /// [default: the volume's catalog and schema, NAME with `-` as `_`].
+    #[arg(long, value_name = "CATALOG.SCHEMA.MODEL", value_parser = parse_volume)]
+    pub model: Option<VolumeName>,
+
+    /// With --serve model-serving: the secret scope holding the endpoint's credentials,
+    /// `client-id` and `client-secret` (a service principal) or `token` [default: NAME].
+    #[arg(long, value_name = "SCOPE")]
+    pub secret_scope: Option<String>,
 
     /// Foundation Model endpoint that fills in missing config (CLAUDE_ENDPOINT_NAME of the
     /// served predict and of the job's runs; the app may query it).
@@ -75,10 +92,11 @@ pub struct DeployArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Serve {
     App,
+    ModelServing,
     None,
 }
 
-/// `catalog.schema.volume`.
+/// `catalog.schema.volume` (or `catalog.schema.model`).
 #[derive(Clone, Debug)]
 pub struct VolumeName {
     pub catalog: String,
@@ -136,7 +154,17 @@ fn check_app_name(name: &str) -> Result<(), Failure> {
 }
 
 pub async fn run(cli: &Cli, args: &DeployArgs) -> ExitCode {
-    match deploy(cli, args).await {
+    print(deploy(cli, args).await)
+}
+
+/// `sdp-agent package-model DIR`.
+pub fn package_model(args: &PackageArgs) -> ExitCode {
+    print(package::run(args))
+}
+
+/// The one JSON line of a deploy command: the result, or the failure (exit 1).
+fn print(outcome: Result<Value, Failure>) -> ExitCode {
+    match outcome {
         Ok(result) => {
             println!("{result}");
             ExitCode::SUCCESS
@@ -154,8 +182,10 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
     if args.name.trim().is_empty() {
         return Err(Failure::invalid_field("--name", "must not be empty"));
     }
-    if args.serve == Serve::App {
-        check_app_name(&args.name)?;
+    match args.serve {
+        Serve::App => check_app_name(&args.name)?,
+        Serve::ModelServing => serving::check_endpoint_name(&args.name)?,
+        Serve::None => {}
     }
     let found = binaries::find(args.dist.as_deref())?;
     let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
@@ -166,6 +196,12 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
     ));
     let rest = Rest::new(&workspace.url, auth, args.dry_run)?;
     let mut out = Map::new();
+    // The endpoint's credentials must be there before anything is made for it.
+    let scope = args.secret_scope.as_deref().unwrap_or(&args.name);
+    let credentials = match args.serve {
+        Serve::ModelServing => Some(serving::credential_vars(&rest, scope).await?),
+        _ => None,
+    };
 
     // 1. The volume.
     let volume = &args.volume;
@@ -282,6 +318,31 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
         out.insert("app_url".into(), json!(deployed.url));
         out.insert("app_source_path".into(), json!(app_dir));
         out.insert("deployment_id".into(), json!(deployed.deployment_id));
+    }
+
+    // 6. The serving endpoint.
+    if let Some(credentials) = credentials {
+        let model = match &args.model {
+            Some(m) => serving::ModelName::new(&m.catalog, &m.schema, &m.volume),
+            None => serving::ModelName::new(
+                &volume.catalog,
+                &volume.schema,
+                &args.name.replace('-', "_"),
+            ),
+        };
+        let endpoint = serving::Endpoint {
+            name: &args.name,
+            model,
+            workspace_url: &workspace.url,
+            job_id,
+            claude_endpoint: &args.claude_endpoint,
+            secret_scope: scope,
+            credentials,
+            wait: Duration::from_secs(args.wait_timeout),
+        };
+        // The version is built from the binaries of this release folder.
+        let files = package::files(&found)?;
+        out.extend(serving::deploy(&rest, endpoint, &volume_path, files).await?);
     }
     if rest.dry_run() {
         out.insert("dry_run".into(), json!(true));

@@ -2,6 +2,10 @@
 (``from_dict(body).as_dict() == body``), or, for calls whose SDK method takes keyword
 arguments instead of a dataclass, use only that method's parameters and valid enum values.
 
+MLflow's Unity Catalog registry calls are not in databricks-sdk: their bodies must parse as
+MLflow's own request messages (``mlflow.protos.databricks_uc_registry_messages_pb2``, unknown
+fields refused).
+
 stdin: a JSON list of ``{"call": "METHOD /path", "body": {...}}``. Prints one line per
 problem; exits 1 if there is any, 0 otherwise.
 """
@@ -11,7 +15,7 @@ import json
 import re
 import sys
 
-from databricks.sdk.service import apps, catalog, jobs, workspace
+from databricks.sdk.service import apps, catalog, jobs, serving, workspace
 
 
 def roundtrip(cls):
@@ -53,6 +57,35 @@ def run_now(body):
     return problems
 
 
+def mlflow_message(name):
+    def check(body):
+        from google.protobuf.json_format import ParseDict, ParseError
+        from mlflow.protos import databricks_uc_registry_messages_pb2 as messages
+
+        try:
+            ParseDict(body, getattr(messages, name)())
+        except ParseError as e:
+            return ["not a valid MLflow %s: %s" % (name, e)]
+        return []
+
+    return check
+
+
+def create_endpoint(body):
+    problems = keywords(serving.ServingEndpointsAPI.create)(body)
+    problems += roundtrip(serving.EndpointCoreConfigInput)(body.get("config", {}))
+    for tag in body.get("tags", []):
+        problems += roundtrip(serving.EndpointTag)(tag)
+    return problems
+
+
+def update_endpoint_config(body):
+    problems = keywords(serving.ServingEndpointsAPI.update_config)({"name": None, **body})
+    for entity in body.get("served_entities", []):
+        problems += roundtrip(serving.ServedEntityInput)(entity)
+    return problems
+
+
 CHECKS = [
     (r"POST /api/2\.[12]/jobs/create$", roundtrip(jobs.JobSettings)),
     (r"POST /api/2\.[12]/jobs/reset$", reset),
@@ -64,6 +97,11 @@ CHECKS = [
     (r"POST /api/2\.1/unity-catalog/volumes$", keywords(catalog.VolumesAPI.create, {"volume_type": catalog.VolumeType})),
     (r"POST /api/2\.0/workspace/import$", keywords(workspace.WorkspaceAPI.import_, {"format": workspace.ImportFormat})),
     (r"POST /api/2\.0/workspace/mkdirs$", keywords(workspace.WorkspaceAPI.mkdirs)),
+    (r"POST /api/2\.1/unity-catalog/models$", keywords(catalog.RegisteredModelsAPI.create)),
+    (r"POST /api/2\.0/mlflow/unity-catalog/model-versions/create$", mlflow_message("CreateModelVersionRequest")),
+    (r"POST /api/2\.0/mlflow/unity-catalog/model-versions/finalize$", mlflow_message("FinalizeModelVersionRequest")),
+    (r"POST /api/2\.0/serving-endpoints$", create_endpoint),
+    (r"PUT /api/2\.0/serving-endpoints/[^/]+/config$", update_endpoint_config),
 ]
 
 

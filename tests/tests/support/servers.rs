@@ -1,5 +1,6 @@
 //! HTTP servers of the component, started as child processes pointed at an emulator:
-//! `sdp-agent serve` and the stock `wasmtime serve`. Each is stopped (killed) on drop.
+//! `sdp-agent serve`, the stock `wasmtime serve` (and `mlflow models serve` of the packaged
+//! model). Each is stopped (killed) on drop.
 #![allow(dead_code)]
 
 use sdp_emulator::Emulator;
@@ -19,6 +20,8 @@ pub use super::common::{component, wasmtime};
 pub enum Host {
     SdpAgent,
     Wasmtime,
+    /// `mlflow models serve` of the packaged model.
+    Mlflow,
 }
 
 /// A running server; its stderr is kept for failure messages.
