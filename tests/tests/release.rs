@@ -1,11 +1,15 @@
 //! The release build in `dist/` (`scripts/release`): each binary is statically linked, under
-//! 40 MB, matches its .sha256 file and runs `--version` (the aarch64 one under
-//! `qemu-aarch64-static`); the published component is a component and matches its .sha256.
+//! 40 MB, matches its .sha256 file, runs `--version` and answers `predict` against the emulator
+//! (the aarch64 one under `qemu-aarch64-static`); the published component is a component and
+//! matches its .sha256.
 //!
 //! A release build takes ~15 minutes, so plain `cargo test` does not make one: when `dist/`
 //! has no binaries these tests say so on stderr and pass. Run them for real with
 //! `scripts/release && cargo test -p sdp-agent-e2e --test release`.
 
+mod common;
+
+use common::{agent_command, emulator, finish, full_payload};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -65,20 +69,23 @@ fn check_binary(triple: &str, runner: Option<&str>) {
     );
     check_sha256_file(&bin);
 
-    let mut cmd = match runner {
+    // The binary, run directly or by the CPU emulator.
+    let command = || match runner {
         Some(emulator) => {
-            let found = Command::new(emulator).arg("--version").output();
-            assert!(
-                found.is_ok_and(|o| o.status.success()),
-                "{emulator} is needed to run the {triple} binary: apt-get install qemu-user-static"
-            );
             let mut cmd = Command::new(emulator);
             cmd.arg(&bin);
             cmd
         }
         None => Command::new(&bin),
     };
-    let out = cmd.arg("--version").output().unwrap();
+    if let Some(emulator) = runner {
+        let found = Command::new(emulator).arg("--version").output();
+        assert!(
+            found.is_ok_and(|o| o.status.success()),
+            "{emulator} is needed to run the {triple} binary: scripts/setup --release (apt-get install qemu-user-static)"
+        );
+    }
+    let out = command().arg("--version").output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -89,6 +96,25 @@ fn check_binary(triple: &str, runner: Option<&str>) {
         stdout.trim(),
         concat!("sdp-agent ", env!("CARGO_PKG_VERSION"))
     );
+
+    // The embedded component works: predict submits the run (same environment as the tests'
+    // own binary gets).
+    let emu = emulator();
+    let payload = full_payload(&emu, "release_binary");
+    let template = agent_command(&emu);
+    let mut cmd = command();
+    for (key, value) in template.get_envs() {
+        match value {
+            Some(v) => cmd.env(key, v),
+            None => cmd.env_remove(key),
+        };
+    }
+    cmd.arg("predict").arg(payload.to_string());
+    let out = finish(cmd);
+    let answer = out.assert_ok();
+    let runs = emu.runs();
+    assert_eq!(runs.len(), 1, "{triple}: {answer}");
+    assert_eq!(answer["run_id"], runs[0]["run_id"], "{triple}");
 }
 
 #[test]
