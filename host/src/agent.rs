@@ -8,6 +8,7 @@ use crate::deadline::Deadline;
 use crate::egress::{AllowedHost, Egress, EgressObserver, EgressPolicy};
 use crate::epoch;
 use crate::limits::{self, Breach, HasLimiter, Limits};
+use crate::live::LiveStderr;
 use crate::output::{Failure, Success};
 use crate::state::AgentState;
 use std::sync::Arc;
@@ -42,6 +43,8 @@ pub struct AgentOptions {
     pub job_id: Option<u64>,
     /// Resource limits of each call's store (`--max-memory`).
     pub limits: Limits,
+    /// `call` shows the guest's progress as a live line (one-shot `run` on a terminal).
+    pub live_progress: bool,
 }
 
 /// The component bound to one workspace. Cheap to share (`Arc`), safe to call concurrently.
@@ -93,7 +96,7 @@ impl Agent {
 
     /// The data of a fresh store: this workspace, its egress policy, the shared client, and
     /// the user name of whoever asked (when `serve` checked it).
-    pub fn new_state(&self, caller: Option<&str>) -> AgentState {
+    pub fn new_state(&self, caller: Option<&str>, live: Option<LiveStderr>) -> AgentState {
         let hooks = Egress::new(self.policy.clone(), self.client.clone())
             .observed_by(self.observer.clone());
         AgentState::new(
@@ -102,6 +105,7 @@ impl Agent {
             caller,
             self.options.job_id,
             hooks,
+            live,
         )
     }
 
@@ -114,11 +118,16 @@ impl Agent {
     /// deadline (`--timeout`) armed from now. Every guest call (any export) must run in one
     /// of these.
     pub fn new_store(&self, caller: Option<&str>) -> Store<AgentState> {
-        self.store_due_in(caller, self.options.timeout)
+        self.store_due_in(caller, self.options.timeout, None)
     }
 
-    fn store_due_in(&self, caller: Option<&str>, timeout: Duration) -> Store<AgentState> {
-        let mut store = Store::new(self.runtime.engine(), self.new_state(caller));
+    fn store_due_in(
+        &self,
+        caller: Option<&str>,
+        timeout: Duration,
+        live: Option<LiveStderr>,
+    ) -> Store<AgentState> {
+        let mut store = Store::new(self.runtime.engine(), self.new_state(caller, live));
         limits::apply(&mut store, self.options.limits);
         epoch::arm(&mut store, Instant::now() + timeout);
         store
@@ -133,7 +142,8 @@ impl Agent {
             .map_err(|e| Failure::Auth(e.to_string()))?;
         let deadline = Deadline::for_call(export, self.options.timeout, payload);
         let timeout = deadline.total();
-        let mut store = self.store_due_in(None, timeout);
+        let live = self.options.live_progress.then(LiveStderr::new);
+        let mut store = self.store_due_in(None, timeout, live.clone());
 
         let call = async {
             let instance = self.runtime.pre().instantiate_async(&mut store).await?;
@@ -151,6 +161,9 @@ impl Agent {
         };
         // Epoch interruption stops busy guest code; this also bounds time blocked in host I/O.
         let outcome = tokio::time::timeout(timeout, call).await;
+        if let Some(live) = live {
+            live.finish();
+        }
         match outcome {
             Err(_) => Err(timed_out(export, deadline)),
             Ok(Err(trap)) => {
@@ -218,6 +231,7 @@ mod tests {
             claude_endpoint: None,
             job_id: None,
             limits: Limits::default(),
+            live_progress: false,
         };
         let agent = Agent::new(runtime, HttpClient::new().unwrap(), &workspace, options);
         for export in [Export::Predict, Export::Predict, Export::Run] {
@@ -248,6 +262,7 @@ mod tests {
             claude_endpoint: None,
             job_id: None,
             limits: Limits::from_mib(32),
+            live_progress: false,
         };
         let agent = Agent::new(runtime, HttpClient::new().unwrap(), &workspace, options);
         let ok = || agent.call(Export::Predict, r#"{"probe": "ok"}"#);

@@ -17,6 +17,7 @@ mod deploy;
 mod egress;
 mod epoch;
 mod limits;
+mod live;
 mod output;
 mod serve;
 mod state;
@@ -110,7 +111,10 @@ async fn call_once(
         .await
         .map_err(|e| Failure::Config(format!("{e:#}")))?;
     let client = cli.http_client()?;
-    let agent = Agent::new(runtime, client, &workspace, cli.agent_options());
+    let mut options = cli.agent_options();
+    // A person watching `run` sees its progress as one live line; a log keeps every line.
+    options.live_progress = matches!(export, Export::Run) && std::io::stderr().is_terminal();
+    let agent = Agent::new(runtime, client, &workspace, options);
     agent.call(export, &payload).await
 }
 

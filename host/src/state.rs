@@ -3,6 +3,7 @@
 use crate::config::{CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV};
 use crate::egress::Egress;
 use crate::limits::{HasLimiter, Limiter};
+use crate::live::LiveStderr;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
@@ -25,6 +26,7 @@ impl AgentState {
         caller: Option<&str>,
         job_id: Option<u64>,
         hooks: Egress,
+        live: Option<LiveStderr>,
     ) -> Self {
         let mut wasi = WasiCtx::builder();
         wasi.env(HOST_ENV, workspace_url);
@@ -37,9 +39,12 @@ impl AgentState {
         if let Some(id) = job_id {
             wasi.env(JOB_ID_ENV, id.to_string());
         }
-        // The guest's log lines go to the user's stderr. Its stdout is discarded: ours carries
-        // exactly one JSON line.
-        wasi.inherit_stderr();
+        // The guest's log lines go to the user's stderr (on a terminal, progress as a live
+        // line). Its stdout is discarded: ours carries exactly one JSON line.
+        match live {
+            Some(live) => wasi.stderr(live),
+            None => wasi.inherit_stderr(),
+        };
         // Raw sockets and DNS stay closed; HTTP goes through `hooks` only.
         wasi.allow_tcp(false)
             .allow_udp(false)

@@ -140,6 +140,7 @@ impl Cli {
                 .filter(|v| !v.trim().is_empty()),
             job_id: self.job_id,
             limits: Limits::from_mib(self.max_memory),
+            live_progress: false,
         }
     }
 

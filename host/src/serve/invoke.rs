@@ -229,6 +229,7 @@ mod tests {
                 caller,
                 None,
                 Egress::new(policy.clone(), client.clone()),
+                None,
             );
             let mut store = Store::new(&engine, state);
             limits::apply(&mut store, Limits::default());
