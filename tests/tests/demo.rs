@@ -85,7 +85,7 @@ fn the_flawed_demo_is_repaired_in_one_round() {
 }
 
 #[test]
-fn on_spark_the_demo_ends_with_the_tables_and_their_rows() {
+fn on_spark_the_flawed_demo_is_repaired_then_ends_with_the_tables_and_their_rows() {
     let venv = std::env::var_os("SDP_SPARK_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv-spark"));
@@ -103,7 +103,9 @@ fn on_spark_the_demo_ends_with_the_tables_and_their_rows() {
     }
     let dir = std::env::temp_dir().join(format!("sdp-demo-spark-test-{}", std::process::id()));
     let (venv, spark_dir) = (venv.to_string_lossy(), dir.to_string_lossy());
+    // Flawed first: the repair round runs against Spark's own error, not the structural check's.
     let (code, lines, json) = demo(&[
+        "--flaw",
         "--engine",
         "spark",
         "--spark-venv",
@@ -114,6 +116,8 @@ fn on_spark_the_demo_ends_with_the_tables_and_their_rows() {
     std::fs::remove_dir_all(&dir).ok();
     assert_eq!(code, 0, "{lines:#?}");
     assert_eq!(json["state"], "COMPLETED", "{json}");
+    let message = json["message"].as_str().unwrap_or_default();
+    assert!(message.contains("after 1 repair round"), "{json}");
     let tables = json["tables"]
         .as_object()
         .expect("tables in the final JSON");
