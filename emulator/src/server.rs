@@ -9,7 +9,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post, put};
 use tokio::sync::watch;
 
-use crate::jobs::{self, named};
+use crate::jobs::{self, named, run_now};
 use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
 use crate::{
@@ -26,7 +26,7 @@ pub fn router(app: SharedApp) -> Router {
         .route("/get", get(named::get))
         .route("/list", get(named::list))
         .route("/reset", post(named::reset))
-        .route("/run-now", post(named::run_now));
+        .route("/run-now", post(run_now::run_now));
     Router::new()
         // Current SDKs use 2.2; 2.1 still answers the same.
         .nest("/api/2.2/jobs", jobs.clone())

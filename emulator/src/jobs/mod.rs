@@ -14,6 +14,7 @@ use crate::state::SharedApp;
 
 mod compute;
 pub mod named;
+pub mod run_now;
 mod validate;
 
 use validate::validate_submit;

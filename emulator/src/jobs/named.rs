@@ -1,13 +1,10 @@
-//! Named jobs: jobs/create, get, list, reset and run-now. A run-now resolves the job's
-//! parameter references (`{{job.parameters.NAME}}`, `{{job.id}}`) in its tasks and then runs
-//! like a one-time run, so the same executor "executes" both.
+//! Named jobs: jobs/create, get, list and reset (run-now is `run_now.rs`).
 
 use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
 
-use super::validate::{parameters_size, validate_submit};
-use super::{RunOrigin, start_run};
+use super::validate::validate_submit;
 use crate::body::{JsonBody, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
@@ -47,43 +44,14 @@ const SETTINGS_KEYS: &[&str] = &[
     "webhook_notifications",
 ];
 
-/// The fields of `jobs.RunNow`.
-const RUN_NOW_KEYS: &[&str] = &[
-    "job_id",
-    "job_parameters",
-    "idempotency_token",
-    "queue",
-    "performance_target",
-    "only",
-    "pipeline_params",
-    "python_params",
-    "jar_params",
-    "notebook_params",
-    "python_named_params",
-    "spark_submit_params",
-    "sql_params",
-    "dbt_commands",
-];
-
-/// Task parameters of the older kind, which a job with job parameters refuses.
-const LEGACY_PARAMS: &[&str] = &[
-    "python_params",
-    "jar_params",
-    "notebook_params",
-    "python_named_params",
-    "spark_submit_params",
-    "sql_params",
-    "dbt_commands",
-];
-
 const MAX_CONCURRENT_RUNS: i64 = 1000;
 const MAX_TAGS: usize = 25;
 
 #[derive(Debug)]
-struct Job {
-    job_id: i64,
+pub(super) struct Job {
+    pub(super) job_id: i64,
     created_time: i64,
-    settings: Map<String, Value>,
+    pub(super) settings: Map<String, Value>,
 }
 
 impl Job {
@@ -102,7 +70,7 @@ impl Job {
         })
     }
 
-    fn name(&self) -> &str {
+    pub(super) fn name(&self) -> &str {
         self.settings
             .get("name")
             .and_then(Value::as_str)
@@ -116,7 +84,7 @@ pub struct NamedJobs {
 }
 
 impl NamedJobs {
-    fn find(&self, job_id: i64) -> ApiResult<&Job> {
+    pub(super) fn find(&self, job_id: i64) -> ApiResult<&Job> {
         self.jobs
             .iter()
             .find(|j| j.job_id == job_id)
@@ -212,7 +180,7 @@ fn validate_settings(settings: &Map<String, Value>, ctx: &str) -> ApiResult<()> 
     })
 }
 
-fn job_id_field(obj: &Map<String, Value>) -> ApiResult<i64> {
+pub(super) fn job_id_field(obj: &Map<String, Value>) -> ApiResult<i64> {
     match opt_int(obj, "job_id", "")? {
         Some(id) => Ok(id),
         None => Err(ApiError::invalid("Missing required field: job_id")),
@@ -321,140 +289,4 @@ pub async fn reset(
         .ok_or_else(|| no_such_job(job_id))?;
     job.settings = settings.clone();
     Ok(Json(json!({})))
-}
-
-/// `POST /api/2.x/jobs/run-now`: the job's tasks with its parameters resolved, run like a
-/// one-time run (same executor, same idempotency rule).
-pub async fn run_now(
-    State(app): State<SharedApp>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Json<Value>> {
-    known_keys(&body, RUN_NOW_KEYS, "")?;
-    let job_id = job_id_field(&body)?;
-    let token = opt_str(&body, "idempotency_token", "")?;
-    if token.is_some_and(|t| t.chars().count() > 64) {
-        return Err(ApiError::invalid(
-            "idempotency_token must be at most 64 characters long",
-        ));
-    }
-    let given = opt_obj(&body, "job_parameters", "")?;
-    let request = {
-        let state = app.lock();
-        let job = state.named_jobs.find(job_id)?;
-        let values = job_parameters(job, given)?;
-        if let Some(legacy) = LEGACY_PARAMS.iter().find(|k| body.contains_key(**k)) {
-            return Err(ApiError::invalid(if values.is_empty() {
-                format!(
-                    "{legacy}: task parameters of this kind are not supported by this emulator; use job_parameters"
-                )
-            } else {
-                format!(
-                    "{legacy} cannot be used with a job that defines job parameters; use job_parameters"
-                )
-            }));
-        }
-        let request = resolved_request(job, &values, token);
-        resolved_size(&request)?;
-        request
-    };
-    let (run_id, _) = start_run(&app, request, RunOrigin::Job(job_id));
-    Ok(Json(json!({"run_id": run_id, "number_in_job": run_id})))
-}
-
-/// Job parameters become the task's command-line parameters, which carry at most 10,000 bytes
-/// (documented for run-now's `python_params`; for job parameter values the docs are silent):
-/// a client that stays under that bound works either way.
-fn resolved_size(request: &Value) -> ApiResult<()> {
-    let tasks = request["tasks"].as_array().into_iter().flatten();
-    for (i, task) in tasks.enumerate() {
-        if let Some(spec) = task.get("spark_python_task").and_then(Value::as_object) {
-            parameters_size(spec, &format!("tasks[{i}].spark_python_task"))?;
-        }
-    }
-    Ok(())
-}
-
-/// The job's parameter defaults overridden by the call's values; unknown names are refused.
-fn job_parameters(job: &Job, given: Option<&Map<String, Value>>) -> ApiResult<Map<String, Value>> {
-    let mut values: Map<String, Value> = job
-        .settings
-        .get("parameters")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            Some((
-                p.get("name")?.as_str()?.to_string(),
-                p.get("default")?.clone(),
-            ))
-        })
-        .collect();
-    for (name, value) in given.into_iter().flatten() {
-        if !values.contains_key(name) {
-            return Err(ApiError::invalid(format!(
-                "Job parameter '{name}' is not defined in job {}",
-                job.job_id
-            )));
-        }
-        if !value.is_string() {
-            return Err(ApiError::invalid(format!(
-                "Invalid value for field 'job_parameters.{name}': expected a string"
-            )));
-        }
-        values.insert(name.clone(), value.clone());
-    }
-    Ok(values)
-}
-
-/// A runs/submit-shaped request for the run: what the executor reads, and what runs/get echoes.
-fn resolved_request(job: &Job, values: &Map<String, Value>, token: Option<&str>) -> Value {
-    let resolve = |text: &str| -> String {
-        let mut out = text.replace("{{job.id}}", &job.job_id.to_string());
-        for (name, value) in values {
-            let value = value.as_str().unwrap_or_default();
-            out = out.replace(&format!("{{{{job.parameters.{name}}}}}"), value);
-        }
-        out
-    };
-    let mut tasks = job
-        .settings
-        .get("tasks")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
-    for task in &mut tasks {
-        if let Some(params) = task
-            .pointer_mut("/spark_python_task/parameters")
-            .and_then(Value::as_array_mut)
-        {
-            for p in params.iter_mut() {
-                if let Some(text) = p.as_str() {
-                    *p = Value::from(resolve(text));
-                }
-            }
-        }
-        if let Some(params) = task
-            .pointer_mut("/notebook_task/base_parameters")
-            .and_then(Value::as_object_mut)
-        {
-            for p in params.values_mut() {
-                if let Some(text) = p.as_str() {
-                    *p = Value::from(resolve(text));
-                }
-            }
-        }
-    }
-    let mut request = json!({"run_name": job.name(), "tasks": tasks});
-    if let Some(envs) = job.settings.get("environments") {
-        request["environments"] = envs.clone();
-    }
-    if let Some(token) = token {
-        request["idempotency_token"] = token.into();
-    }
-    let parameters: Vec<Value> = values
-        .iter()
-        .map(|(name, value)| json!({"name": name, "value": value}))
-        .collect();
-    request["job_parameters"] = Value::Array(parameters);
-    request
 }
