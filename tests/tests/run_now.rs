@@ -37,6 +37,22 @@ fn create_job(emu: &Emulator) -> i64 {
     answer["job_id"].as_i64().expect("job_id")
 }
 
+/// A payload naming the job (so no runner or compute of its own).
+fn job_payload(emu: &Emulator, name: &str, job_id: i64) -> Value {
+    let mut payload = payload_without_cluster(emu, name);
+    payload.as_object_mut().unwrap().remove("runner_path");
+    payload["job_id"] = json!(job_id);
+    payload
+}
+
+/// The run-now request predict sent.
+fn sent_run_now(emu: &Emulator) -> sdp_emulator::RecordedRequest {
+    emu.requests()
+        .into_iter()
+        .find(|r| r.path == "/api/2.2/jobs/run-now")
+        .expect("run-now was sent")
+}
+
 fn only_run(emu: &Emulator) -> Value {
     let runs = emu.runs();
     assert_eq!(runs.len(), 1, "exactly one run expected: {runs:?}");
@@ -53,16 +69,10 @@ fn argv1(run: &Value) -> Value {
 fn a_payload_job_id_starts_the_job_and_its_run_builds_the_pipeline() {
     let emu = emulator();
     let job_id = create_job(&emu);
-    let mut payload = payload_without_cluster(&emu, "via_run_now");
-    payload.as_object_mut().unwrap().remove("runner_path");
-    payload["job_id"] = json!(job_id);
+    let payload = job_payload(&emu, "via_run_now", job_id);
     let result = predict(&emu, &payload).assert_ok().clone();
 
-    let sent = emu
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/api/2.2/jobs/run-now")
-        .expect("run-now was sent");
+    let sent = sent_run_now(&emu);
     assert_eq!(sent.body["job_id"], job_id);
     let token = sent.body["idempotency_token"].as_str().unwrap();
     assert!(!token.is_empty() && token.len() <= 64);
@@ -183,9 +193,7 @@ fn task_parameters(run: &Value) -> Vec<String> {
 fn a_large_payload_is_staged_for_run_now() {
     let emu = emulator();
     let job_id = create_job(&emu);
-    let mut payload = payload_without_cluster(&emu, "staged_run_now");
-    payload.as_object_mut().unwrap().remove("runner_path");
-    payload["job_id"] = json!(job_id);
+    let mut payload = job_payload(&emu, "staged_run_now", job_id);
     payload["wait"] = json!(true);
     payload["wait_timeout_seconds"] = json!(600);
     let path = payload["workspace_file_paths"][0]
@@ -199,11 +207,7 @@ fn a_large_payload_is_staged_for_run_now() {
     assert!(b64(&payload).len() > 10_000, "the payload must not fit");
 
     let result = predict(&emu, &payload).assert_ok().clone();
-    let sent = emu
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/api/2.2/jobs/run-now")
-        .expect("run-now was sent");
+    let sent = sent_run_now(&emu);
     let reference = sent.body["job_parameters"]["payload"].as_str().unwrap();
     assert!(
         reference.starts_with("@/Workspace/") && reference.contains("/.sdp-agent/payload-"),
@@ -238,16 +242,10 @@ fn a_large_payload_is_staged_for_run_now() {
 fn an_inline_payload_leaves_the_timeout_at_its_default() {
     let emu = emulator();
     let job_id = create_job(&emu);
-    let mut payload = payload_without_cluster(&emu, "inline_run_now");
-    payload.as_object_mut().unwrap().remove("runner_path");
-    payload["job_id"] = json!(job_id);
+    let mut payload = job_payload(&emu, "inline_run_now", job_id);
     payload["wait"] = json!(true);
     predict(&emu, &payload).assert_ok();
-    let sent = emu
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/api/2.2/jobs/run-now")
-        .expect("run-now was sent");
+    let sent = sent_run_now(&emu);
     assert!(sent.body["job_parameters"].get("timeout").is_none());
     let params = task_parameters(&only_run(&emu));
     assert_eq!(params[1..], ["--timeout", "900"]);

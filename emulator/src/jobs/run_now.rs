@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::SharedApp;
 use crate::validate::{known_keys, opt_obj, opt_str};
 
-/// The fields of `jobs.RunNow`.
+/// The fields of `jobs.RunNow`, besides the legacy task parameters below.
 const RUN_NOW_KEYS: &[&str] = &[
     "job_id",
     "job_parameters",
@@ -23,13 +23,6 @@ const RUN_NOW_KEYS: &[&str] = &[
     "performance_target",
     "only",
     "pipeline_params",
-    "python_params",
-    "jar_params",
-    "notebook_params",
-    "python_named_params",
-    "spark_submit_params",
-    "sql_params",
-    "dbt_commands",
 ];
 
 /// Task parameters of the older kind, which a job with job parameters refuses.
@@ -49,7 +42,8 @@ pub async fn run_now(
     State(app): State<SharedApp>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
-    known_keys(&body, RUN_NOW_KEYS, "")?;
+    let keys: Vec<&str> = RUN_NOW_KEYS.iter().chain(LEGACY_PARAMS).copied().collect();
+    known_keys(&body, &keys, "")?;
     let job_id = job_id_field(&body)?;
     let token = opt_str(&body, "idempotency_token", "")?;
     if token.is_some_and(|t| t.chars().count() > 64) {
