@@ -5,6 +5,7 @@
 
 use sdp_emulator::Emulator;
 use std::io::{BufRead, BufReader};
+use rustix::process::{Pid, Signal};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -101,11 +102,7 @@ impl Server {
 
     /// Sends SIGTERM.
     pub fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success());
+        rustix::process::kill_process(pid(self.pid()), Signal::TERM).expect("SIGTERM is sent");
     }
 
     /// The exit status, waiting at most `limit`.
@@ -119,6 +116,18 @@ impl Server {
         }
         None
     }
+}
+
+/// SIGKILL to the process group `leader` leads (a child spawned with `process_group(0)`).
+/// A syscall, not the `kill` command: procps-ng 4.0.2 reads `kill -KILL -12345` as kill(-1),
+/// which killed every process of the user, CI included.
+pub fn kill_group(leader: u32) {
+    let _ = rustix::process::kill_process_group(pid(leader), Signal::KILL);
+}
+
+fn pid(raw: u32) -> Pid {
+    // A child's pid is positive; 0 or -1 here would signal our own group or everyone.
+    Pid::from_raw(i32::try_from(raw).expect("a pid fits i32")).expect("a child's pid is not 0")
 }
 
 impl Drop for Server {
