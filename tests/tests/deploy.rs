@@ -303,6 +303,8 @@ fn the_app_start_script_fetches_the_binary_and_serves_the_api_routes() {
         .env("DATABRICKS_CLIENT_ID", APP_CLIENT.0)
         .env("DATABRICKS_CLIENT_SECRET", APP_CLIENT.1)
         .env("DATABRICKS_APP_PORT", port.to_string())
+        // The script fetches the binary into a temp folder: ours, removed with the test.
+        .env("TMPDIR", &app.0)
         .env("RUST_LOG", "info");
     for var in spec["env"].as_array().unwrap() {
         cmd.env(

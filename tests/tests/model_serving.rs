@@ -213,6 +213,8 @@ fn the_packaged_model_served_by_mlflow_starts_the_deployed_job() {
         .env("DATABRICKS_HOST", emu.url())
         .env("DATABRICKS_TOKEN", emu.token().unwrap())
         .env("SDP_AGENT_JOB_ID", job_id.to_string())
+        // The model copies its binary into a temp folder: ours, removed with the test.
+        .env("TMPDIR", &model.0)
         .env(
             "MLFLOW_TRACKING_URI",
             format!("file://{}", model.0.join("mlruns").display()),

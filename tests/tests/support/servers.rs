@@ -3,9 +3,9 @@
 //! model). Each is stopped (killed) on drop.
 #![allow(dead_code)]
 
+use rustix::process::{Pid, Signal};
 use sdp_emulator::Emulator;
 use std::io::{BufRead, BufReader};
-use rustix::process::{Pid, Signal};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
