@@ -96,6 +96,13 @@ impl ServingState {
     pub fn all(&self) -> Vec<Value> {
         self.endpoints.values().map(Endpoint::json).collect()
     }
+
+    /// The endpoint named `name`, or the API's answer that there is none.
+    fn get_mut(&mut self, name: &str) -> ApiResult<&mut Endpoint> {
+        self.endpoints
+            .get_mut(name)
+            .ok_or_else(|| no_endpoint(name))
+    }
 }
 
 fn no_endpoint(name: &str) -> ApiError {
@@ -310,11 +317,7 @@ pub async fn create(
 /// `GET /api/2.0/serving-endpoints/{name}`: a pending config is applied once it was seen.
 pub async fn get(State(app): State<SharedApp>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     let mut state = app.lock();
-    let endpoint = state
-        .serving
-        .endpoints
-        .get_mut(&name)
-        .ok_or_else(|| no_endpoint(&name))?;
+    let endpoint = state.serving.get_mut(&name)?;
     let answer = endpoint.json();
     if let Some(mut applied) = endpoint.pending.take() {
         applied.remove("start_time");
@@ -337,11 +340,7 @@ pub async fn update_config(
     let mut state = app.lock();
     let state = &mut *state;
     let mut pending = config(&body, "", state)?;
-    let endpoint = state
-        .serving
-        .endpoints
-        .get_mut(&name)
-        .ok_or_else(|| no_endpoint(&name))?;
+    let endpoint = state.serving.get_mut(&name)?;
     if endpoint.pending.is_some() {
         return Err(ApiError::conflict(format!(
             "Endpoint '{name}' is currently being updated: wait until its config_update is NOT_UPDATING"
