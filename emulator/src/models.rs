@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
 use crate::state::SharedApp;
 use crate::validate::{known_keys, opt_array, opt_str, req_str};
-use crate::volumes::check_identifier;
+use crate::volumes::three_level_name;
 
 /// The parameters of `catalog.RegisteredModelsAPI.create` a client may send.
 const CREATE_MODEL_KEYS: &[&str] = &["catalog_name", "schema_name", "name", "comment"];
@@ -120,9 +120,7 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     known_keys(&body, CREATE_MODEL_KEYS, "")?;
-    let catalog = check_identifier(&body, "catalog_name")?;
-    let schema = check_identifier(&body, "schema_name")?;
-    let name = check_identifier(&body, "name")?;
+    let [catalog, schema, name] = three_level_name(&body)?;
     let comment = opt_str(&body, "comment", "")?;
     let full_name = format!("{catalog}.{schema}.{name}");
     let mut state = app.lock();

@@ -69,7 +69,7 @@ pub async fn get(
 
 /// UC identifiers: letters, digits and underscores here (the emulator keeps to names that need
 /// no quoting anywhere).
-pub(crate) fn check_identifier(body: &Map<String, Value>, key: &str) -> ApiResult<String> {
+fn check_identifier(body: &Map<String, Value>, key: &str) -> ApiResult<String> {
     let name = req_str(body, key, "")?;
     if name.len() > 255
         || !name
@@ -83,15 +83,22 @@ pub(crate) fn check_identifier(body: &Map<String, Value>, key: &str) -> ApiResul
     Ok(name.to_ascii_lowercase())
 }
 
+/// The `catalog_name`, `schema_name` and `name` of a securable being created, each checked.
+pub(crate) fn three_level_name(body: &Map<String, Value>) -> ApiResult<[String; 3]> {
+    Ok([
+        check_identifier(body, "catalog_name")?,
+        check_identifier(body, "schema_name")?,
+        check_identifier(body, "name")?,
+    ])
+}
+
 /// `POST /api/2.1/unity-catalog/volumes`.
 pub async fn create(
     State(app): State<SharedApp>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     known_keys(&body, CREATE_KEYS, "")?;
-    let catalog = check_identifier(&body, "catalog_name")?;
-    let schema = check_identifier(&body, "schema_name")?;
-    let name = check_identifier(&body, "name")?;
+    let [catalog, schema, name] = three_level_name(&body)?;
     req_str(&body, "volume_type", "")?;
     opt_enum(&body, "volume_type", "", &["MANAGED", "EXTERNAL"])?;
     let external = body.get("volume_type").and_then(Value::as_str) == Some("EXTERNAL");
