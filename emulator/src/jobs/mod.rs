@@ -130,16 +130,19 @@ impl Run {
         let mut out = task.spec.as_object().cloned().unwrap_or_default();
         out.insert("run_id".into(), json!(task.run_id));
         out.insert("attempt_number".into(), json!(0));
+        self.progress(&mut out, base, task.run_id);
+        Value::Object(out)
+    }
+
+    /// What a run and each of its tasks report alike: state, status, timing and, when the
+    /// answer links pages, the page of `run_id`.
+    fn progress(&self, out: &mut Map<String, Value>, base: Option<&str>, run_id: i64) {
         out.insert("state".into(), self.state());
         out.insert("status".into(), self.status());
-        self.timing(&mut out);
+        self.timing(out);
         if let Some(base) = base {
-            out.insert(
-                "run_page_url".into(),
-                json!(self.page_url(base, task.run_id)),
-            );
+            out.insert("run_page_url".into(), json!(self.page_url(base, run_id)));
         }
-        Value::Object(out)
     }
 
     fn run_json(&self, base: Option<&str>) -> Value {
@@ -160,15 +163,7 @@ impl Run {
             out.insert("job_parameters".into(), params.clone());
         }
         out.insert("format".into(), json!("MULTI_TASK"));
-        out.insert("state".into(), self.state());
-        out.insert("status".into(), self.status());
-        self.timing(&mut out);
-        if let Some(base) = base {
-            out.insert(
-                "run_page_url".into(),
-                json!(self.page_url(base, self.run_id)),
-            );
-        }
+        self.progress(&mut out, base, self.run_id);
         let tasks = self.tasks.iter().map(|t| self.task_json(t, base)).collect();
         out.insert("tasks".into(), Value::Array(tasks));
         Value::Object(out)
