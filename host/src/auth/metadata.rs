@@ -4,10 +4,8 @@
 //! asked again shortly before that token expires. The job launcher runs one on a Databricks
 //! cluster, re-reading the run identity's short-lived token for every request.
 
-use super::token::{self, Fresh, RefreshPolicy, TokenCache, TokenError};
+use super::token::{self, Fresh, RefreshPolicy, Requester, TokenCache, TokenError};
 use crate::client::HttpClient;
-use crate::egress::user_agent;
-use http::header::{ACCEPT, USER_AGENT};
 use http::{HeaderValue, Uri};
 use http_body_util::{BodyExt, Empty};
 use serde::Deserialize;
@@ -94,11 +92,16 @@ pub struct MetadataSource {
 
 impl MetadataSource {
     pub fn new(url: ServiceUrl, workspace_url: &str, client: HttpClient) -> Self {
+        let requester = Requester {
+            what: "token request to the metadata service".into(),
+            client_id: String::new(),
+            url: url.to_string(),
+        };
         Self {
             url,
             workspace: workspace_url.trim_end_matches('/').to_string(),
             client,
-            cache: TokenCache::new(RefreshPolicy::default()),
+            cache: TokenCache::new(RefreshPolicy::default(), requester),
         }
     }
 
@@ -107,33 +110,26 @@ impl MetadataSource {
         self.cache.header(self.fetch()).await
     }
 
-    async fn fetch(&self) -> Result<Fresh, TokenError> {
+    async fn fetch(&self) -> Result<Fresh, String> {
         let requested_at = Instant::now();
-        let body = Empty::new().map_err(|never| match never {}).boxed_unsync();
         let request = http::Request::get(&self.url.full)
             .header("X-Databricks-Metadata-Version", "1")
-            .header("X-Databricks-Host", &self.workspace)
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, user_agent())
-            .body(body)
-            .map_err(|e| self.error(format!("cannot build the request: {e}")))?;
-        let (status, body) = token::exchange(&self.client, request, REQUEST_TIMEOUT)
-            .await
-            .map_err(|e| self.error(e))?;
+            .header("X-Databricks-Host", &self.workspace);
+        let body = Empty::new().map_err(|never| match never {}).boxed_unsync();
+        let (status, body) = token::exchange(&self.client, request, body, REQUEST_TIMEOUT).await?;
         if !status.is_success() {
             let start = token::body_start(&body);
-            return Err(self.error(format!("HTTP {}: {start}", status.as_u16())));
+            return Err(format!("HTTP {}: {start}", status.as_u16()));
         }
-        let answer: Answer = serde_json::from_slice(&body)
-            .map_err(|e| self.error(format!("unusable answer: {e}")))?;
-        let header = token::bearer(&answer.access_token, answer.token_type.as_deref())
-            .map_err(|e| self.error(e))?;
+        let answer: Answer =
+            serde_json::from_slice(&body).map_err(|e| format!("unusable answer: {e}"))?;
+        let header = token::bearer(&answer.access_token, answer.token_type.as_deref())?;
         let expires_on = match &answer.expires_on {
             Value::Number(n) => n.as_u64(),
             Value::String(s) => s.trim().parse().ok(),
             _ => None,
         }
-        .ok_or_else(|| self.error("expires_on is not a Unix time in seconds".into()))?;
+        .ok_or("expires_on is not a Unix time in seconds")?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -142,21 +138,12 @@ impl MetadataSource {
             .checked_sub(now)
             .filter(|secs| *secs > 0)
             .map(Duration::from_secs)
-            .ok_or_else(|| self.error("the token it gave has already expired".into()))?;
+            .ok_or("the token it gave has already expired")?;
         Ok(Fresh {
             header,
             requested_at,
             lifetime,
         })
-    }
-
-    fn error(&self, reason: String) -> TokenError {
-        TokenError {
-            requester: "token request to the metadata service".into(),
-            client_id: String::new(),
-            url: self.url.to_string(),
-            reason,
-        }
     }
 }
 

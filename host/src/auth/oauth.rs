@@ -2,12 +2,11 @@
 //! `/oidc/v1/token`, one cached token shared by every concurrent call, refreshed shortly before
 //! it expires.
 
-use super::token::{self, Fresh, RefreshPolicy, TokenCache, TokenError};
+use super::token::{self, Fresh, RefreshPolicy, Requester, TokenCache, TokenError};
 use crate::client::HttpClient;
-use crate::egress::user_agent;
 use bytes::Bytes;
 use http::HeaderValue;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
 use http_body_util::{BodyExt, Full};
 use serde::Deserialize;
 use std::time::{Duration, Instant};
@@ -52,12 +51,18 @@ impl TokenSource {
         client: HttpClient,
         policy: RefreshPolicy,
     ) -> Self {
+        let url = format!("{}{TOKEN_PATH}", workspace_url.trim_end_matches('/'));
+        let requester = Requester {
+            what: format!("OAuth token request for client id {client_id:?}"),
+            client_id: client_id.to_string(),
+            url: url.clone(),
+        };
         Self {
             client_id: client_id.to_string(),
             basic,
-            url: format!("{}{TOKEN_PATH}", workspace_url.trim_end_matches('/')),
+            url,
             client,
-            cache: TokenCache::new(policy),
+            cache: TokenCache::new(policy, requester),
         }
     }
 
@@ -66,49 +71,33 @@ impl TokenSource {
         self.cache.header(self.fetch()).await
     }
 
-    async fn fetch(&self) -> Result<Fresh, TokenError> {
+    async fn fetch(&self) -> Result<Fresh, String> {
         let requested_at = Instant::now();
         tracing::debug!(client_id = %self.client_id, url = %self.url, "requesting an OAuth token");
+        let request = http::Request::post(&self.url)
+            .header(AUTHORIZATION, self.basic.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded");
         let body = Full::new(Bytes::from_static(GRANT))
             .map_err(|never| match never {})
             .boxed_unsync();
-        let request = http::Request::post(&self.url)
-            .header(AUTHORIZATION, self.basic.clone())
-            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(ACCEPT, "application/json")
-            .header(USER_AGENT, user_agent())
-            .body(body)
-            .map_err(|e| self.error(format!("cannot build the request: {e}")))?;
-        let (status, body) = token::exchange(&self.client, request, TOKEN_TIMEOUT)
-            .await
-            .map_err(|e| self.error(e))?;
+        let (status, body) = token::exchange(&self.client, request, body, TOKEN_TIMEOUT).await?;
         if !status.is_success() {
-            return Err(self.error(rejection(status, &body)));
+            return Err(rejection(status, &body));
         }
-        let grant: Grant = serde_json::from_slice(&body)
-            .map_err(|e| self.error(format!("unusable answer: {e}")))?;
+        let grant: Grant =
+            serde_json::from_slice(&body).map_err(|e| format!("unusable answer: {e}"))?;
         let lifetime = match grant.expires_in {
-            Some(0) => return Err(self.error("expires_in is 0".into())),
+            Some(0) => return Err("expires_in is 0".into()),
             Some(secs) => Duration::from_secs(secs),
             None => ASSUMED_LIFETIME,
         };
-        let header = token::bearer(&grant.access_token, grant.token_type.as_deref())
-            .map_err(|e| self.error(e))?;
+        let header = token::bearer(&grant.access_token, grant.token_type.as_deref())?;
         tracing::info!(client_id = %self.client_id, expires_in = lifetime.as_secs(), "OAuth token obtained");
         Ok(Fresh {
             header,
             requested_at,
             lifetime,
         })
-    }
-
-    fn error(&self, reason: String) -> TokenError {
-        TokenError {
-            requester: format!("OAuth token request for client id {:?}", self.client_id),
-            client_id: self.client_id.clone(),
-            url: self.url.clone(),
-            reason,
-        }
     }
 }
 

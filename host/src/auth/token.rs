@@ -2,9 +2,10 @@
 //! endpoint, a metadata service): one cached `Bearer` header shared by every concurrent call,
 //! refreshed shortly before it expires, kept through a failed refresh while it is still valid.
 
-use crate::client::HttpClient;
+use crate::client::{HttpClient, user_agent};
 use bytes::Bytes;
 use http::HeaderValue;
+use http::header::{ACCEPT, USER_AGENT};
 use http_body_util::{BodyExt, Limited};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -49,6 +50,26 @@ pub struct TokenError {
     pub reason: String,
 }
 
+/// Who asks for tokens, and where: what a failed request's message names.
+pub struct Requester {
+    /// For the message: e.g. `OAuth token request for client id "svc"`.
+    pub what: String,
+    /// The OAuth client id (empty for a metadata service).
+    pub client_id: String,
+    pub url: String,
+}
+
+impl Requester {
+    fn error(&self, reason: String) -> TokenError {
+        TokenError {
+            requester: self.what.clone(),
+            client_id: self.client_id.clone(),
+            url: self.url.clone(),
+            reason,
+        }
+    }
+}
+
 /// A token just obtained: its header and how long it lives, counted from `requested_at`.
 pub struct Fresh {
     pub header: HeaderValue,
@@ -81,22 +102,25 @@ impl Cached {
 /// meanwhile gets its result.
 pub struct TokenCache {
     policy: RefreshPolicy,
+    requester: Requester,
     /// Held across the refresh itself: that is what makes concurrent callers share one.
     cached: Mutex<Option<Cached>>,
 }
 
 impl TokenCache {
-    pub fn new(policy: RefreshPolicy) -> Self {
+    pub fn new(policy: RefreshPolicy, requester: Requester) -> Self {
         Self {
             policy,
+            requester,
             cached: Mutex::new(None),
         }
     }
 
-    /// The cached header, or `fetch`'s when the cached one is due for a refresh.
+    /// The cached header, or `fetch`'s when the cached one is due for a refresh. `fetch` fails
+    /// with the reason; the error names the requester.
     pub async fn header<F>(&self, fetch: F) -> Result<HeaderValue, TokenError>
     where
-        F: Future<Output = Result<Fresh, TokenError>>,
+        F: Future<Output = Result<Fresh, String>>,
     {
         let mut cached = self.cached.lock().await;
         if let Some(token) = cached.as_ref()
@@ -112,12 +136,12 @@ impl TokenCache {
                 Ok(header)
             }
             // Refreshing early leaves time to ride out a failed refresh on the old token.
-            Err(e) => match cached.as_ref() {
-                Some(old) if Instant::now() < old.expires_at => {
+            Err(reason) => match (self.requester.error(reason), cached.as_ref()) {
+                (e, Some(old)) if Instant::now() < old.expires_at => {
                     tracing::warn!("{e}; using the current token until it expires");
                     Ok(old.header.clone())
                 }
-                _ => Err(e),
+                (e, _) => Err(e),
             },
         }
     }
@@ -141,13 +165,19 @@ pub fn bearer(access_token: &str, token_type: Option<&str>) -> Result<HeaderValu
     Ok(header)
 }
 
-/// Sends a token request within `timeout`: the status and (bounded) body of the answer, or
-/// why there is none.
+/// Sends a token request within `timeout`, asking for JSON with our `User-Agent`: the status
+/// and (bounded) body of the answer, or why there is none.
 pub async fn exchange(
     client: &HttpClient,
-    request: http::Request<WasiBody>,
+    request: http::request::Builder,
+    body: WasiBody,
     timeout: Duration,
 ) -> Result<(http::StatusCode, Bytes), String> {
+    let request = request
+        .header(ACCEPT, "application/json")
+        .header(USER_AGENT, user_agent())
+        .body(body)
+        .map_err(|e| format!("cannot build the request: {e}"))?;
     let send = async {
         let response = client
             .send(request, None)
@@ -234,18 +264,22 @@ mod tests {
         }
     }
 
-    fn failure() -> TokenError {
-        TokenError {
-            requester: "test".into(),
+    fn cache(policy: RefreshPolicy) -> TokenCache {
+        let requester = Requester {
+            what: "test".into(),
             client_id: String::new(),
             url: "http://127.0.0.1/".into(),
-            reason: "refused".into(),
-        }
+        };
+        TokenCache::new(policy, requester)
+    }
+
+    fn failure() -> String {
+        "refused".into()
     }
 
     #[tokio::test]
     async fn a_due_token_is_fetched_again_and_a_failed_refresh_keeps_the_valid_one() {
-        let cache = TokenCache::new(RefreshPolicy {
+        let cache = cache(RefreshPolicy {
             max_margin: Duration::from_secs(3600),
             fraction: 0.9,
         });
@@ -266,14 +300,15 @@ mod tests {
 
     #[tokio::test]
     async fn without_a_valid_token_a_failure_is_the_error() {
-        let cache = TokenCache::new(RefreshPolicy::default());
+        let cache = cache(RefreshPolicy::default());
         let err = cache.header(async { Err(failure()) }).await.unwrap_err();
         assert_eq!(err.reason, "refused");
+        assert_eq!(err.to_string(), "test to http://127.0.0.1/ failed: refused");
     }
 
     #[tokio::test]
     async fn concurrent_callers_share_one_fetch() {
-        let cache = Arc::new(TokenCache::new(RefreshPolicy::default()));
+        let cache = Arc::new(cache(RefreshPolicy::default()));
         let asked = Arc::new(AtomicUsize::new(0));
         let calls = (0..8).map(|_| {
             let (cache, asked) = (cache.clone(), asked.clone());

@@ -28,6 +28,15 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Idle keep-alive connections are closed after this.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
+/// `User-Agent` sent when the guest sets none, in the SDKs' `<product>/<version> …` form.
+pub fn user_agent() -> String {
+    format!(
+        "sdp-agent/{} wasmtime/48 os/{}",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::OS
+    )
+}
+
 /// Cheap to clone: clones share the connection pool.
 #[derive(Clone)]
 pub struct HttpClient {

@@ -18,14 +18,8 @@ pub use observe::{EgressObserver, Outgoing};
 pub use origin::{AllowedHost, Origin};
 pub use policy::EgressPolicy;
 
-/// `User-Agent` sent when the guest sets none, in the SDKs' `<product>/<version> …` form.
-pub fn user_agent() -> String {
-    format!(
-        "sdp-agent/{} wasmtime/48 os/{}",
-        env!("CARGO_PKG_VERSION"),
-        std::env::consts::OS
-    )
-}
+/// Kept at this path for `deploy/rest.rs`; it lives in `client`, which auth uses too.
+pub use crate::client::user_agent;
 
 /// Shared by the tests of the policy and of the hooks.
 #[cfg(test)]

@@ -3,8 +3,8 @@
 //! `User-Agent`).
 
 use super::origin::{AllowedHost, Origin};
-use super::user_agent;
 use crate::auth::{Authenticator, TokenError};
+use crate::client::user_agent;
 use http::header::{AUTHORIZATION, HeaderValue, USER_AGENT};
 use http::{HeaderName, Uri};
 use std::sync::Arc;
