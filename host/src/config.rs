@@ -5,19 +5,9 @@
 
 use crate::auth::{self, Credentials, Source};
 use crate::egress::Origin;
+use crate::env::{HOST_ENV, METADATA_SERVICE_URL_ENV, TOKEN_ENV};
 use http::Uri;
 use http::uri::Scheme;
-
-/// Host environment variable naming the workspace.
-pub const HOST_ENV: &str = "DATABRICKS_HOST";
-/// Host environment variable holding the personal access token.
-pub const TOKEN_ENV: &str = "DATABRICKS_TOKEN";
-/// Optional model endpoint name, passed through to the guest.
-pub const CLAUDE_ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
-/// Given to the guest by `serve`: the user name of the admitted caller, put in the run's name.
-pub const CALLER_ENV: &str = "SDP_AGENT_CALLER";
-/// The deployed job `predict` starts with run-now (`--job-id`), passed through to the guest.
-pub const JOB_ID_ENV: &str = "SDP_AGENT_JOB_ID";
 
 /// The workspace the agent talks to.
 #[derive(Clone, Debug)]
@@ -61,13 +51,13 @@ impl Workspace {
     pub fn from_env(profile: Option<&str>) -> Result<Self, String> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         // The SDKs try a token before a metadata service, and one before client credentials.
-        if let Some(url) = env(auth::METADATA_SERVICE_URL_ENV)
+        if let Some(url) = env(METADATA_SERVICE_URL_ENV)
             && env(TOKEN_ENV).is_none()
         {
             let host = env(HOST_ENV).ok_or_else(|| {
                 format!(
                     "{} is set but {HOST_ENV} is not: name the workspace it has tokens for",
-                    auth::METADATA_SERVICE_URL_ENV
+                    METADATA_SERVICE_URL_ENV
                 )
             })?;
             let credentials = Credentials::MetadataService(auth::ServiceUrl::parse(&url)?);

@@ -15,6 +15,7 @@ mod deadline;
 mod demo;
 mod deploy;
 mod egress;
+mod env;
 mod epoch;
 mod limits;
 mod live;

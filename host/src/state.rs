@@ -1,7 +1,7 @@
 //! The data of one `Store`: one per call, so nothing leaks between calls.
 
-use crate::config::{CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV};
 use crate::egress::Egress;
+use crate::env::{CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV};
 use crate::limits::{HasLimiter, Limiter};
 use crate::live::LiveStderr;
 use wasmtime::component::ResourceTable;

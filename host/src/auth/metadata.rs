@@ -6,6 +6,7 @@
 
 use super::token::{self, Fresh, RefreshPolicy, Requester, TokenCache, TokenError};
 use crate::client::HttpClient;
+use crate::env::METADATA_SERVICE_URL_ENV as URL_ENV;
 use http::{HeaderValue, Uri};
 use http_body_util::{BodyExt, Empty};
 use serde::Deserialize;
@@ -13,8 +14,6 @@ use serde_json::Value;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// The environment variable the SDKs read the service's URL from.
-pub const URL_ENV: &str = "DATABRICKS_METADATA_SERVICE_URL";
 /// Bounds one token request, answer included (the SDKs allow 10 s).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 

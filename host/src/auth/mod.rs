@@ -11,7 +11,7 @@ mod profile;
 mod resolve;
 mod token;
 
-pub use metadata::{MetadataSource, ServiceUrl, URL_ENV as METADATA_SERVICE_URL_ENV};
+pub use metadata::{MetadataSource, ServiceUrl};
 pub use oauth::TokenSource;
 pub use resolve::resolve;
 pub use token::{RefreshPolicy, TokenError};

@@ -6,8 +6,8 @@ pub use payload::{job_argument, predict_payload, run_payload, with_dry_run};
 
 use crate::agent::AgentOptions;
 use crate::client::HttpClient;
-use crate::config::CLAUDE_ENDPOINT_ENV;
 use crate::egress::AllowedHost;
+use crate::env::CLAUDE_ENDPOINT_ENV;
 use crate::limits::Limits;
 use crate::output::Failure;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};

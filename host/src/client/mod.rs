@@ -9,8 +9,8 @@ mod errors;
 mod tls;
 
 pub use errors::classify;
-pub use tls::CA_FILE_ENV;
 
+use crate::env::CA_FILE_ENV;
 use body::{FrameTimeout, buffer_body};
 use http_body_util::BodyExt;
 use hyper_rustls::HttpsConnector;

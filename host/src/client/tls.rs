@@ -1,13 +1,10 @@
 //! Which TLS roots the client trusts: the Mozilla ones, plus any in `SSL_CERT_FILE`.
 
+use crate::env::CA_FILE_ENV;
 use rustls::RootCertStore;
 use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
 use std::path::Path;
-
-/// A PEM bundle of roots to trust besides the Mozilla ones (a TLS-inspecting proxy's CA, say),
-/// read as OpenSSL-based clients (Python's, on a cluster) read it.
-pub const CA_FILE_ENV: &str = "SSL_CERT_FILE";
 
 /// The Mozilla roots, plus every certificate of `ca_file` (which must hold at least one).
 pub fn root_store(ca_file: Option<&Path>) -> anyhow::Result<RootCertStore> {

@@ -1,9 +1,9 @@
 //! Picks the authentication method from the settings found, and words what is missing.
 
+use super::Setting;
 use super::profile_use::ProfileUse;
-use super::{CLIENT_ID_ENV, CLIENT_SECRET_ENV, PROFILE_ENV, Setting};
 use crate::auth::{ConfigError, Credentials};
-use crate::config::TOKEN_ENV;
+use crate::env::{CLIENT_ID_ENV, CLIENT_SECRET_ENV, PROFILE_ENV, TOKEN_ENV};
 
 /// Why credentials could not be built: a specific problem, or nothing configured at all
 /// (worded by the caller, which knows about the profile).

@@ -19,15 +19,12 @@ mod profile_use;
 mod tests;
 
 use super::{ConfigError, Credentials, Source};
-use crate::config::{HOST_ENV, TOKEN_ENV};
+use crate::env::{
+    AUTH_TYPE_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, HOST_ENV, PROFILE_ENV, TOKEN_ENV,
+};
 use method::{Missing, credentials, no_credentials_hint};
 use profile_use::{ProfileUse, load_profile};
 
-pub const CLIENT_ID_ENV: &str = "DATABRICKS_CLIENT_ID";
-pub const CLIENT_SECRET_ENV: &str = "DATABRICKS_CLIENT_SECRET";
-pub const AUTH_TYPE_ENV: &str = "DATABRICKS_AUTH_TYPE";
-pub const PROFILE_ENV: &str = "DATABRICKS_CONFIG_PROFILE";
-pub const CONFIG_FILE_ENV: &str = "DATABRICKS_CONFIG_FILE";
 const PROFILE_FLAG: &str = "--profile";
 
 /// One setting: its environment variable and its key in a profile.

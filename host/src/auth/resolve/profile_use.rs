@@ -1,8 +1,8 @@
 //! Which profile of the config file fills what the environment left unset, or why none does.
 
-use super::CONFIG_FILE_ENV;
 use crate::auth::ConfigError;
 use crate::auth::profile::{ConfigFile, DEFAULT_PROFILE, Profile, config_path};
+use crate::env::CONFIG_FILE_ENV;
 use std::path::PathBuf;
 
 /// The profile that was read, or why none was.

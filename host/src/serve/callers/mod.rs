@@ -15,6 +15,7 @@ mod scim;
 use crate::auth::Authenticator;
 use crate::cli::CallerPolicy;
 use crate::client::HttpClient;
+use crate::env::APP_PORT_ENV;
 use http::HeaderMap;
 use http::header::{AUTHORIZATION, COOKIE, HeaderName, HeaderValue, PROXY_AUTHORIZATION};
 use moka::future::Cache;
@@ -25,8 +26,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Set by Databricks Apps in the app's environment: the port its proxy forwards to.
-pub const APP_PORT_ENV: &str = "DATABRICKS_APP_PORT";
 /// The identity headers the Apps proxy sets, most specific first.
 const APP_IDENTITY_HEADERS: [&str; 2] = ["x-forwarded-email", "x-forwarded-preferred-username"];
 /// Set by the Apps proxy when the app acts on behalf of the user: the user's own token.

@@ -1,0 +1,28 @@
+//! Every environment variable the host reads or passes on to the component, declared once.
+
+/// The workspace URL; the only one of the workspace's settings the guest is given.
+pub const HOST_ENV: &str = "DATABRICKS_HOST";
+/// A personal access token.
+pub const TOKEN_ENV: &str = "DATABRICKS_TOKEN";
+/// OAuth M2M: the service principal's client id and secret.
+pub const CLIENT_ID_ENV: &str = "DATABRICKS_CLIENT_ID";
+pub const CLIENT_SECRET_ENV: &str = "DATABRICKS_CLIENT_SECRET";
+/// Picks the method when more than one is configured (`pat`, `oauth-m2m`).
+pub const AUTH_TYPE_ENV: &str = "DATABRICKS_AUTH_TYPE";
+/// The profile of the config file to read (`--profile` wins).
+pub const PROFILE_ENV: &str = "DATABRICKS_CONFIG_PROFILE";
+/// The config file, instead of `~/.databrickscfg`.
+pub const CONFIG_FILE_ENV: &str = "DATABRICKS_CONFIG_FILE";
+/// The SDKs' metadata service handing out the workspace's current token.
+pub const METADATA_SERVICE_URL_ENV: &str = "DATABRICKS_METADATA_SERVICE_URL";
+/// Set by Databricks Apps in the app's environment: the port its proxy forwards to.
+pub const APP_PORT_ENV: &str = "DATABRICKS_APP_PORT";
+/// A PEM bundle of roots to trust besides the Mozilla ones (a TLS-inspecting proxy's CA, say),
+/// read as OpenSSL-based clients (Python's, on a cluster) read it.
+pub const CA_FILE_ENV: &str = "SSL_CERT_FILE";
+/// Optional model endpoint name, passed through to the guest.
+pub const CLAUDE_ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
+/// Given to the guest by `serve`: the user name of the admitted caller, put in the run's name.
+pub const CALLER_ENV: &str = "SDP_AGENT_CALLER";
+/// The deployed job `predict` starts with run-now (`--job-id`), passed through to the guest.
+pub const JOB_ID_ENV: &str = "SDP_AGENT_JOB_ID";
