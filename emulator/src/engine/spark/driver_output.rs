@@ -1,0 +1,180 @@
+//! What the driver prints: its `@@sdp {json}` lines read into the verdict (problems with their
+//! class, flow and file; table row counts; whether it finished).
+
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Deserialize;
+
+use crate::engine::{ANALYSIS_EXCEPTION, PARSE_EXCEPTION, Problem, Verdict};
+
+/// One line the driver prints (after `@@sdp `).
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+enum Line {
+    Log {
+        message: String,
+    },
+    Event {
+        message: String,
+    },
+    Table {
+        name: String,
+        rows: u64,
+    },
+    Error {
+        class_name: String,
+        message: String,
+        condition: Option<String>,
+    },
+    Done,
+}
+
+static FLOW_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)^Failed to resolve flow: '([^']+)'\.\s*Error: (.*)$").expect("valid regex")
+});
+static FLOW_RUN_FAILED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?s)^Flow '?([^' ]+)'? has FAILED[^:]*:?\s*(.*)$").expect("valid regex")
+});
+static CLASS: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\[([A-Z][A-Z0-9_.]*)\]").expect("valid regex"));
+static LOADING: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:Registering SQL file|Importing) (.+?)\.\.\.$").expect("valid regex")
+});
+
+/// The first line of an engine message (the rest is a query plan or a traceback), bounded.
+fn headline(message: &str) -> String {
+    let line = message.trim().lines().next().unwrap_or("").trim();
+    line.chars().take(1000).collect()
+}
+
+/// A Spark error message as a problem, its class read from its `[CLASS]` prefix.
+fn problem_from(message: &str, condition: Option<&str>, exception: &'static str) -> Problem {
+    let message = message.trim();
+    let class = condition
+        .map(str::to_string)
+        .or_else(|| CLASS.captures(message).map(|c| c[1].to_string()))
+        .unwrap_or_default();
+    let text = CLASS.replace(message, "").trim().to_string();
+    Problem::new(&class, text, exception)
+}
+
+/// The driver's output into the verdict; true when it reported `done`.
+pub(super) fn read_lines(stdout: &str, files: &[(PathBuf, String)], verdict: &mut Verdict) -> bool {
+    let mut loading: Option<String> = None;
+    let mut done = false;
+    let mut flow_problems = 0;
+    for line in stdout.lines() {
+        // Spark may print without a newline before ours (a progress bar, a warning).
+        let Some((_, json)) = line.split_once("@@sdp ") else {
+            continue;
+        };
+        let Ok(line) = serde_json::from_str::<Line>(json) else {
+            continue;
+        };
+        match line {
+            Line::Log { message } => {
+                if let Some(found) = LOADING.captures(&message) {
+                    let local = PathBuf::from(&found[1]);
+                    loading = files
+                        .iter()
+                        .find(|(l, _)| *l == local)
+                        .map(|(_, ws)| ws.clone());
+                }
+            }
+            Line::Event { message } => {
+                if let Some(found) = FLOW_FAILED
+                    .captures(&message)
+                    .or_else(|| FLOW_RUN_FAILED.captures(&message))
+                {
+                    let flow = found[1].rsplit('.').next().unwrap_or(&found[1]).to_string();
+                    verdict.problems.push(
+                        problem_from(&headline(&found[2]), None, ANALYSIS_EXCEPTION).in_flow(&flow),
+                    );
+                    flow_problems += 1;
+                }
+                verdict.messages.push(message);
+            }
+            Line::Table { name, rows } => {
+                verdict.tables.insert(name, rows);
+            }
+            Line::Error {
+                class_name,
+                message,
+                condition,
+            } => {
+                // The summary after per-flow errors ("Failed to resolve flows in the
+                // pipeline") repeats them.
+                if flow_problems > 0 && condition.is_none() {
+                    continue;
+                }
+                let exception = if class_name.ends_with("ParseException") {
+                    PARSE_EXCEPTION
+                } else {
+                    ANALYSIS_EXCEPTION
+                };
+                let mut problem =
+                    problem_from(&headline(&message), condition.as_deref(), exception);
+                // A parse error's next lines show the SQL with a caret under the error.
+                let detail: Vec<&str> = message.trim().lines().skip(1).take(12).collect();
+                if !detail.is_empty() {
+                    problem.message = format!("{}\n{}", problem.message, detail.join("\n"));
+                }
+                problem.file = loading.clone();
+                verdict.problems.push(problem);
+            }
+            Line::Done => done = true,
+        }
+    }
+    done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn driver_lines_become_problems_and_tables() {
+        let files = vec![(
+            PathBuf::from("/w/p/transformations/00_a.sql"),
+            "/Workspace/x/a.sql".to_string(),
+        )];
+        let out = r#"noise
+@@sdp {"kind": "log", "message": "Registering SQL file /w/p/transformations/00_a.sql..."}
+@@sdp {"kind": "event", "timestamp": "t", "message": "Failed to resolve flow: 'spark_catalog.clicks.silver'.\nError: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `acton` cannot be resolved. SQLSTATE: 42703; line 2 pos 46;\n'Project [id#6L]"}
+@@sdp {"kind": "error", "class_name": "pyspark.errors.exceptions.connect.AnalysisException", "message": "\nFailed to resolve flows in the pipeline.\n"}
+"#;
+        let mut verdict = Verdict::default();
+        assert!(!read_lines(out, &files, &mut verdict));
+        assert_eq!(verdict.problems.len(), 1, "{:?}", verdict.problems);
+        let p = &verdict.problems[0];
+        assert_eq!(p.class, "UNRESOLVED_COLUMN.WITH_SUGGESTION");
+        assert_eq!(p.flow.as_deref(), Some("silver"));
+        assert_eq!(
+            p.message,
+            "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `acton` cannot be resolved. SQLSTATE: 42703; line 2 pos 46;"
+        );
+
+        let out = r#"@@sdp {"kind": "log", "message": "Registering SQL file /w/p/transformations/00_a.sql..."}
+@@sdp {"kind": "error", "class_name": "pyspark.errors.exceptions.connect.ParseException", "message": "\n[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. SQLSTATE: 42601 (line 2, pos 0)\n\n== SQL ==\nSELEC\n^^^\n", "condition": "PARSE_SYNTAX_ERROR", "sql_state": "42601"}
+"#;
+        let mut verdict = Verdict::default();
+        read_lines(out, &files, &mut verdict);
+        let p = &verdict.problems[0];
+        assert_eq!(p.class, "PARSE_SYNTAX_ERROR");
+        assert_eq!(p.exception, PARSE_EXCEPTION);
+        assert_eq!(p.file.as_deref(), Some("/Workspace/x/a.sql"));
+        assert!(
+            p.message
+                .starts_with("[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.")
+        );
+        assert!(p.message.contains("== SQL =="), "{}", p.message);
+
+        let out = "x@@sdp {\"kind\": \"table\", \"name\": \"bronze\", \"rows\": 100}\n@@sdp {\"kind\": \"done\"}\n";
+        let mut verdict = Verdict::default();
+        assert!(read_lines(out, &files, &mut verdict));
+        assert!(!verdict.failed());
+        assert_eq!(verdict.tables["bronze"], 100);
+    }
+}
