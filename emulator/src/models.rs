@@ -16,7 +16,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::ids::now_ms;
 use crate::state::SharedApp;
 use crate::validate::{known_keys, opt_array, opt_str, req_str};
-use crate::volumes::three_level_name;
+use crate::volumes::NewSecurable;
 
 /// The parameters of `catalog.RegisteredModelsAPI.create` a client may send.
 const CREATE_MODEL_KEYS: &[&str] = &["catalog_name", "schema_name", "name", "comment"];
@@ -120,9 +120,9 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     known_keys(&body, CREATE_MODEL_KEYS, "")?;
-    let [catalog, schema, name] = three_level_name(&body)?;
+    let securable = NewSecurable::read(&body)?;
     let comment = opt_str(&body, "comment", "")?;
-    let full_name = format!("{catalog}.{schema}.{name}");
+    let full_name = securable.full_name.clone();
     let mut state = app.lock();
     let state = &mut *state;
     if state.models.models.contains_key(&full_name) {
@@ -130,25 +130,9 @@ pub async fn create(
             "Routine or Model '{full_name}' already exists."
         )));
     }
-    let now = now_ms();
-    let mut info = json!({
-        "catalog_name": catalog,
-        "schema_name": schema,
-        "name": name,
-        "full_name": full_name,
-        "storage_location": format!("s3://emulator-metastore/models/{}", state.ids.uuid()),
-        "owner": crate::USER_NAME,
-        "created_at": now,
-        "created_by": crate::USER_NAME,
-        "updated_at": now,
-        "updated_by": crate::USER_NAME,
-    });
-    if let Some(c) = comment {
-        info["comment"] = c.into();
-    }
-    let Value::Object(info) = info else {
-        unreachable!("a JSON object literal")
-    };
+    let mut info = securable.info(comment);
+    let storage = format!("s3://emulator-metastore/models/{}", state.ids.uuid());
+    info.insert("storage_location".into(), json!(storage));
     let model = Model {
         info: info.clone(),
         versions: BTreeMap::new(),

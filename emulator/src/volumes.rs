@@ -83,13 +83,49 @@ fn check_identifier(body: &Map<String, Value>, key: &str) -> ApiResult<String> {
     Ok(name.to_ascii_lowercase())
 }
 
-/// The `catalog_name`, `schema_name` and `name` of a securable being created, each checked.
-pub(crate) fn three_level_name(body: &Map<String, Value>) -> ApiResult<[String; 3]> {
-    Ok([
-        check_identifier(body, "catalog_name")?,
-        check_identifier(body, "schema_name")?,
-        check_identifier(body, "name")?,
-    ])
+/// A securable being created (a volume, a registered model): its names, each checked.
+pub(crate) struct NewSecurable {
+    names: [String; 3],
+    /// `catalog.schema.name`.
+    pub full_name: String,
+}
+
+impl NewSecurable {
+    /// Reads `catalog_name`, `schema_name` and `name`.
+    pub(crate) fn read(body: &Map<String, Value>) -> ApiResult<Self> {
+        let names = [
+            check_identifier(body, "catalog_name")?,
+            check_identifier(body, "schema_name")?,
+            check_identifier(body, "name")?,
+        ];
+        let full_name = names.join(".");
+        Ok(Self { names, full_name })
+    }
+
+    /// What every securable answers about itself: its names, owner and times, and `comment`
+    /// when one was given.
+    pub(crate) fn info(&self, comment: Option<&str>) -> Map<String, Value> {
+        let [catalog, schema, name] = &self.names;
+        let now = now_ms();
+        let mut info = Map::new();
+        for (key, value) in [
+            ("catalog_name", json!(catalog)),
+            ("schema_name", json!(schema)),
+            ("name", json!(name)),
+            ("full_name", json!(self.full_name)),
+            ("owner", json!(crate::USER_NAME)),
+            ("created_at", json!(now)),
+            ("created_by", json!(crate::USER_NAME)),
+            ("updated_at", json!(now)),
+            ("updated_by", json!(crate::USER_NAME)),
+        ] {
+            info.insert(key.into(), value);
+        }
+        if let Some(c) = comment {
+            info.insert("comment".into(), c.into());
+        }
+        info
+    }
 }
 
 /// `POST /api/2.1/unity-catalog/volumes`.
@@ -98,7 +134,7 @@ pub async fn create(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     known_keys(&body, CREATE_KEYS, "")?;
-    let [catalog, schema, name] = three_level_name(&body)?;
+    let securable = NewSecurable::read(&body)?;
     req_str(&body, "volume_type", "")?;
     opt_enum(&body, "volume_type", "", &["MANAGED", "EXTERNAL"])?;
     let external = body.get("volume_type").and_then(Value::as_str) == Some("EXTERNAL");
@@ -117,7 +153,7 @@ pub async fn create(
         _ => {}
     }
     let comment = opt_str(&body, "comment", "")?;
-    let full_name = format!("{catalog}.{schema}.{name}");
+    let full_name = securable.full_name.clone();
     let mut state = app.lock();
     let state = &mut *state;
     if state.volumes.volumes.contains_key(&full_name) {
@@ -127,30 +163,20 @@ pub async fn create(
             format!("Volume '{full_name}' already exists."),
         ));
     }
-    let now = now_ms();
     let volume_id = state.ids.uuid();
     let storage = location.map_or_else(
         || format!("s3://emulator-metastore/{METASTORE_ID}/volumes/{volume_id}"),
         str::to_string,
     );
-    let mut info = json!({
-        "catalog_name": catalog,
-        "schema_name": schema,
-        "name": name,
-        "full_name": full_name,
-        "volume_type": if external { "EXTERNAL" } else { "MANAGED" },
-        "storage_location": storage,
-        "volume_id": volume_id,
-        "metastore_id": METASTORE_ID,
-        "owner": crate::USER_NAME,
-        "created_at": now,
-        "created_by": crate::USER_NAME,
-        "updated_at": now,
-        "updated_by": crate::USER_NAME,
-    });
-    if let Some(c) = comment {
-        info["comment"] = c.into();
-    }
+    let mut info = securable.info(comment);
+    info.insert(
+        "volume_type".into(),
+        json!(if external { "EXTERNAL" } else { "MANAGED" }),
+    );
+    info.insert("storage_location".into(), json!(storage));
+    info.insert("volume_id".into(), json!(volume_id));
+    info.insert("metastore_id".into(), json!(METASTORE_ID));
+    let info = Value::Object(info);
     state.volumes.volumes.insert(full_name, info.clone());
     Ok(Json(info))
 }
