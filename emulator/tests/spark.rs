@@ -93,6 +93,13 @@ async fn validate_then_run(client: &Client, id: &str) -> String {
     update
 }
 
+/// A validation update that must fail; returns its error messages.
+async fn failed_validation(client: &Client, id: &str) -> Vec<String> {
+    let (update, state) = run_update(client, id, json!({"validate_only": true})).await;
+    assert_eq!(state, "FAILED");
+    errors(client, id, &update).await
+}
+
 /// The row counts the emulator recorded for `update`'s tables.
 fn tables_of(emulator: &Emulator, update: &str) -> Value {
     let pipelines = emulator.pipelines();
@@ -103,16 +110,11 @@ fn tables_of(emulator: &Emulator, update: &str) -> Value {
 
 /// The exception messages of the update's ERROR events.
 async fn errors(client: &Client, id: &str, update: &str) -> Vec<String> {
-    let events = client
-        .get(&format!("/api/2.0/pipelines/{id}/events"))
+    client
+        .update_events(id, update)
         .await
-        .json();
-    events["events"]
-        .as_array()
-        .unwrap()
         .iter()
-        .filter(|e| e["origin"]["update_id"] == update && e["level"] == "ERROR")
-        .filter(|e| e["event_type"] != "update_progress")
+        .filter(|e| e["level"] == "ERROR" && e["event_type"] != "update_progress")
         .map(|e| {
             e["error"]["exceptions"][0]["message"]
                 .as_str()
@@ -152,9 +154,7 @@ async fn spark_reports_each_mistake_like_a_workspace_then_runs_the_fixed_pipelin
     let id = created["pipeline_id"].as_str().unwrap().to_string();
 
     // 1. A syntax error.
-    let (update, state) = run_update(&client, &id, json!({"validate_only": true})).await;
-    assert_eq!(state, "FAILED");
-    let found = errors(&client, &id, &update).await;
+    let found = failed_validation(&client, &id).await;
     assert!(
         found.len() == 1
             && found[0].starts_with("[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'"),
@@ -167,9 +167,7 @@ async fn spark_reports_each_mistake_like_a_workspace_then_runs_the_fixed_pipelin
         "CREATE MATERIALIZED VIEW clicks_silver AS\nSELECT event_id, acton FROM clicks_bronze;\n\
          CREATE MATERIALIZED VIEW clicks_gold AS SELECT count(*) AS n FROM clicks_silvr;",
     );
-    let (update, state) = run_update(&client, &id, json!({"validate_only": true})).await;
-    assert_eq!(state, "FAILED");
-    let found = errors(&client, &id, &update).await;
+    let found = failed_validation(&client, &id).await;
     assert!(
         found
             .iter()
@@ -225,9 +223,7 @@ async fn the_demo_pipeline_flawed_then_repaired_runs_and_its_tables_have_rows() 
     let id = create_from(&emulator, &client, &plan).await;
 
     // The flawed first plan: Spark reports the table it reads under a wrong name.
-    let (update, state) = run_update(&client, &id, json!({"validate_only": true})).await;
-    assert_eq!(state, "FAILED");
-    let found = errors(&client, &id, &update).await;
+    let found = failed_validation(&client, &id).await;
     assert!(
         found
             .iter()

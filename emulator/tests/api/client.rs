@@ -85,6 +85,21 @@ impl Client {
     pub async fn put(&self, path: &str, body: &Value) -> Reply {
         self.raw("PUT", path, &body.to_string()).await
     }
+
+    /// The events of pipeline `id` that belong to `update`, in the order the API lists them.
+    pub async fn update_events(&self, id: &str, update: &str) -> Vec<Value> {
+        let events = self
+            .get(&format!("/api/2.0/pipelines/{id}/events"))
+            .await
+            .json();
+        events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["origin"]["update_id"] == update)
+            .cloned()
+            .collect()
+    }
 }
 
 /// Percent-encodes a query value.

@@ -42,20 +42,6 @@ async fn update(client: &Client, id: &str, body: Value) -> (String, Vec<String>)
     (update, seen)
 }
 
-async fn events_of(client: &Client, id: &str, update: &str) -> Vec<Value> {
-    let events = client
-        .get(&format!("/api/2.0/pipelines/{id}/events"))
-        .await
-        .json();
-    events["events"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["origin"]["update_id"] == update)
-        .cloned()
-        .collect()
-}
-
 /// The newest error message among `events` (the FAILED headline carries none).
 fn first_error(events: &[Value]) -> &str {
     events
@@ -92,7 +78,7 @@ async fn a_validation_update_of_sound_code_completes_without_running() {
         ],
         "a validation never reaches RUNNING"
     );
-    let events = events_of(&client, &id, &update).await;
+    let events = client.update_events(&id, &update).await;
     assert!(events.iter().all(|e| e["level"] != "ERROR"), "{events:?}");
     let graph: Vec<(String, Value)> = events
         .iter()
@@ -134,7 +120,7 @@ async fn broken_code_fails_the_update_with_error_events() {
     ] {
         let (update, seen) = update(&client, &id, body.clone()).await;
         assert_eq!(seen.last().unwrap(), "FAILED", "{body}");
-        let events = events_of(&client, &id, &update).await;
+        let events = client.update_events(&id, &update).await;
         let errors: Vec<&Value> = events.iter().filter(|e| e["level"] == "ERROR").collect();
         // One for the flow, one for the update.
         assert_eq!(errors.len(), 2, "{errors:?}");
@@ -185,7 +171,7 @@ async fn syntax_errors_missing_files_and_bare_queries_are_reported() {
         let id = pipeline(&client, json!([{"file": {"path": path}}])).await;
         let (update, seen) = update(&client, &id, json!({"validate_only": true})).await;
         assert_eq!(seen.last().unwrap(), "FAILED", "{text}");
-        let events = events_of(&client, &id, &update).await;
+        let events = client.update_events(&id, &update).await;
         let message = first_error(&events);
         assert!(message.starts_with(&format!("[{class}]")), "{message}");
         let gone = client
@@ -200,7 +186,7 @@ async fn syntax_errors_missing_files_and_bare_queries_are_reported() {
     .await;
     let (update, seen) = update(&client, &id, json!({"validate_only": true})).await;
     assert_eq!(seen.last().unwrap(), "FAILED");
-    let events = events_of(&client, &id, &update).await;
+    let events = client.update_events(&id, &update).await;
     let message = first_error(&events);
     assert!(
         message.contains("none.sql") && message.contains("does not exist"),
@@ -223,7 +209,7 @@ async fn every_plan_of_the_demo_model_passes_the_check() {
         let (_, plan) = plans::ask(&client, &messages).await;
         let id = plans::create_from(&emulator, &client, &plan).await;
         let (update, seen) = update(&client, &id, json!({"validate_only": true})).await;
-        let events = events_of(&client, &id, &update).await;
+        let events = client.update_events(&id, &update).await;
         assert_eq!(seen.last().unwrap(), "COMPLETED", "{question}: {events:?}");
     }
 }
