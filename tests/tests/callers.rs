@@ -1,79 +1,23 @@
-//! Who may call `sdp-agent serve` (`--callers`, `--allow-group`) and what operators see
-//! (`--metrics-listen`), against the emulator's SCIM identities.
+//! Who may call `sdp-agent serve` (`--callers`, `--allow-group`), against the emulator's SCIM
+//! identities. What operators see (`--metrics-listen`) is in `metrics.rs`.
 
+#[path = "support/callers.rs"]
+mod callers;
 mod common;
 #[path = "support/servers.rs"]
 mod servers;
 
+use callers::{ALICE, BOB, call, workspace};
+use common::answer::{CALL_LIMIT, http_agent};
 use common::*;
 use sdp_agent_e2e::PROBE_WASM;
-use sdp_emulator::{Emulator, EmulatorConfig, Fault, WorkspaceUser};
+use sdp_emulator::{Emulator, Fault};
 use serde_json::{Value, json};
 use servers::Server;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-/// Bounds a hang; never a speed assertion.
-const CALL_LIMIT: Duration = Duration::from_secs(60);
 const ME: &str = "/api/2.0/preview/scim/v2/Me";
-const ALICE: &str = "dapi-alice-0123456789abcdef";
-const BOB: &str = "dapi-bob-fedcba9876543210";
-
-/// One HTTP answer.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    json: Value,
-    www_authenticate: Option<String>,
-    text: String,
-}
-
-fn http() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(CALL_LIMIT).build()
-}
-
-fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
-    let mut request = http().request(method, url);
-    if let Some(token) = token {
-        request = request.set("Authorization", &format!("Bearer {token}"));
-    }
-    let result = match body {
-        Some(body) => request
-            .set("Content-Type", "application/json")
-            .send_string(&body.to_string()),
-        None => request.call(),
-    };
-    let response = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = response.status();
-    let www_authenticate = response.header("www-authenticate").map(str::to_string);
-    let text = response.into_string().expect("a readable body");
-    Answer {
-        status,
-        json: serde_json::from_str(&text).unwrap_or(Value::Null),
-        www_authenticate,
-        text,
-    }
-}
-
-/// An emulator with alice (in `data-eng`) and bob (in `marketing`), each with a token.
-fn workspace() -> Emulator {
-    emulator_with(EmulatorConfig {
-        users: vec![
-            (
-                ALICE.into(),
-                WorkspaceUser::new("alice@example.com").in_groups(&["data-eng", "users"]),
-            ),
-            (
-                BOB.into(),
-                WorkspaceUser::new("bob@example.com").in_groups(&["marketing"]),
-            ),
-        ],
-        ..Default::default()
-    })
-}
 
 /// The server's log once a line contains `needle` (stderr is read by another thread).
 fn log_with(server: &Server, needle: &str) -> String {
@@ -102,18 +46,6 @@ fn me_calls(emu: &Emulator, token: &str) -> usize {
         .count()
 }
 
-fn assert_error(answer: &Answer, status: u16, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.text);
-    assert_eq!(answer.json["error_code"], code, "{}", answer.text);
-    assert!(
-        answer.json["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{}",
-        answer.text
-    );
-}
-
 #[test]
 fn workspace_callers_need_a_token_of_the_workspace_in_an_allowed_group() {
     let emu = workspace();
@@ -129,13 +61,13 @@ fn workspace_callers_need_a_token_of_the_workspace_in_an_allowed_group() {
     }
     // No token: 401 with the scheme to use, and nothing reaches the workspace.
     let anonymous = call("POST", &url("/invocations"), None, Some(&json!({})));
-    assert_error(&anonymous, 401, "UNAUTHENTICATED");
+    anonymous.assert_error(401, "UNAUTHENTICATED");
     assert_eq!(anonymous.www_authenticate.as_deref(), Some("Bearer"));
     let anonymous_get = call("GET", &url("/version"), None, None);
-    assert_error(&anonymous_get, 401, "UNAUTHENTICATED");
+    anonymous_get.assert_error(401, "UNAUTHENTICATED");
     // A token the workspace does not know.
     let unknown = call("GET", &url("/version"), Some("dapi-not-a-token"), None);
-    assert_error(&unknown, 401, "UNAUTHENTICATED");
+    unknown.assert_error(401, "UNAUTHENTICATED");
     assert!(
         unknown
             .www_authenticate
@@ -150,7 +82,7 @@ fn workspace_callers_need_a_token_of_the_workspace_in_an_allowed_group() {
         Some(BOB),
         Some(&full_payload(&emu, "from-bob")),
     );
-    assert_error(&outsider, 403, "PERMISSION_DENIED");
+    outsider.assert_error(403, "PERMISSION_DENIED");
     assert!(
         outsider.text.contains("bob@example.com"),
         "{}",
@@ -234,7 +166,7 @@ fn a_failed_or_slow_check_is_a_503() {
         ..Default::default()
     });
     let failed = call("GET", &url, Some(ALICE), None);
-    assert_error(&failed, 503, "TEMPORARILY_UNAVAILABLE");
+    failed.assert_error(503, "TEMPORARILY_UNAVAILABLE");
     emu.inject_fault(Fault {
         path_prefix: ME.into(),
         delay_ms: 5_000,
@@ -242,7 +174,7 @@ fn a_failed_or_slow_check_is_a_503() {
     });
     let started = Instant::now();
     let slow = call("GET", &url, Some(ALICE), None);
-    assert_error(&slow, 503, "TEMPORARILY_UNAVAILABLE");
+    slow.assert_error(503, "TEMPORARILY_UNAVAILABLE");
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "bounded by the check timeout"
@@ -256,7 +188,7 @@ fn a_failed_or_slow_check_is_a_503() {
 fn the_component_never_sees_the_callers_credentials() {
     let emu = workspace();
     let server = Server::sdp_agent(&emu, &["--callers", "workspace", "--component", PROBE_WASM]);
-    let mut request = http()
+    let mut request = http_agent()
         .post(&format!("{}/invocations", server.url))
         .set("Authorization", &format!("Bearer {ALICE}"))
         .set("Cookie", "session=s3cret-cookie")
@@ -343,7 +275,7 @@ fn app_callers_are_named_by_the_apps_proxy() {
     );
     let url = format!("{}/version", server.url);
     let as_user = |email: Option<&str>| {
-        let mut request = http().get(&url);
+        let mut request = http_agent().get(&url);
         if let Some(email) = email {
             request = request.set("X-Forwarded-Email", email);
         }
@@ -428,104 +360,4 @@ print(json.dumps({"answer": answer.as_dict(), "refused": refused,
     assert_eq!(result["me"], "alice@example.com");
     assert_eq!(result["groups"], json!(["data-eng", "users"]));
     assert_eq!(me_calls(&emu, ALICE), 1);
-}
-
-/// `--metrics-listen`: a scrape after a few requests counts them.
-#[test]
-fn metrics_count_requests_callers_and_upstream_calls() {
-    let emu = workspace();
-    let server = Server::sdp_agent(
-        &emu,
-        &["--callers", "workspace", "--metrics-listen", "127.0.0.1:0"],
-    );
-    let log = server.log();
-    let metrics_addr = log
-        .lines()
-        .find_map(|l| l.split("metrics on http://").nth(1))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("no metrics address in\n{log}"))
-        .to_string();
-    let url = |path: &str| format!("{}{path}", server.url);
-    for _ in 0..3 {
-        assert_eq!(call("GET", &url("/ping"), None, None).status, 200);
-    }
-    assert_eq!(call("GET", &url("/version"), None, None).status, 401);
-    assert_eq!(call("GET", &url("/version"), Some(BOB), None).status, 200);
-    // One prediction: a runs/submit and a runs/get upstream, both 2xx.
-    let ok = call(
-        "POST",
-        &url("/invocations"),
-        Some(ALICE),
-        Some(&full_payload(&emu, "metered")),
-    );
-    assert_eq!(ok.status, 200, "{}", ok.text);
-    // A throttled submit the component retries.
-    emu.inject_fault(Fault {
-        path_prefix: "/api/2.2/jobs/runs/submit".into(),
-        status: 429,
-        error_code: "REQUEST_LIMIT_EXCEEDED".into(),
-        message: "slow down".into(),
-        retry_after_secs: Some(0),
-        ..Default::default()
-    });
-    let retried = call(
-        "POST",
-        &url("/invocations"),
-        Some(ALICE),
-        Some(&full_payload(&emu, "retried")),
-    );
-    assert_eq!(retried.status, 200, "{}", retried.text);
-
-    // The endpoint does not serve metrics; the metrics port serves nothing else.
-    assert_eq!(call("GET", &url("/metrics"), Some(ALICE), None).status, 404);
-    let scrape = http()
-        .get(&format!("http://{metrics_addr}/metrics"))
-        .call()
-        .expect("a scrape");
-    assert!(scrape.content_type().contains("openmetrics-text"));
-    let text = scrape.into_string().unwrap();
-    let value = |series: &str| -> f64 {
-        text.lines()
-            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
-    };
-    assert_eq!(
-        value(r#"sdp_agent_http_requests_total{route="/ping",status="200"}"#),
-        3.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_http_requests_total{route="/version",status="401"}"#),
-        1.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_http_requests_total{route="/version",status="200"}"#),
-        1.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_http_requests_total{route="/invocations",status="200"}"#),
-        2.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_http_request_duration_seconds_count{route="/ping"}"#),
-        3.0
-    );
-    assert_eq!(value(r#"sdp_agent_callers_total{outcome="admitted"}"#), 4.0);
-    assert_eq!(
-        value(r#"sdp_agent_callers_total{outcome="unauthenticated"}"#),
-        1.0
-    );
-    assert_eq!(value("sdp_agent_requests_in_flight"), 0.0);
-    assert_eq!(value("sdp_agent_requests_queued"), 0.0);
-    assert_eq!(value("sdp_agent_requests_shed_total"), 0.0);
-    assert_eq!(value("sdp_agent_component_traps_total"), 0.0);
-    // Two predictions: submit + runs/get each, plus the throttled submit.
-    assert_eq!(
-        value(r#"sdp_agent_upstream_requests_total{class="2xx"}"#),
-        4.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_upstream_requests_total{class="4xx"}"#),
-        1.0
-    );
-    assert_eq!(value("sdp_agent_upstream_retries_total"), 1.0);
 }

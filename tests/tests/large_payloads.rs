@@ -110,12 +110,6 @@ fn the_launcher_runs_a_staged_payload() {
         .env_remove("DATABRICKS_RUNTIME_VERSION")
         .output()
         .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_of_success(&out);
     assert_eq!(pipelines_named(&emu, "large_sources").len(), 1);
 }

@@ -125,13 +125,7 @@ fn launch(fake: &FakeRuntime, emu: &sdp_emulator::Emulator, payload_arg: &str) -
 }
 
 fn assert_ran(out: &Output, emu: &sdp_emulator::Emulator, name: &str) {
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    stdout_of_success(out);
     assert_eq!(pipelines_named(emu, name).len(), 1);
     let bearer = format!("Bearer {}", emu.token().unwrap());
     for r in emu.requests() {

@@ -28,12 +28,7 @@ fn stock_wasmtime_run_invokes_predict() {
         .arg(component())
         .output()
         .expect("wasmtime runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     let runs = emu.runs();
     assert_eq!(runs.len(), 1);
     assert!(stdout.starts_with("ok("), "{stdout}");
@@ -52,13 +47,7 @@ fn the_python_launcher_runs_the_agent_and_passes_its_output_and_status() {
     let out = launcher_command(&emu, [b64(&payload)])
         .output()
         .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     let result: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
     assert_eq!(
         result["pipeline_id"],
@@ -94,12 +83,7 @@ fn the_demo_builds_a_pipeline_offline() {
         .env_remove("DATABRICKS_TOKEN")
         .output()
         .expect("demo runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = stdout_of_success(&out);
     let last = stdout.lines().last().unwrap();
     let result: serde_json::Value = serde_json::from_str(last).unwrap();
     assert_eq!(result["state"], "COMPLETED", "{stdout}");

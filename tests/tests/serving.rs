@@ -1,67 +1,20 @@
 //! The Model Serving (MLflow scoring) protocol over loopback, spoken by the same component under
 //! two hosts: the stock `wasmtime serve` and `sdp-agent serve`. One suite runs against both;
-//! the host-only behaviour (deadline, load shedding, graceful shutdown) against `sdp-agent`.
+//! the host-only behaviour (deadline, load shedding, graceful shutdown) is in `serving_limits.rs`.
 
 mod common;
+#[path = "support/scoring.rs"]
+mod scoring;
 #[path = "support/servers.rs"]
 mod servers;
 
+use common::answer::{Answer, CALL_LIMIT};
 use common::*;
+use scoring::{agent, assert_submitted, post_json, predictions, send};
 use sdp_emulator::{Emulator, Fault};
 use serde_json::{Value, json};
 use servers::{Host, Server};
 use std::collections::BTreeSet;
-use std::time::Duration;
-
-/// Bounds a hang; never a speed assertion.
-const CALL_LIMIT: Duration = Duration::from_secs(60);
-
-/// One HTTP answer, body parsed as JSON.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    json: Value,
-    allow: Option<String>,
-    retry_after: Option<String>,
-}
-
-fn agent() -> ureq::Agent {
-    ureq::AgentBuilder::new().timeout(CALL_LIMIT).build()
-}
-
-/// Any status is an answer here: ureq's `Err(Status)` is unwrapped into one.
-fn send(agent: &ureq::Agent, method: &str, url: &str, body: Option<(&str, &[u8])>) -> Answer {
-    let request = agent.request(method, url);
-    let result = match body {
-        Some((content_type, bytes)) => request.set("Content-Type", content_type).send_bytes(bytes),
-        None => request.call(),
-    };
-    let response = match result {
-        Ok(r) | Err(ureq::Error::Status(_, r)) => r,
-        Err(e) => panic!("{method} {url}: {e}"),
-    };
-    let status = response.status();
-    let allow = response.header("allow").map(str::to_string);
-    let retry_after = response.header("retry-after").map(str::to_string);
-    let text = response.into_string().expect("a readable body");
-    let json = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{method} {url} -> {status}: not JSON ({e}): {text}"));
-    Answer {
-        status,
-        json,
-        allow,
-        retry_after,
-    }
-}
-
-fn post_json(agent: &ureq::Agent, url: &str, body: &Value) -> Answer {
-    send(
-        agent,
-        "POST",
-        url,
-        Some(("application/json", body.to_string().as_bytes())),
-    )
-}
 
 /// Sends only the head of a `POST /invocations` announcing `length` bytes of JSON, and reads
 /// the answer. (A client that writes a large body before reading would meet a closed socket:
@@ -97,8 +50,10 @@ fn announce_body(server: &Server, length: usize) -> Answer {
     Answer {
         status,
         json: serde_json::from_str(&body).unwrap_or_else(|e| panic!("not JSON ({e}): {text}")),
+        text: body,
         allow: None,
         retry_after: None,
+        www_authenticate: None,
     }
 }
 
@@ -114,41 +69,6 @@ fn dechunk(mut rest: &str) -> String {
         rest = &after[size + 2..];
     }
     data
-}
-
-/// The predict result shape; returns the run id after checking the emulator has that run.
-fn assert_submitted(emu: &Emulator, prediction: &Value) -> i64 {
-    let run_id = prediction["run_id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no run_id in {prediction}"));
-    let url = prediction["run_url"].as_str().unwrap_or("");
-    assert!(url.contains(&run_id.to_string()), "{prediction}");
-    assert!(
-        emu.runs().iter().any(|r| r["run_id"] == run_id),
-        "the emulator has no run {run_id}"
-    );
-    run_id
-}
-
-fn predictions(emu: &Emulator, answer: &Answer, expected: usize) -> Vec<i64> {
-    assert_eq!(answer.status, 200, "{}", answer.json);
-    let list = answer.json["predictions"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no predictions in {}", answer.json));
-    assert_eq!(list.len(), expected, "{}", answer.json);
-    list.iter().map(|p| assert_submitted(emu, p)).collect()
-}
-
-fn assert_error(answer: &Answer, status: u16, code: &str) {
-    assert_eq!(answer.status, status, "{}", answer.json);
-    assert_eq!(answer.json["error_code"], code, "{}", answer.json);
-    assert!(
-        answer.json["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{}",
-        answer.json
-    );
 }
 
 /// Every route, every MLflow wrapper and every error the protocol defines, against `server`.
@@ -229,7 +149,7 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
         &url("/invocations"),
         &json!({"dataframe_records": [record("good"), bad]}),
     );
-    assert_error(&invalid, 400, "INVALID_PARAMETER_VALUE");
+    invalid.assert_error(400, "INVALID_PARAMETER_VALUE");
     let fields: Vec<&str> = invalid.json["details"]
         .as_array()
         .expect("details list the fields")
@@ -253,14 +173,14 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
         &url("/invocations"),
         &json!({"instances": [], "inputs": []}),
     );
-    assert_error(&two_wrappers, 400, "BAD_REQUEST");
+    two_wrappers.assert_error(400, "BAD_REQUEST");
     let not_json = send(
         &http,
         "POST",
         &url("/invocations"),
         Some(("application/json", b"{not json")),
     );
-    assert_error(&not_json, 400, "BAD_REQUEST");
+    not_json.assert_error(400, "BAD_REQUEST");
     assert_eq!(
         emu.runs().len(),
         submitted,
@@ -269,7 +189,7 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
 
     // 413 from the announced length alone, before any of the body is sent.
     let too_large = announce_body(server, 1024 * 1024 + 1);
-    assert_error(&too_large, 413, "BAD_REQUEST");
+    too_large.assert_error(413, "BAD_REQUEST");
 
     // 415, 404, 405 (with Allow).
     let text = send(
@@ -278,11 +198,11 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
         &url("/invocations"),
         Some(("text/plain", b"{}")),
     );
-    assert_error(&text, 415, "BAD_REQUEST");
+    text.assert_error(415, "BAD_REQUEST");
     let missing = send(&http, "GET", &url("/no/such/route"), None);
-    assert_error(&missing, 404, "ENDPOINT_NOT_FOUND");
+    missing.assert_error(404, "ENDPOINT_NOT_FOUND");
     let wrong_method = send(&http, "GET", &url("/invocations"), None);
-    assert_error(&wrong_method, 405, "METHOD_NOT_ALLOWED");
+    wrong_method.assert_error(405, "METHOD_NOT_ALLOWED");
     assert_eq!(wrong_method.allow.as_deref(), Some("POST"));
 
     // 502 carrying the workspace's own error code.
@@ -294,7 +214,7 @@ fn protocol_suite(server: &Server, emu: &Emulator) {
         ..Default::default()
     });
     let denied = post_json(&http, &url("/invocations"), &record("denied"));
-    assert_error(&denied, 502, "PERMISSION_DENIED");
+    denied.assert_error(502, "PERMISSION_DENIED");
     assert_eq!(denied.json["details"][0]["upstream_status"], 403);
 
     // Still serving, and every successful prediction is exactly one run.
@@ -329,38 +249,6 @@ fn sdp_agent_serve_speaks_the_scoring_protocol() {
         "{log}"
     );
     assert!(log.contains("POST /invocations 415 "), "{log}");
-}
-
-/// `wasmtime serve` cannot be given a shorter deadline for the guest's outgoing calls (the
-/// component waits 60 s for a first byte), so the 504 is proved on `sdp-agent serve` alone.
-#[test]
-fn sdp_agent_serve_answers_504_at_its_deadline_and_keeps_serving() {
-    let emu = emulator();
-    let server = Server::sdp_agent(&emu, &["--request-timeout", "2"]);
-    emu.inject_fault(Fault {
-        path_prefix: "/api/2.2/jobs/runs/submit".into(),
-        delay_ms: 10_000,
-        ..Default::default()
-    });
-    let http = agent();
-    let url = format!("{}/invocations", server.url);
-    let slow = post_json(&http, &url, &full_payload(&emu, "slow"));
-    assert_error(&slow, 504, "DEADLINE_EXCEEDED");
-    assert!(
-        slow.json["message"]
-            .as_str()
-            .unwrap()
-            .contains("--request-timeout"),
-        "{}",
-        slow.json
-    );
-    assert_eq!(
-        send(&http, "GET", &format!("{}/ping", server.url), None).status,
-        200
-    );
-    let next = post_json(&http, &url, &full_payload(&emu, "next"));
-    assert_eq!(next.status, 200, "{}", next.json);
-    assert_submitted(&emu, &next.json);
 }
 
 /// The official Python SDK, pointed at our server as if it were a workspace, queries the
@@ -411,108 +299,4 @@ print(json.dumps(answer.as_dict()))
         .filter_map(|r| r["run_id"].as_i64())
         .collect();
     assert_eq!(ids, runs);
-}
-
-/// Far more concurrent requests than `--max-concurrency 2 --max-queue 4` admit: each is either
-/// served or refused at once with 503 + Retry-After, the server stays healthy, and the
-/// workspace saw exactly one run per success.
-#[test]
-fn sdp_agent_serve_sheds_load_beyond_its_queue() {
-    const THREADS: usize = 64;
-    const PER_THREAD: usize = 5;
-    let emu = emulator();
-    let server = Server::sdp_agent(&emu, &["--max-concurrency", "2", "--max-queue", "4"]);
-    // Each admitted request holds its slot a little while, so the queue fills up.
-    emu.inject_fault(Fault {
-        path_prefix: "/api/2.2/jobs/runs/submit".into(),
-        delay_ms: 50,
-        times: THREADS * PER_THREAD,
-        ..Default::default()
-    });
-    let payload = full_payload(&emu, "load");
-    let url = format!("{}/invocations", server.url);
-    let workers: Vec<_> = (0..THREADS)
-        .map(|_| {
-            let (url, payload) = (url.clone(), payload.clone());
-            std::thread::spawn(move || {
-                let http = agent();
-                (0..PER_THREAD)
-                    .map(|_| post_json(&http, &url, &payload))
-                    .collect::<Vec<_>>()
-            })
-        })
-        .collect();
-    let answers: Vec<Answer> = workers
-        .into_iter()
-        .flat_map(|w| w.join().expect("a client thread"))
-        .collect();
-    assert_eq!(answers.len(), THREADS * PER_THREAD);
-
-    let mut ok_runs = BTreeSet::new();
-    let mut refused = 0;
-    for answer in &answers {
-        match answer.status {
-            200 => {
-                assert!(ok_runs.insert(answer.json["run_id"].as_i64().unwrap()));
-            }
-            503 => {
-                assert_eq!(answer.json["error_code"], "TEMPORARILY_UNAVAILABLE");
-                assert_eq!(answer.retry_after.as_deref(), Some("1"));
-                refused += 1;
-            }
-            other => panic!("unexpected {other}: {}", answer.json),
-        }
-    }
-    assert!(!ok_runs.is_empty(), "some requests must be served");
-    assert!(refused > 0, "some requests must be shed");
-
-    // Healthy afterwards.
-    let http = agent();
-    assert_eq!(
-        send(&http, "GET", &format!("{}/ping", server.url), None).status,
-        200
-    );
-    let after = post_json(&http, &url, &payload);
-    assert_eq!(after.status, 200, "{}", after.json);
-    ok_runs.insert(assert_submitted(&emu, &after.json));
-
-    let runs: BTreeSet<i64> = emu
-        .runs()
-        .iter()
-        .filter_map(|r| r["run_id"].as_i64())
-        .collect();
-    assert_eq!(runs, ok_runs, "exactly one run per 200");
-}
-
-/// SIGTERM: the request in flight is answered, new connections are refused, exit status 0.
-#[test]
-fn sdp_agent_serve_drains_in_flight_requests_on_sigterm() {
-    let emu = emulator();
-    let mut server = Server::sdp_agent(&emu, &[]);
-    emu.inject_fault(Fault {
-        path_prefix: "/api/2.2/jobs/runs/submit".into(),
-        delay_ms: 1_500,
-        ..Default::default()
-    });
-    let url = format!("{}/invocations", server.url);
-    let payload = full_payload(&emu, "in-flight");
-    let in_flight = std::thread::spawn(move || post_json(&agent(), &url, &payload));
-    // Wait until the component's submit has reached the workspace: the request is in flight.
-    let started = std::time::Instant::now();
-    while calls(&emu, "/api/2.2/jobs/runs/submit").is_empty() {
-        assert!(started.elapsed() < CALL_LIMIT, "the submit never arrived");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    server.terminate();
-    let answer = in_flight.join().unwrap();
-    assert_eq!(answer.status, 200, "{}", answer.json);
-    assert_submitted(&emu, &answer.json);
-    let status = server.wait_exit(CALL_LIMIT).expect("the server exits");
-    assert_eq!(status.code(), Some(0), "{}", server.log());
-    assert!(server.log().contains("SIGTERM"), "{}", server.log());
-    let refused = agent().get(&format!("{}/ping", server.url)).call();
-    assert!(
-        matches!(refused, Err(ureq::Error::Transport(_))),
-        "{refused:?}"
-    );
 }

@@ -2,6 +2,8 @@
 //! of JSON.
 #![allow(dead_code)]
 
+pub mod answer;
+
 use base64::Engine;
 use sdp_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
@@ -277,6 +279,19 @@ pub fn wait_idle(emu: &sdp_emulator::Emulator, id: &str) {
         );
     }
     panic!("update of {id} never finished");
+}
+
+/// The stdout of a command that must have exited 0 (its stdout and stderr are the message if
+/// it did not).
+pub fn stdout_of_success(out: &std::process::Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
 }
 
 /// One call to the emulator's REST API, as another client (the UI, a script) would make it.

@@ -1,0 +1,114 @@
+//! What operators of `sdp-agent serve` see (`--metrics-listen`): requests, callers and
+//! upstream calls counted in OpenMetrics text.
+
+#[path = "support/callers.rs"]
+mod callers;
+mod common;
+#[path = "support/servers.rs"]
+mod servers;
+
+use callers::{ALICE, BOB, call, workspace};
+use common::answer::http_agent;
+use common::*;
+use sdp_emulator::Fault;
+use servers::Server;
+
+/// `--metrics-listen`: a scrape after a few requests counts them.
+#[test]
+fn metrics_count_requests_callers_and_upstream_calls() {
+    let emu = workspace();
+    let server = Server::sdp_agent(
+        &emu,
+        &["--callers", "workspace", "--metrics-listen", "127.0.0.1:0"],
+    );
+    let log = server.log();
+    let metrics_addr = log
+        .lines()
+        .find_map(|l| l.split("metrics on http://").nth(1))
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address in\n{log}"))
+        .to_string();
+    let url = |path: &str| format!("{}{path}", server.url);
+    for _ in 0..3 {
+        assert_eq!(call("GET", &url("/ping"), None, None).status, 200);
+    }
+    assert_eq!(call("GET", &url("/version"), None, None).status, 401);
+    assert_eq!(call("GET", &url("/version"), Some(BOB), None).status, 200);
+    // One prediction: a runs/submit and a runs/get upstream, both 2xx.
+    let ok = call(
+        "POST",
+        &url("/invocations"),
+        Some(ALICE),
+        Some(&full_payload(&emu, "metered")),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    // A throttled submit the component retries.
+    emu.inject_fault(Fault {
+        path_prefix: "/api/2.2/jobs/runs/submit".into(),
+        status: 429,
+        error_code: "REQUEST_LIMIT_EXCEEDED".into(),
+        message: "slow down".into(),
+        retry_after_secs: Some(0),
+        ..Default::default()
+    });
+    let retried = call(
+        "POST",
+        &url("/invocations"),
+        Some(ALICE),
+        Some(&full_payload(&emu, "retried")),
+    );
+    assert_eq!(retried.status, 200, "{}", retried.text);
+
+    // The endpoint does not serve metrics; the metrics port serves nothing else.
+    assert_eq!(call("GET", &url("/metrics"), Some(ALICE), None).status, 404);
+    let scrape = http_agent()
+        .get(&format!("http://{metrics_addr}/metrics"))
+        .call()
+        .expect("a scrape");
+    assert!(scrape.content_type().contains("openmetrics-text"));
+    let text = scrape.into_string().unwrap();
+    let value = |series: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
+    };
+    assert_eq!(
+        value(r#"sdp_agent_http_requests_total{route="/ping",status="200"}"#),
+        3.0
+    );
+    assert_eq!(
+        value(r#"sdp_agent_http_requests_total{route="/version",status="401"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"sdp_agent_http_requests_total{route="/version",status="200"}"#),
+        1.0
+    );
+    assert_eq!(
+        value(r#"sdp_agent_http_requests_total{route="/invocations",status="200"}"#),
+        2.0
+    );
+    assert_eq!(
+        value(r#"sdp_agent_http_request_duration_seconds_count{route="/ping"}"#),
+        3.0
+    );
+    assert_eq!(value(r#"sdp_agent_callers_total{outcome="admitted"}"#), 4.0);
+    assert_eq!(
+        value(r#"sdp_agent_callers_total{outcome="unauthenticated"}"#),
+        1.0
+    );
+    assert_eq!(value("sdp_agent_requests_in_flight"), 0.0);
+    assert_eq!(value("sdp_agent_requests_queued"), 0.0);
+    assert_eq!(value("sdp_agent_requests_shed_total"), 0.0);
+    assert_eq!(value("sdp_agent_component_traps_total"), 0.0);
+    // Two predictions: submit + runs/get each, plus the throttled submit.
+    assert_eq!(
+        value(r#"sdp_agent_upstream_requests_total{class="2xx"}"#),
+        4.0
+    );
+    assert_eq!(
+        value(r#"sdp_agent_upstream_requests_total{class="4xx"}"#),
+        1.0
+    );
+    assert_eq!(value("sdp_agent_upstream_retries_total"), 1.0);
+}

@@ -1,0 +1,43 @@
+//! The workspace the caller tests admit or refuse (`#[path]`-included by them): alice and bob
+//! with their tokens, and a call made with one.
+#![allow(dead_code)]
+
+use crate::common::answer::{Answer, http_agent};
+use crate::common::emulator_with;
+use sdp_emulator::{Emulator, EmulatorConfig, WorkspaceUser};
+use serde_json::Value;
+
+pub const ALICE: &str = "dapi-alice-0123456789abcdef";
+pub const BOB: &str = "dapi-bob-fedcba9876543210";
+
+/// `method url` with `token` as a bearer token and `body` as JSON.
+pub fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) -> Answer {
+    let mut request = http_agent().request(method, url);
+    if let Some(token) = token {
+        request = request.set("Authorization", &format!("Bearer {token}"));
+    }
+    let result = match body {
+        Some(body) => request
+            .set("Content-Type", "application/json")
+            .send_string(&body.to_string()),
+        None => request.call(),
+    };
+    Answer::read(method, url, result)
+}
+
+/// An emulator with alice (in `data-eng`) and bob (in `marketing`), each with a token.
+pub fn workspace() -> Emulator {
+    emulator_with(EmulatorConfig {
+        users: vec![
+            (
+                ALICE.into(),
+                WorkspaceUser::new("alice@example.com").in_groups(&["data-eng", "users"]),
+            ),
+            (
+                BOB.into(),
+                WorkspaceUser::new("bob@example.com").in_groups(&["marketing"]),
+            ),
+        ],
+        ..Default::default()
+    })
+}
