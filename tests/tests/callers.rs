@@ -7,7 +7,7 @@ mod common;
 #[path = "support/servers.rs"]
 mod servers;
 
-use callers::{ALICE, BOB, call, workspace};
+use callers::{ALICE, BOB, call, invoke, workspace};
 use common::answer::{CALL_LIMIT, http_agent};
 use common::*;
 use sdp_agent_e2e::PROBE_WASM;
@@ -76,12 +76,7 @@ fn workspace_callers_need_a_token_of_the_workspace_in_an_allowed_group() {
         "{unknown:?}"
     );
     // A good token outside the group.
-    let outsider = call(
-        "POST",
-        &url("/invocations"),
-        Some(BOB),
-        Some(&full_payload(&emu, "from-bob")),
-    );
+    let outsider = invoke(&emu, &server.url, BOB, "from-bob");
     outsider.assert_error(403, "PERMISSION_DENIED");
     assert!(
         outsider.text.contains("bob@example.com"),
@@ -92,13 +87,8 @@ fn workspace_callers_need_a_token_of_the_workspace_in_an_allowed_group() {
 
     // A good token in the group: the run is submitted with the deployment's credentials and
     // its name says who asked.
-    let ok = call(
-        "POST",
-        &url("/invocations"),
-        Some(ALICE),
-        Some(&full_payload(&emu, "from-alice")),
-    );
-    assert_eq!(ok.status, 200, "{}", ok.text);
+    let ok = invoke(&emu, &server.url, ALICE, "from-alice");
+    ok.assert_ok();
     let runs = emu.runs();
     assert_eq!(runs.len(), 1);
     let run_name = runs[0]["request"]["run_name"].as_str().unwrap_or("");
@@ -338,13 +328,7 @@ print(json.dumps({"answer": answer.as_dict(), "refused": refused,
     )
     .output()
     .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}\nserver:\n{}",
-        String::from_utf8_lossy(&out.stderr),
-        server.log()
-    );
+    let stdout = server.client_stdout(&out);
     let result: Value = serde_json::from_str(stdout.trim()).expect("the SDK printed JSON");
     assert_eq!(
         result["answer"]["predictions"].as_array().map(Vec::len),

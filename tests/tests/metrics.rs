@@ -7,9 +7,8 @@ mod common;
 #[path = "support/servers.rs"]
 mod servers;
 
-use callers::{ALICE, BOB, call, workspace};
+use callers::{ALICE, BOB, call, invoke, workspace};
 use common::answer::http_agent;
-use common::*;
 use sdp_emulator::Fault;
 use servers::Server;
 
@@ -35,13 +34,7 @@ fn metrics_count_requests_callers_and_upstream_calls() {
     assert_eq!(call("GET", &url("/version"), None, None).status, 401);
     assert_eq!(call("GET", &url("/version"), Some(BOB), None).status, 200);
     // One prediction: a runs/submit and a runs/get upstream, both 2xx.
-    let ok = call(
-        "POST",
-        &url("/invocations"),
-        Some(ALICE),
-        Some(&full_payload(&emu, "metered")),
-    );
-    assert_eq!(ok.status, 200, "{}", ok.text);
+    invoke(&emu, &server.url, ALICE, "metered").assert_ok();
     // A throttled submit the component retries.
     emu.inject_fault(Fault {
         path_prefix: "/api/2.2/jobs/runs/submit".into(),
@@ -51,13 +44,7 @@ fn metrics_count_requests_callers_and_upstream_calls() {
         retry_after_secs: Some(0),
         ..Default::default()
     });
-    let retried = call(
-        "POST",
-        &url("/invocations"),
-        Some(ALICE),
-        Some(&full_payload(&emu, "retried")),
-    );
-    assert_eq!(retried.status, 200, "{}", retried.text);
+    invoke(&emu, &server.url, ALICE, "retried").assert_ok();
 
     // The endpoint does not serve metrics; the metrics port serves nothing else.
     assert_eq!(call("GET", &url("/metrics"), Some(ALICE), None).status, 404);
@@ -72,43 +59,38 @@ fn metrics_count_requests_callers_and_upstream_calls() {
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
             .unwrap_or_else(|| panic!("{series} missing from\n{text}"))
     };
-    assert_eq!(
-        value(r#"sdp_agent_http_requests_total{route="/ping",status="200"}"#),
-        3.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_http_requests_total{route="/version",status="401"}"#),
-        1.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_http_requests_total{route="/version",status="200"}"#),
-        1.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_http_requests_total{route="/invocations",status="200"}"#),
-        2.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_http_request_duration_seconds_count{route="/ping"}"#),
-        3.0
-    );
-    assert_eq!(value(r#"sdp_agent_callers_total{outcome="admitted"}"#), 4.0);
-    assert_eq!(
-        value(r#"sdp_agent_callers_total{outcome="unauthenticated"}"#),
-        1.0
-    );
-    assert_eq!(value("sdp_agent_requests_in_flight"), 0.0);
-    assert_eq!(value("sdp_agent_requests_queued"), 0.0);
-    assert_eq!(value("sdp_agent_requests_shed_total"), 0.0);
-    assert_eq!(value("sdp_agent_component_traps_total"), 0.0);
-    // Two predictions: submit + runs/get each, plus the throttled submit.
-    assert_eq!(
-        value(r#"sdp_agent_upstream_requests_total{class="2xx"}"#),
-        4.0
-    );
-    assert_eq!(
-        value(r#"sdp_agent_upstream_requests_total{class="4xx"}"#),
-        1.0
-    );
-    assert_eq!(value("sdp_agent_upstream_retries_total"), 1.0);
+    for (series, expected) in [
+        (
+            r#"sdp_agent_http_requests_total{route="/ping",status="200"}"#,
+            3.0,
+        ),
+        (
+            r#"sdp_agent_http_requests_total{route="/version",status="401"}"#,
+            1.0,
+        ),
+        (
+            r#"sdp_agent_http_requests_total{route="/version",status="200"}"#,
+            1.0,
+        ),
+        (
+            r#"sdp_agent_http_requests_total{route="/invocations",status="200"}"#,
+            2.0,
+        ),
+        (
+            r#"sdp_agent_http_request_duration_seconds_count{route="/ping"}"#,
+            3.0,
+        ),
+        (r#"sdp_agent_callers_total{outcome="admitted"}"#, 4.0),
+        (r#"sdp_agent_callers_total{outcome="unauthenticated"}"#, 1.0),
+        ("sdp_agent_requests_in_flight", 0.0),
+        ("sdp_agent_requests_queued", 0.0),
+        ("sdp_agent_requests_shed_total", 0.0),
+        ("sdp_agent_component_traps_total", 0.0),
+        // Two predictions: submit + runs/get each, plus the throttled submit.
+        (r#"sdp_agent_upstream_requests_total{class="2xx"}"#, 4.0),
+        (r#"sdp_agent_upstream_requests_total{class="4xx"}"#, 1.0),
+        ("sdp_agent_upstream_retries_total", 1.0),
+    ] {
+        assert_eq!(value(series), expected, "{series}");
+    }
 }

@@ -47,6 +47,11 @@ impl Answer {
         }
     }
 
+    /// A 200 (the body is the message if not).
+    pub fn assert_ok(&self) {
+        assert_eq!(self.status, 200, "{}", self.text);
+    }
+
     /// An API error: `status`, `error_code` and a message that says something.
     pub fn assert_error(&self, status: u16, code: &str) {
         assert_eq!(self.status, status, "{}", self.text);

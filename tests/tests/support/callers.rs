@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use crate::common::answer::{Answer, http_agent};
-use crate::common::emulator_with;
+use crate::common::{emulator_with, full_payload};
 use sdp_emulator::{Emulator, EmulatorConfig, WorkspaceUser};
 use serde_json::Value;
 
@@ -23,6 +23,12 @@ pub fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) 
         None => request.call(),
     };
     Answer::read(method, url, result)
+}
+
+/// `POST /invocations` to the server at `server_url` as `token`, with the full payload `name`.
+pub fn invoke(emu: &Emulator, server_url: &str, token: &str, name: &str) -> Answer {
+    let url = format!("{server_url}/invocations");
+    call("POST", &url, Some(token), Some(&full_payload(emu, name)))
 }
 
 /// An emulator with alice (in `data-eng`) and bob (in `marketing`), each with a token.

@@ -100,6 +100,19 @@ impl Server {
         self.log.lock().unwrap().clone()
     }
 
+    /// The stdout of a client run against this server, which must have succeeded (its output
+    /// and the server's log are the message if it did not).
+    pub fn client_stdout(&self, out: &std::process::Output) -> String {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}\nserver:\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        stdout
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         rustix::process::kill_process(pid(self.pid()), Signal::TERM).expect("SIGTERM is sent");
