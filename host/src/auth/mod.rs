@@ -63,7 +63,7 @@ pub enum Credentials {
 
 impl Credentials {
     /// A personal access token; `what` names it in the error (never the value itself).
-    pub fn pat(token: &str, what: &dyn fmt::Display) -> Result<Self, ConfigError> {
+    pub fn pat(token: &str, what: &dyn fmt::Display) -> Result<Self, ResolveError> {
         sensitive(&format!("Bearer {}", token.trim()), what).map(Credentials::Pat)
     }
 
@@ -71,11 +71,11 @@ impl Credentials {
         client_id: &str,
         client_secret: &str,
         what: &dyn fmt::Display,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, ResolveError> {
         let client_id = client_id.trim();
         // Basic auth splits at the first ':'; such an id could never authenticate.
         if client_id.contains(':') {
-            return Err(ConfigError::InvalidValue {
+            return Err(ResolveError::InvalidValue {
                 what: what.to_string(),
                 reason: "a client id cannot contain ':'".into(),
             });
@@ -101,8 +101,8 @@ impl Credentials {
     }
 }
 
-fn sensitive(value: &str, what: &dyn fmt::Display) -> Result<HeaderValue, ConfigError> {
-    let mut header = HeaderValue::from_str(value).map_err(|_| ConfigError::InvalidValue {
+fn sensitive(value: &str, what: &dyn fmt::Display) -> Result<HeaderValue, ResolveError> {
+    let mut header = HeaderValue::from_str(value).map_err(|_| ResolveError::InvalidValue {
         what: what.to_string(),
         reason: "contains characters that cannot be sent in an HTTP header".into(),
     })?;
@@ -113,7 +113,7 @@ fn sensitive(value: &str, what: &dyn fmt::Display) -> Result<HeaderValue, Config
 /// Why no usable configuration could be resolved. Messages name the settings and where they
 /// came from, never a secret's value.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub enum ResolveError {
     #[error("cannot read the Databricks config file {}: {reason}", path.display())]
     UnreadableFile { path: PathBuf, reason: String },
     #[error("the Databricks config file {} is not valid: {reason}", path.display())]

@@ -3,7 +3,7 @@
 //! keys are case-insensitive, values are taken verbatim (no quotes or escapes), comments only
 //! at the start of a line, and `[DEFAULT]` is a profile like any other, not merged into others.
 
-use super::ConfigError;
+use super::ResolveError;
 use ini::{Ini, ParseOption};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -33,15 +33,15 @@ pub struct ConfigFile {
 
 impl ConfigFile {
     /// Reads and parses `path`; `Ok(None)` when there is no such file.
-    pub fn load(path: &Path) -> Result<Option<Self>, ConfigError> {
+    pub fn load(path: &Path) -> Result<Option<Self>, ResolveError> {
         let text = match std::fs::read(path) {
-            Ok(bytes) => String::from_utf8(bytes).map_err(|_| ConfigError::InvalidFile {
+            Ok(bytes) => String::from_utf8(bytes).map_err(|_| ResolveError::InvalidFile {
                 path: path.to_path_buf(),
                 reason: "not UTF-8 text".into(),
             })?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(ConfigError::UnreadableFile {
+                return Err(ResolveError::UnreadableFile {
                     path: path.to_path_buf(),
                     reason: e.to_string(),
                 });
@@ -50,8 +50,8 @@ impl ConfigFile {
         Self::parse(path, &text).map(Some)
     }
 
-    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
-        let invalid = |reason: String| ConfigError::InvalidFile {
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ResolveError> {
+        let invalid = |reason: String| ResolveError::InvalidFile {
             path: path.to_path_buf(),
             reason,
         };
@@ -122,7 +122,7 @@ pub fn config_path(config_file: Option<&str>, home: Option<&str>) -> Option<Path
 mod tests {
     use super::*;
 
-    fn parse(text: &str) -> Result<ConfigFile, ConfigError> {
+    fn parse(text: &str) -> Result<ConfigFile, ResolveError> {
         ConfigFile::parse(Path::new("/cfg"), text)
     }
 
@@ -187,7 +187,7 @@ mod tests {
             let err = parse(text).unwrap_err();
             let message = err.to_string();
             assert!(
-                matches!(err, ConfigError::InvalidFile { .. }) && message.contains(expected),
+                matches!(err, ResolveError::InvalidFile { .. }) && message.contains(expected),
                 "{text:?}: {message}"
             );
             assert!(message.contains("/cfg"), "{message}");
@@ -201,7 +201,7 @@ mod tests {
         assert!(ConfigFile::load(&dir.join("absent")).unwrap().is_none());
         // A directory exists but cannot be read as a file.
         let err = ConfigFile::load(&dir).unwrap_err();
-        assert!(matches!(err, ConfigError::UnreadableFile { .. }), "{err}");
+        assert!(matches!(err, ResolveError::UnreadableFile { .. }), "{err}");
         let binary = dir.join("binary");
         std::fs::write(&binary, [0xff, 0xfe, b'[']).unwrap();
         let err = ConfigFile::load(&binary).unwrap_err();

@@ -2,18 +2,18 @@
 
 use super::Setting;
 use super::profile_use::ProfileUse;
-use crate::auth::{ConfigError, Credentials};
+use crate::auth::{Credentials, ResolveError};
 use crate::env::{CLIENT_ID_ENV, CLIENT_SECRET_ENV, PROFILE_ENV, TOKEN_ENV};
 
 /// Why credentials could not be built: a specific problem, or nothing configured at all
 /// (worded by the caller, which knows about the profile).
 pub(super) enum Missing {
-    Config(ConfigError),
+    Config(ResolveError),
     Everything,
 }
 
-impl From<ConfigError> for Missing {
-    fn from(e: ConfigError) -> Self {
+impl From<ResolveError> for Missing {
+    fn from(e: ResolveError) -> Self {
         Missing::Config(e)
     }
 }
@@ -26,7 +26,7 @@ pub(super) fn credentials(
     client_secret: Option<Setting>,
 ) -> Result<(Credentials, String), Missing> {
     if let Some(auth_type) = auth_type {
-        let incomplete = |missing: &str| ConfigError::AuthTypeIncomplete {
+        let incomplete = |missing: &str| ResolveError::AuthTypeIncomplete {
             auth_type: auth_type.value.clone(),
             from: auth_type.source.clone(),
             missing: missing.to_string(),
@@ -43,7 +43,7 @@ pub(super) fn credentials(
                 )
                 .into()),
             },
-            other => Err(ConfigError::UnsupportedAuthType {
+            other => Err(ResolveError::UnsupportedAuthType {
                 auth_type: other.to_string(),
                 from: auth_type.source.clone(),
             }
@@ -54,7 +54,7 @@ pub(super) fn credentials(
         (Some(token), None, None) => pat(&token),
         (None, Some(id), Some(secret)) => m2m(&id, &secret),
         (None, None, None) => Err(Missing::Everything),
-        (Some(token), id, secret) => Err(ConfigError::Conflict {
+        (Some(token), id, secret) => Err(ResolveError::Conflict {
             pat: token.source.to_string(),
             m2m: [id, secret]
                 .iter()
@@ -64,12 +64,12 @@ pub(super) fn credentials(
                 .join(", "),
         }
         .into()),
-        (None, Some(id), None) => Err(ConfigError::IncompleteM2m {
+        (None, Some(id), None) => Err(ResolveError::IncompleteM2m {
             have: id.source.to_string(),
             missing: format!("{CLIENT_SECRET_ENV} (or client_secret)"),
         }
         .into()),
-        (None, None, Some(secret)) => Err(ConfigError::IncompleteM2m {
+        (None, None, Some(secret)) => Err(ResolveError::IncompleteM2m {
             have: secret.source.to_string(),
             missing: format!("{CLIENT_ID_ENV} (or client_id)"),
         }

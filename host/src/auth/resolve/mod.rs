@@ -18,7 +18,7 @@ mod profile_use;
 #[cfg(test)]
 mod tests;
 
-use super::{ConfigError, Credentials, Source};
+use super::{Credentials, ResolveError, Source};
 use crate::env::{
     AUTH_TYPE_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, HOST_ENV, PROFILE_ENV, TOKEN_ENV,
 };
@@ -67,7 +67,7 @@ pub struct Resolved {
 pub fn resolve(
     env: impl Fn(&str) -> Option<String>,
     profile_flag: Option<&str>,
-) -> Result<Resolved, ConfigError> {
+) -> Result<Resolved, ResolveError> {
     let env = |name: &str| {
         env(name)
             .map(|v| v.trim().to_string())
@@ -106,7 +106,7 @@ pub fn resolve(
         })
     };
 
-    let host = pick(&HOST).ok_or_else(|| ConfigError::NoHost {
+    let host = pick(&HOST).ok_or_else(|| ResolveError::NoHost {
         hint: match &profile {
             ProfileUse::Used { profile, path } => format!(
                 "neither {HOST_ENV} nor host in profile [{}] of {} is set",
@@ -127,7 +127,7 @@ pub fn resolve(
     )
     .map_err(|e| match e {
         Missing::Config(e) => e,
-        Missing::Everything => ConfigError::NoCredentials {
+        Missing::Everything => ResolveError::NoCredentials {
             host: host.value.clone(),
             hint: no_credentials_hint(&profile),
         },

@@ -1,6 +1,6 @@
 //! Which profile of the config file fills what the environment left unset, or why none does.
 
-use crate::auth::ConfigError;
+use crate::auth::ResolveError;
 use crate::auth::profile::{ConfigFile, DEFAULT_PROFILE, Profile, config_path};
 use crate::env::CONFIG_FILE_ENV;
 use std::path::PathBuf;
@@ -16,11 +16,11 @@ pub(super) enum ProfileUse {
 pub(super) fn load_profile(
     named: Option<(String, &'static str)>,
     env: &impl Fn(&str) -> Option<String>,
-) -> Result<ProfileUse, ConfigError> {
+) -> Result<ProfileUse, ResolveError> {
     let home = env("HOME").or_else(|| env("USERPROFILE"));
     let Some(path) = config_path(env(CONFIG_FILE_ENV).as_deref(), home.as_deref()) else {
         return match named {
-            Some((name, named_by)) => Err(ConfigError::NoHome { name, named_by }),
+            Some((name, named_by)) => Err(ResolveError::NoHome { name, named_by }),
             None => Ok(ProfileUse::Skipped(
                 "no home directory to find ~/.databrickscfg in".into(),
             )),
@@ -28,7 +28,7 @@ pub(super) fn load_profile(
     };
     let Some(file) = ConfigFile::load(&path)? else {
         return match named {
-            Some((name, named_by)) => Err(ConfigError::NoConfigFile {
+            Some((name, named_by)) => Err(ResolveError::NoConfigFile {
                 name,
                 named_by,
                 path,
@@ -47,7 +47,7 @@ pub(super) fn load_profile(
             profile: profile.clone(),
             path,
         }),
-        (None, Some((name, named_by))) => Err(ConfigError::ProfileNotFound {
+        (None, Some((name, named_by))) => Err(ResolveError::ProfileNotFound {
             name,
             named_by,
             available: file.names(),

@@ -49,7 +49,7 @@ const CONFIG: &str = "[DEFAULT]\n\
                       [nohost]\n\
                       token = dapi-nohost\n";
 
-fn run(vars: &[(&str, &str)], flag: Option<&str>) -> Result<Resolved, ConfigError> {
+fn run(vars: &[(&str, &str)], flag: Option<&str>) -> Result<Resolved, ResolveError> {
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -124,7 +124,7 @@ fn environment_skips_the_default_profile() {
         None,
     )
     .unwrap_err();
-    assert!(matches!(err, ConfigError::NoCredentials { .. }), "{err}");
+    assert!(matches!(err, ResolveError::NoCredentials { .. }), "{err}");
     assert!(err.to_string().contains("--profile"), "{err}");
 }
 
@@ -328,11 +328,11 @@ fn misconfigurations_say_what_is_wrong() {
 fn bad_default_file_is_reported_but_a_missing_one_is_not() {
     let f = Fixture::new("badfile", "[DEFAULT\nhost = x\n");
     let err = run(&[("HOME", &f.home())], None).unwrap_err();
-    assert!(matches!(err, ConfigError::InvalidFile { .. }), "{err}");
+    assert!(matches!(err, ResolveError::InvalidFile { .. }), "{err}");
     let empty_home = Path::new(&f.home()).join("empty");
     std::fs::create_dir_all(&empty_home).unwrap();
     let err = run(&[("HOME", &empty_home.display().to_string())], None).unwrap_err();
-    assert!(matches!(err, ConfigError::NoHost { .. }), "{err}");
+    assert!(matches!(err, ResolveError::NoHost { .. }), "{err}");
     assert!(
         err.to_string().contains(".databrickscfg does not exist"),
         "{err}"
