@@ -14,8 +14,8 @@ use serde_json::{Map, Value, json};
 use crate::body::JsonBody;
 use crate::demo_model;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{item_obj, opt_array, opt_int, opt_obj};
 use crate::state::SharedApp;
-use crate::validate::{item_obj, opt_array, opt_int, opt_obj};
 
 #[derive(Clone, Debug)]
 pub enum ChatReply {
@@ -74,7 +74,7 @@ pub async fn chat_completions(
     State(app): State<SharedApp>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
-    let endpoint = crate::validate::req_str(&body, "model", "")?.to_string();
+    let endpoint = crate::fields::req_str(&body, "model", "")?.to_string();
     answer(&app, &endpoint, body)
 }
 

@@ -15,6 +15,7 @@ mod demo_model;
 pub mod engine;
 mod error;
 mod faults;
+mod fields;
 mod files;
 mod fm;
 mod ids;
@@ -29,7 +30,6 @@ mod server;
 mod serving;
 mod state;
 mod unity_catalog;
-mod validate;
 mod volumes;
 mod workspace;
 

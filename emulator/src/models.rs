@@ -13,9 +13,9 @@ use serde_json::{Map, Value, json};
 
 use crate::body::{JsonBody, Params};
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{known_keys, opt_array, opt_str, req_str};
 use crate::ids::now_ms;
 use crate::state::SharedApp;
-use crate::validate::{known_keys, opt_array, opt_str, req_str};
 use crate::volumes::NewSecurable;
 
 /// The parameters of `catalog.RegisteredModelsAPI.create` a client may send.
@@ -157,7 +157,7 @@ pub async fn create_version(
         .enumerate()
     {
         let ctx = format!("tags[{i}]");
-        let tag = crate::validate::item_obj(tag, &ctx)?;
+        let tag = crate::fields::item_obj(tag, &ctx)?;
         known_keys(tag, &["key", "value"], &ctx)?;
         req_str(tag, "key", &ctx)?;
         opt_str(tag, "value", &ctx)?;

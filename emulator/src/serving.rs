@@ -13,12 +13,12 @@ use serde_json::{Map, Value, json};
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
-use crate::ids::now_ms;
-use crate::state::{SharedApp, State as Workspace};
-use crate::validate::{
+use crate::fields::{
     field, item_obj, known_keys, opt_array, opt_bool, opt_enum, opt_obj, opt_str, opt_str_map,
     req_str,
 };
+use crate::ids::now_ms;
+use crate::state::{SharedApp, State as Workspace};
 
 /// The fields of `serving.CreateServingEndpoint`.
 const CREATE_KEYS: &[&str] = &[

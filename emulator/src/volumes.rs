@@ -10,9 +10,9 @@ use serde_json::{Map, Value, json};
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{known_keys, opt_enum, opt_str, req_str};
 use crate::ids::now_ms;
 use crate::state::SharedApp;
-use crate::validate::{known_keys, opt_enum, opt_str, req_str};
 
 /// The fields of `catalog.CreateVolumeRequestContent`.
 const CREATE_KEYS: &[&str] = &[

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{known_keys, opt_enum, opt_str, req_str};
 use crate::ids::{now_ms, rfc3339};
 use crate::state::SharedApp;
-use crate::validate::{known_keys, opt_enum, opt_str, req_str};
 use record::AppRecord;
 pub use record::AppsState;
 use validate::{check_name, validate_app};

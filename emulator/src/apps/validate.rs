@@ -4,10 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{field, item_obj, known_keys, opt_array, opt_enum, opt_obj, opt_str, req_str};
 use crate::state::State as Workspace;
-use crate::validate::{
-    field, item_obj, known_keys, opt_array, opt_enum, opt_obj, opt_str, req_str,
-};
 
 /// The fields of `apps.App` a client may set (the rest are answered, not accepted).
 const APP_KEYS: &[&str] = &[

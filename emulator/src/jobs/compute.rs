@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::validate::{
+use crate::fields::{
     field, item_obj, known_keys, opt_array, opt_bool, opt_int, opt_obj, opt_str, opt_str_array,
     req_str,
 };

@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 use super::validate::validate_submit;
 use crate::body::{JsonBody, Params};
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{field, item_obj, known_keys, opt_array, opt_int, opt_obj, opt_str, req_str};
 use crate::ids::now_ms;
 use crate::state::SharedApp;
-use crate::validate::{field, item_obj, known_keys, opt_array, opt_int, opt_obj, opt_str, req_str};
 
 /// The fields of `JobSettings` (databricks-sdk 0.16x `jobs.JobSettings`).
 const SETTINGS_KEYS: &[&str] = &[

@@ -11,8 +11,8 @@ use super::validate::parameters_size;
 use super::{RunOrigin, start_run};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{known_keys, opt_obj, opt_str};
 use crate::state::SharedApp;
-use crate::validate::{known_keys, opt_obj, opt_str};
 
 /// The fields of `jobs.RunNow`, besides the legacy task parameters below.
 const RUN_NOW_KEYS: &[&str] = &[

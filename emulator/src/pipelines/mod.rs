@@ -195,7 +195,7 @@ pub async fn edit(
             )));
         }
     }
-    let expected = crate::validate::opt_int(&body, "expected_last_modified", "")?;
+    let expected = crate::fields::opt_int(&body, "expected_last_modified", "")?;
     let mut state = app.lock();
     let current = state.pipelines.get_mut(&id)?.last_modified;
     // Optimistic concurrency: an edit based on an older read must not undo a newer one.

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
-use crate::validate::{
+use crate::fields::{
     field, item_obj, known_keys, opt_array, opt_bool, opt_obj, opt_str, opt_str_map, req_str,
 };
 
@@ -62,7 +62,7 @@ pub fn validate_settings(body: &Map<String, Value>, mode: Mode) -> ApiResult<Map
         SETTINGS_KEYS.contains(&key) || (mode == Mode::Edit && EDIT_ONLY_KEYS.contains(&key))
     };
     if let Some(key) = body.keys().find(|k| !allowed(k)) {
-        return Err(crate::validate::unknown_field("", key));
+        return Err(crate::fields::unknown_field("", key));
     }
     req_str(body, "name", "")?;
     for key in [

@@ -9,9 +9,9 @@ use super::Pipeline;
 use crate::body::JsonBody;
 use crate::engine::{self, Verdict};
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{known_keys, opt_bool, opt_str, opt_str_array};
 use crate::ids::{Ids, now_ms, rfc3339};
 use crate::state::{SharedApp, State as AppState};
-use crate::validate::{known_keys, opt_bool, opt_str, opt_str_array};
 
 /// The active states an update walks through, one step per `update_polls_per_state` GETs.
 const ACTIVE_STATES: &[&str] = &[

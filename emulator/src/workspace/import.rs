@@ -11,8 +11,8 @@ use super::check_format;
 use super::tree::{Kind, Object, canonical, parent};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
+use crate::fields::{opt_bool, opt_str, req_str};
 use crate::state::SharedApp;
-use crate::validate::{opt_bool, opt_str, req_str};
 
 const LANGUAGES: &[&str] = &["SQL", "PYTHON", "SCALA", "R"];
 /// Source files with these extensions are stored as plain workspace FILEs.

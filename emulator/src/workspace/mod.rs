@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use crate::body::{JsonBody, Params};
 use crate::error::{ApiError, ApiResult};
+use crate::fields::req_str;
 use crate::state::SharedApp;
-use crate::validate::req_str;
 pub use import::import;
 pub use tree::WorkspaceState;
 use tree::{Kind, canonical};

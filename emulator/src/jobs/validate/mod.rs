@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::compute;
 use crate::error::{ApiError, ApiResult};
-use crate::validate::{field, item_obj, known_keys, opt_array, opt_int, opt_obj, opt_str, req_str};
+use crate::fields::{field, item_obj, known_keys, opt_array, opt_int, opt_obj, opt_str, req_str};
 pub(super) use task::parameters_size;
 use task::validate_task;
 

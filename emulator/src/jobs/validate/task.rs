@@ -6,11 +6,11 @@ use serde_json::{Map, Value};
 
 use super::non_negative;
 use crate::error::{ApiError, ApiResult};
-use crate::jobs::compute;
-use crate::validate::{
+use crate::fields::{
     field, item_obj, known_keys, opt_array, opt_bool, opt_enum, opt_int, opt_obj, opt_str,
     opt_str_array, req_str, unknown_field,
 };
+use crate::jobs::compute;
 
 const TASK_KEYS: &[&str] = &[
     "task_key",
