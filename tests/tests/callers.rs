@@ -1,14 +1,12 @@
 //! Who may call `sdp-agent serve` (`--callers`, `--allow-group`), against the emulator's SCIM
 //! identities. What operators see (`--metrics-listen`) is in `metrics.rs`.
 
-#[path = "support/callers.rs"]
-mod callers;
 mod common;
 #[path = "support/servers.rs"]
 mod servers;
 
-use callers::{ALICE, BOB, call, invoke, workspace};
 use common::answer::{CALL_LIMIT, http_agent};
+use common::callers::{ALICE, BOB, call, invoke, workspace};
 use common::*;
 use sdp_agent_e2e::PROBE_WASM;
 use sdp_emulator::{Emulator, Fault};

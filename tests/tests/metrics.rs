@@ -1,14 +1,12 @@
 //! What operators of `sdp-agent serve` see (`--metrics-listen`): requests, callers and
 //! upstream calls counted in OpenMetrics text.
 
-#[path = "support/callers.rs"]
-mod callers;
 mod common;
 #[path = "support/servers.rs"]
 mod servers;
 
-use callers::{ALICE, BOB, call, invoke, workspace};
 use common::answer::http_agent;
+use common::callers::{ALICE, BOB, call, invoke, workspace};
 use sdp_emulator::Fault;
 use servers::Server;
 

@@ -3,14 +3,12 @@
 //! the host-only behaviour (deadline, load shedding, graceful shutdown) is in `serving_limits.rs`.
 
 mod common;
-#[path = "support/scoring.rs"]
-mod scoring;
 #[path = "support/servers.rs"]
 mod servers;
 
 use common::answer::{Answer, CALL_LIMIT};
+use common::scoring::{agent, assert_submitted, post_json, predictions, send};
 use common::*;
-use scoring::{agent, assert_submitted, post_json, predictions, send};
 use sdp_emulator::{Emulator, Fault};
 use serde_json::{Value, json};
 use servers::{Host, Server};

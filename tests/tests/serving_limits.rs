@@ -2,14 +2,12 @@
 //! it): a deadline per request, load shedding beyond its queue, a graceful drain on SIGTERM.
 
 mod common;
-#[path = "support/scoring.rs"]
-mod scoring;
 #[path = "support/servers.rs"]
 mod servers;
 
 use common::answer::{Answer, CALL_LIMIT};
+use common::scoring::{agent, assert_submitted, post_json, send};
 use common::*;
-use scoring::{agent, assert_submitted, post_json, send};
 use sdp_emulator::Fault;
 use servers::Server;
 use std::collections::BTreeSet;

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod answer;
+pub mod callers;
+pub mod scoring;
 
 use base64::Engine;
 use sdp_emulator::{Emulator, EmulatorConfig};

@@ -1,8 +1,7 @@
-//! Speaking the scoring protocol to a server under test (`#[path]`-included by the serving
-//! tests): requests whose answers must be JSON, and the shape of a prediction.
-#![allow(dead_code)]
+//! Speaking the scoring protocol to a server under test: requests whose answers must be JSON,
+//! and the shape of a prediction.
 
-use crate::common::answer::{Answer, http_agent};
+use super::answer::{Answer, http_agent};
 use sdp_emulator::Emulator;
 use serde_json::Value;
 

@@ -1,9 +1,8 @@
-//! The workspace the caller tests admit or refuse (`#[path]`-included by them): alice and bob
-//! with their tokens, and a call made with one.
-#![allow(dead_code)]
+//! The workspace the caller tests admit or refuse: alice and bob with their tokens, and a call
+//! made with one.
 
-use crate::common::answer::{Answer, http_agent};
-use crate::common::{emulator_with, full_payload};
+use super::answer::{Answer, http_agent};
+use super::{emulator_with, full_payload};
 use sdp_emulator::{Emulator, EmulatorConfig, WorkspaceUser};
 use serde_json::Value;
 
