@@ -45,65 +45,53 @@ fn rejects_wrong_shapes_naming_the_field() {
     assert!(err.contains("tasks"), "{err}");
 }
 
+/// The message refusing `python_task()` after `change`.
+fn task_refusal(change: impl FnOnce(&mut Value)) -> String {
+    let mut t = python_task();
+    change(&mut t);
+    check(json!({"tasks": [t]})).unwrap_err()
+}
+
 #[test]
 fn task_rules() {
-    let mut t = python_task();
-    t["task_key"] = json!("bad key!");
-    assert!(
-        check(json!({"tasks": [t]}))
-            .unwrap_err()
-            .contains("task_key")
-    );
-
-    let mut t = python_task();
-    t.as_object_mut().unwrap().remove("existing_cluster_id");
-    assert!(
-        check(json!({"tasks": [t]}))
-            .unwrap_err()
-            .contains("compute")
-    );
-
-    let mut t = python_task();
-    t["new_cluster"] = json!({"spark_version": "x", "node_type_id": "y", "num_workers": 0});
-    assert!(
-        check(json!({"tasks": [t]}))
-            .unwrap_err()
-            .contains("more than one")
-    );
-
-    let mut t = python_task();
-    t["spark_python_task"]["parameters"] = json!([1]);
-    assert!(
-        check(json!({"tasks": [t]}))
-            .unwrap_err()
-            .contains("parameters")
-    );
-
-    let mut t = python_task();
-    t["spark_python_task"]["source"] = json!("S3");
-    assert!(check(json!({"tasks": [t]})).unwrap_err().contains("source"));
-
-    let mut t = python_task();
-    t["notebook_task"] = json!({"notebook_path": "/n"});
-    assert!(
-        check(json!({"tasks": [t]}))
-            .unwrap_err()
-            .contains("more than one task type")
-    );
+    type Change = fn(&mut Value);
+    let cases: [(Change, &str); 7] = [
+        (|t| t["task_key"] = json!("bad key!"), "task_key"),
+        (
+            |t| drop(t.as_object_mut().unwrap().remove("existing_cluster_id")),
+            "compute",
+        ),
+        (
+            |t| {
+                t["new_cluster"] =
+                    json!({"spark_version": "x", "node_type_id": "y", "num_workers": 0})
+            },
+            "more than one",
+        ),
+        (
+            |t| t["spark_python_task"]["parameters"] = json!([1]),
+            "parameters",
+        ),
+        (|t| t["spark_python_task"]["source"] = json!("S3"), "source"),
+        (
+            |t| t["notebook_task"] = json!({"notebook_path": "/n"}),
+            "more than one task type",
+        ),
+        (
+            |t| drop(t.as_object_mut().unwrap().remove("spark_python_task")),
+            "no task type",
+        ),
+    ];
+    for (change, named) in cases {
+        let err = task_refusal(change);
+        assert!(err.contains(named), "{named}: {err}");
+    }
 
     let t = python_task();
     assert!(
         check(json!({"tasks": [t.clone(), t]}))
             .unwrap_err()
             .contains("unique")
-    );
-
-    let mut t = python_task();
-    t.as_object_mut().unwrap().remove("spark_python_task");
-    assert!(
-        check(json!({"tasks": [t]}))
-            .unwrap_err()
-            .contains("no task type")
     );
 }
 
