@@ -4,7 +4,7 @@
 //! hooks attach the `Authorization` header to requests bound for the workspace.
 
 use crate::auth::{self, Credentials, Source};
-use crate::egress::Origin;
+use crate::egress::{Origin, default_port};
 use crate::env::{HOST_ENV, METADATA_SERVICE_URL_ENV, TOKEN_ENV};
 use http::Uri;
 use http::uri::Scheme;
@@ -124,17 +124,6 @@ pub fn normalize_host_from(label: &dyn std::fmt::Display, raw: &str) -> Result<S
         _ => String::new(),
     };
     Ok(format!("{scheme}://{host}{port}"))
-}
-
-/// 443 for https, 80 for http.
-pub fn default_port(scheme: &Scheme) -> Option<u16> {
-    if *scheme == Scheme::HTTPS {
-        Some(443)
-    } else if *scheme == Scheme::HTTP {
-        Some(80)
-    } else {
-        None
-    }
 }
 
 /// `localhost`, `127.0.0.0/8` or `[::1]`: where a test workspace (the emulator) may listen.

@@ -15,7 +15,7 @@ mod policy;
 
 pub use hooks::Egress;
 pub use observe::{EgressObserver, Outgoing};
-pub use origin::{AllowedHost, Origin};
+pub use origin::{AllowedHost, Origin, default_port};
 pub use policy::EgressPolicy;
 
 /// Kept at this path for `deploy/rest.rs`; it lives in `client`, which auth uses too.

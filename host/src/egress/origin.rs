@@ -1,10 +1,20 @@
 //! Where a request goes: an origin (scheme, host, port), and the `--allow-host` entries that
 //! may match one.
 
-use crate::config::default_port;
 use http::Uri;
-use http::uri::Authority;
+use http::uri::{Authority, Scheme};
 use std::fmt;
+
+/// 443 for https, 80 for http.
+pub fn default_port(scheme: &Scheme) -> Option<u16> {
+    if *scheme == Scheme::HTTPS {
+        Some(443)
+    } else if *scheme == Scheme::HTTP {
+        Some(80)
+    } else {
+        None
+    }
+}
 
 /// Scheme, lower-cased host (IPv6 in brackets) and effective port of a URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
