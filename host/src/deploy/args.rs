@@ -1,0 +1,126 @@
+//! `sdp-agent deploy`'s flags and the checks of their values that need no workspace.
+
+use crate::output::Failure;
+use clap::{Args, ValueEnum};
+use std::path::PathBuf;
+
+pub const DEFAULT_CLAUDE_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Unity Catalog volume for the binaries (created, MANAGED, when missing).
+    #[arg(long, value_name = "CATALOG.SCHEMA.VOLUME", value_parser = parse_volume)]
+    pub volume: VolumeName,
+
+    /// Name of the job (and of the app): found and updated when it exists.
+    #[arg(long, value_name = "NAME", default_value = "sdp-agent")]
+    pub name: String,
+
+    /// What serves `predict`: a Databricks App running `sdp-agent serve`, a Model Serving
+    /// endpoint (an MLflow pyfunc model in Unity Catalog), or nothing (the job alone, for
+    /// callers that run predict themselves with `--job-id`).
+    #[arg(long, value_enum, default_value_t = Serve::App)]
+    pub serve: Serve,
+
+    /// With --serve model-serving: the Unity Catalog model to register a version of
+    /// [default: the volume's catalog and schema, NAME with `-` as `_`].
+    #[arg(long, value_name = "CATALOG.SCHEMA.MODEL", value_parser = parse_volume)]
+    pub model: Option<VolumeName>,
+
+    /// With --serve model-serving: the secret scope holding the endpoint's credentials,
+    /// `client-id` and `client-secret` (a service principal) or `token` [default: NAME].
+    #[arg(long, value_name = "SCOPE")]
+    pub secret_scope: Option<String>,
+
+    /// Foundation Model endpoint that fills in missing config (CLAUDE_ENDPOINT_NAME of the
+    /// served predict and of the job's runs; the app may query it).
+    #[arg(long, value_name = "ENDPOINT", default_value = DEFAULT_CLAUDE_ENDPOINT)]
+    pub claude_endpoint: String,
+
+    /// Run the job on this cluster instead of serverless compute.
+    #[arg(long, value_name = "ID")]
+    pub existing_cluster_id: Option<String>,
+
+    /// Workspace folder for the launcher and the app sources
+    /// [default: /Workspace/Users/<you>/.sdp-agent/<NAME>].
+    #[arg(long, value_name = "PATH")]
+    pub workspace_dir: Option<String>,
+
+    /// Folder with the release binaries (sdp-agent-<arch>-unknown-linux-musl)
+    /// [default: ./dist, then the folder of this binary].
+    #[arg(long, value_name = "DIR")]
+    pub dist: Option<PathBuf>,
+
+    /// Longest wait for the app's compute and deployment, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1200,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub wait_timeout: u64,
+
+    /// Send only reads; print the writes that would be made.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Serve {
+    App,
+    ModelServing,
+    None,
+}
+
+/// `catalog.schema.volume` (or `catalog.schema.model`).
+#[derive(Clone, Debug)]
+pub struct VolumeName {
+    pub catalog: String,
+    pub schema: String,
+    pub volume: String,
+}
+
+impl VolumeName {
+    pub fn full_name(&self) -> String {
+        format!("{}.{}.{}", self.catalog, self.schema, self.volume)
+    }
+
+    pub fn path(&self) -> String {
+        format!("/Volumes/{}/{}/{}", self.catalog, self.schema, self.volume)
+    }
+}
+
+fn parse_volume(text: &str) -> Result<VolumeName, String> {
+    let parts: Vec<&str> = text.split('.').collect();
+    let ok = |p: &str| {
+        !p.is_empty()
+            && p.chars()
+                .all(|c| c.is_alphanumeric() || c == '_' || c == '-')
+    };
+    match parts.as_slice() {
+        [c, s, v] if [c, s, v].iter().all(|p| ok(p)) => Ok(VolumeName {
+            catalog: c.to_string(),
+            schema: s.to_string(),
+            volume: v.to_string(),
+        }),
+        _ => Err(format!(
+            "`{text}` is not CATALOG.SCHEMA.VOLUME (three names of letters, digits, _ or -)"
+        )),
+    }
+}
+
+/// App names become part of a URL: 2-30 lower-case letters, digits and hyphens.
+pub fn check_app_name(name: &str) -> Result<(), Failure> {
+    let ok = (2..=30).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::invalid_field(
+            "--name",
+            format!(
+                "`{name}` cannot name an app: use 2 to 30 lower-case letters, digits and hyphens (or --serve none)"
+            ),
+        ))
+    }
+}
