@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 mod checks;
 mod cluster;
 mod fields;
+mod keys;
 
 use checks::{
     check_endpoint_name, check_file_paths, check_no_one_time_run_keys, check_runner_path,
@@ -15,35 +16,7 @@ use checks::{
 };
 use cluster::check_new_cluster;
 use fields::{boolean, count, object};
-
-/// Every key the payload may carry; anything else is a typo worth reporting.
-const KNOWN_KEYS: &[&str] = &[
-    "question",
-    "job_id",
-    "runner_path",
-    "claude_endpoint",
-    "existing_cluster_id",
-    "new_cluster",
-    "task_overrides",
-    "environments",
-    "environment_version",
-    "run_name",
-    "idempotency_token",
-    "timeout_seconds",
-    "catalog",
-    "schema",
-    "pipelineName",
-    "pipeline_name",
-    "root_path",
-    "workspace_file_paths",
-    "sources",
-    "full_refresh",
-    "adopt",
-    "wait",
-    "wait_timeout_seconds",
-    "dry_run",
-    "validate",
-];
+use keys::KNOWN_KEYS;
 
 /// Where a Jobs run gets its compute.
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// `--timeout`'s default, also the deployed job's `timeout` parameter default.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 900;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "sdp-agent",
@@ -37,7 +40,7 @@ pub struct Cli {
 
     /// Deadline of each component call, in seconds. `run` of a payload with `"wait": true`
     /// gets its `wait_timeout_seconds` on top, so waiting never eats the time of the work.
-    #[arg(long, global = true, value_name = "SECS", default_value_t = 900,
+    #[arg(long, global = true, value_name = "SECS", default_value_t = DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 

@@ -3,6 +3,7 @@
 //! SNAPSHOT deployment of the app folder, waited for.
 
 use super::rest::{Rest, Retry};
+use super::wait::{self, Step};
 use crate::output::Failure;
 use http::Method;
 use serde_json::{Value, json};
@@ -85,54 +86,35 @@ pub async fn deploy(
     })
 }
 
-/// Polls the app until its compute is ACTIVE, starting it when it is stopped.
+/// Waits until the app's compute is ACTIVE, starting it (once) when it is stopped.
 async fn wait_for_compute(
     rest: &Rest,
     path: &str,
-    mut app: Option<Value>,
+    app: Option<Value>,
     deadline: Instant,
 ) -> Result<Value, Failure> {
-    let mut pause = Duration::from_millis(250);
     let mut started = false;
-    loop {
-        let current = match app.take() {
-            Some(a) => a,
-            None => rest.get(path).await?,
-        };
-        let state = current
-            .pointer("/compute_status/state")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        match state {
-            "ACTIVE" => return Ok(current),
-            "ERROR" => {
-                return Err(Failure::Config(format!(
-                    "app compute is in ERROR: {}",
-                    current
-                        .pointer("/compute_status/message")
-                        .unwrap_or(&Value::Null)
-                )));
-            }
-            "STOPPED" if !started => {
-                rest.write(
-                    Method::POST,
-                    &format!("{path}/start"),
-                    &json!({}),
-                    Retry::Safe,
-                )
-                .await?;
-                started = true;
-            }
-            _ => {}
-        }
-        if Instant::now() + pause > deadline {
-            return Err(Failure::Timeout(format!(
-                "the app's compute is still {state} (waited --wait-timeout)"
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
-    }
+    wait::until(
+        rest,
+        path,
+        app,
+        deadline,
+        "the app's compute",
+        |app| match wait::text(app, "/compute_status/state") {
+            "ACTIVE" => Step::Done,
+            "ERROR" => Step::Failed(format!(
+                "app compute is in ERROR: {}",
+                app.pointer("/compute_status/message")
+                    .unwrap_or(&Value::Null)
+            )),
+            state => Step::Pending {
+                state: state.to_string(),
+                post: (state == "STOPPED" && !std::mem::replace(&mut started, true))
+                    .then(|| format!("{path}/start")),
+            },
+        },
+    )
+    .await
 }
 
 async fn wait_for_deployment(
@@ -140,31 +122,24 @@ async fn wait_for_deployment(
     path: &str,
     first: Value,
     deadline: Instant,
-) -> Result<(), Failure> {
-    let mut current = first;
-    let mut pause = Duration::from_millis(250);
-    loop {
-        let state = current
-            .pointer("/status/state")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        match state {
-            "SUCCEEDED" => return Ok(()),
-            "FAILED" | "CANCELLED" => {
-                return Err(Failure::Config(format!(
-                    "the app deployment {state}: {}",
-                    current.pointer("/status/message").unwrap_or(&Value::Null)
-                )));
-            }
-            _ => {}
-        }
-        if Instant::now() + pause > deadline {
-            return Err(Failure::Timeout(format!(
-                "the app deployment is still {state} (waited --wait-timeout)"
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(5));
-        current = rest.get(path).await?;
-    }
+) -> Result<Value, Failure> {
+    wait::until(
+        rest,
+        path,
+        Some(first),
+        deadline,
+        "the app deployment",
+        |d| match wait::text(d, "/status/state") {
+            "SUCCEEDED" => Step::Done,
+            state @ ("FAILED" | "CANCELLED") => Step::Failed(format!(
+                "the app deployment {state}: {}",
+                d.pointer("/status/message").unwrap_or(&Value::Null)
+            )),
+            state => Step::Pending {
+                state: state.to_string(),
+                post: None,
+            },
+        },
+    )
+    .await
 }

@@ -105,22 +105,33 @@ fn parse_volume(text: &str) -> Result<VolumeName, String> {
     }
 }
 
-/// App names become part of a URL: 2-30 lower-case letters, digits and hyphens.
-pub fn check_app_name(name: &str) -> Result<(), Failure> {
-    let ok = (2..=30).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-        && !name.starts_with('-')
-        && !name.ends_with('-');
+/// `--name` must suit what it names: an app's name becomes part of its URL, an endpoint's of
+/// its invocation path.
+pub fn check_name(name: &str, serve: Serve) -> Result<(), Failure> {
+    if name.trim().is_empty() {
+        return Err(Failure::invalid_field("--name", "must not be empty"));
+    }
+    let all = |allowed: fn(char) -> bool| name.chars().all(allowed);
+    let (ok, rule) = match serve {
+        Serve::App => (
+            (2..=30).contains(&name.len())
+                && all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !name.starts_with('-')
+                && !name.ends_with('-'),
+            "an app: use 2 to 30 lower-case letters, digits and hyphens (or --serve none)",
+        ),
+        Serve::ModelServing => (
+            name.len() <= 63 && all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "a serving endpoint: use at most 63 letters, digits, - and _",
+        ),
+        Serve::None => (true, ""),
+    };
     if ok {
         Ok(())
     } else {
         Err(Failure::invalid_field(
             "--name",
-            format!(
-                "`{name}` cannot name an app: use 2 to 30 lower-case letters, digits and hyphens (or --serve none)"
-            ),
+            format!("`{name}` cannot name {rule}"),
         ))
     }
 }

@@ -4,6 +4,7 @@
 //! every deploy.
 
 use super::rest::{Rest, Retry};
+use crate::cli::DEFAULT_TIMEOUT_SECS;
 use crate::output::Failure;
 use http::Method;
 use serde_json::{Value, json};
@@ -12,8 +13,6 @@ pub const TASK_KEY: &str = "sdp_agent_run";
 const ENVIRONMENT_KEY: &str = "sdp_agent_env";
 /// Serverless environment version the launcher is tested on (Python 3.12).
 const ENVIRONMENT_VERSION: &str = "3";
-/// The host's default `--timeout`, as the `timeout` job parameter's default.
-const DEFAULT_TIMEOUT_SECS: &str = "900";
 /// Every predict starts a run; an endpoint needs many at once.
 pub const MAX_CONCURRENT_RUNS: u32 = 100;
 
@@ -30,7 +29,7 @@ pub fn settings(name: &str, launcher_path: &str, compute: &Compute) -> Value {
         "spark_python_task": {
             "python_file": launcher_path,
             // `predict` sets `timeout` only for a staged payload that waits (the host reads an
-            // inline payload's wait itself); 900 is the host's default `--timeout`.
+            // inline payload's wait itself); its default is the host's default `--timeout`.
             "parameters": ["{{job.parameters.payload}}", "--timeout", "{{job.parameters.timeout}}"],
             "source": "WORKSPACE",
         },
@@ -41,7 +40,7 @@ pub fn settings(name: &str, launcher_path: &str, compute: &Compute) -> Value {
                         Managed by `sdp-agent deploy`; its `payload` parameter is the base64 of the payload JSON.",
         "parameters": [
             {"name": "payload", "default": ""},
-            {"name": "timeout", "default": DEFAULT_TIMEOUT_SECS},
+            {"name": "timeout", "default": DEFAULT_TIMEOUT_SECS.to_string()},
         ],
         "max_concurrent_runs": MAX_CONCURRENT_RUNS,
         "tags": {"sdp-agent": env!("CARGO_PKG_VERSION")},

@@ -14,6 +14,7 @@ mod package;
 mod rest;
 mod serving;
 mod sources;
+mod wait;
 
 pub use args::DeployArgs;
 pub use package::PackageArgs;
@@ -23,7 +24,7 @@ use crate::cli::Cli;
 use crate::client::HttpClient;
 use crate::config::Workspace;
 use crate::output::Failure;
-use args::{Serve, check_app_name};
+use args::Serve;
 use base64::Engine as _;
 use bytes::Bytes;
 use http::Method;
@@ -59,14 +60,7 @@ fn print(outcome: Result<Value, Failure>) -> ExitCode {
 async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
     // Every local check before the first request.
     let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(Failure::Config)?;
-    if args.name.trim().is_empty() {
-        return Err(Failure::invalid_field("--name", "must not be empty"));
-    }
-    match args.serve {
-        Serve::App => check_app_name(&args.name)?,
-        Serve::ModelServing => serving::check_endpoint_name(&args.name)?,
-        Serve::None => {}
-    }
+    args::check_name(&args.name, args.serve)?;
     let found = binaries::find(args.dist.as_deref())?;
     let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
     let auth = Arc::new(Authenticator::new(

@@ -22,36 +22,15 @@ const PYTHON_VERSION: &str = "3.11";
 /// What the serving container installs: MLflow's scoring server needs pandas with it.
 const REQUIREMENTS: &str = "mlflow-skinny>=2.19\npandas\n";
 
-/// Every key a payload may carry (the seed's format; `guest/src/payload.rs`). MLflow's
-/// schema enforcement drops columns its signature does not name, so each is named here;
-/// all are `any` (MLflow's `any` keeps nested values), since a DataFrame cell of a missing
-/// key must stay possible. The binary validates types itself, naming the field.
-const PAYLOAD_KEYS: &[&str] = &[
-    "question",
-    "job_id",
-    "runner_path",
-    "claude_endpoint",
-    "existing_cluster_id",
-    "new_cluster",
-    "task_overrides",
-    "environments",
-    "environment_version",
-    "run_name",
-    "idempotency_token",
-    "timeout_seconds",
-    "catalog",
-    "schema",
-    "pipelineName",
-    "pipeline_name",
-    "root_path",
-    "workspace_file_paths",
-    "sources",
-    "full_refresh",
-    "adopt",
-    "wait",
-    "wait_timeout_seconds",
-    "dry_run",
-];
+/// Every key a payload may carry: the guest's own list, included as source (the host cannot
+/// depend on the wasm-only guest crate). MLflow's schema enforcement drops columns its
+/// signature does not name, so each is named; all are `any` (MLflow's `any` keeps nested
+/// values), since a DataFrame cell of a missing key must stay possible. The binary validates
+/// types itself, naming the field.
+mod payload_keys {
+    include!("../../../guest/src/payload/keys.rs");
+}
+use payload_keys::KNOWN_KEYS as PAYLOAD_KEYS;
 
 #[derive(Debug, Args)]
 pub struct PackageArgs {

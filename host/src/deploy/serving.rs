@@ -12,6 +12,7 @@
 
 use super::package::ModelFile;
 use super::rest::{Rest, Retry};
+use super::wait::{self, Step};
 use crate::output::Failure;
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -95,25 +96,6 @@ pub async fn deploy(
     out.insert("model_version".into(), json!(version));
     out.insert("secret_scope".into(), json!(endpoint.secret_scope));
     Ok(out)
-}
-
-/// Endpoint names: letters, digits, `-` and `_`, at most 63.
-pub fn check_endpoint_name(name: &str) -> Result<(), Failure> {
-    let ok = !name.is_empty()
-        && name.len() <= 63
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(Failure::invalid_field(
-            "--name",
-            format!(
-                "`{name}` cannot name a serving endpoint: use at most 63 letters, digits, - and _"
-            ),
-        ))
-    }
 }
 
 /// The endpoint's `environment_vars` credentials, from what the scope holds: secret
@@ -269,36 +251,35 @@ async fn create_or_update(
     };
     match written {
         None => Ok(()), // dry run
-        Some(first) => wait(rest, &path, first, Instant::now() + limit).await,
+        Some(first) => wait_for_config(rest, &path, first, Instant::now() + limit).await,
     }
 }
 
-/// Polls until `config_update` is NOT_UPDATING; an UPDATE_FAILED is an error.
-async fn wait(rest: &Rest, path: &str, first: Value, deadline: Instant) -> Result<(), Failure> {
-    let mut current = first;
-    let mut pause = Duration::from_millis(250);
-    loop {
-        let state = current
-            .pointer("/state/config_update")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        match state.as_str() {
-            "NOT_UPDATING" => return Ok(()),
-            "UPDATE_FAILED" | "UPDATE_CANCELED" => {
-                return Err(Failure::Config(format!(
-                    "the serving endpoint's config update ended {state}: see its events in the workspace"
-                )));
-            }
-            _ => {}
-        }
-        if Instant::now() + pause > deadline {
-            return Err(Failure::Timeout(format!(
-                "the serving endpoint's config update is still {state} (waited --wait-timeout)"
-            )));
-        }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(Duration::from_secs(10));
-        current = rest.get(path).await?;
-    }
+/// Waits until `config_update` is NOT_UPDATING; an UPDATE_FAILED is an error.
+async fn wait_for_config(
+    rest: &Rest,
+    path: &str,
+    first: Value,
+    deadline: Instant,
+) -> Result<(), Failure> {
+    let what = "the serving endpoint's config update";
+    wait::until(
+        rest,
+        path,
+        Some(first),
+        deadline,
+        what,
+        |endpoint| match wait::text(endpoint, "/state/config_update") {
+            "NOT_UPDATING" => Step::Done,
+            state @ ("UPDATE_FAILED" | "UPDATE_CANCELED") => Step::Failed(format!(
+                "{what} ended {state}: see its events in the workspace"
+            )),
+            state => Step::Pending {
+                state: state.to_string(),
+                post: None,
+            },
+        },
+    )
+    .await
+    .map(drop)
 }
