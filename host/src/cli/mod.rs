@@ -99,7 +99,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Put the agent into a workspace: binaries to a volume, a job, and (by default) an app
     /// serving predict. Idempotent; prints one JSON line.
-    Deploy(crate::deploy::DeployArgs),
+    // Boxed: its many flags would make every other command as large (clippy::large_enum_variant).
+    Deploy(Box<crate::deploy::DeployArgs>),
     /// Write the agent as an MLflow pyfunc model directory (what `deploy --serve
     /// model-serving` registers): MLmodel, a loader module, the binaries as data.
     PackageModel(crate::deploy::PackageArgs),

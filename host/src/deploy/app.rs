@@ -15,15 +15,17 @@ pub struct Deployed {
     pub deployment_id: Option<String>,
 }
 
-/// The App body for create and update: its name, and the grants its service principal needs.
-pub fn body(name: &str, job_id: Option<i64>, volume: &str, claude_endpoint: &str) -> Value {
-    // In a dry run of a first deploy the job id is not known yet.
-    let job = job_id.map_or_else(|| "<job_id>".to_string(), |id| id.to_string());
+/// The name of the app's resource that grants it the job (`valueFrom` in a bundle's app.yaml).
+pub const JOB_RESOURCE: &str = "sdp-agent-job";
+
+/// The App body for create and update (and a bundle's app resource): its name, and the grants
+/// its service principal needs. `job` is the job id, or what stands for it.
+pub fn body(name: &str, job: &str, volume: &str, claude_endpoint: &str) -> Value {
     json!({
         "name": name,
         "description": "sdp-agent: request in words -> Spark Declarative Pipeline (MLflow scoring protocol under /api/). Managed by `sdp-agent deploy`.",
         "resources": [
-            {"name": "sdp-agent-job", "description": "the job predict starts (run-now)",
+            {"name": JOB_RESOURCE, "description": "the job predict starts (run-now)",
              "job": {"id": job, "permission": "CAN_MANAGE_RUN"}},
             {"name": "sdp-agent-binaries", "description": "the sdp-agent binaries",
              "uc_securable": {"securable_full_name": volume, "securable_type": "VOLUME", "permission": "READ_VOLUME"}},

@@ -1,7 +1,10 @@
 //! `sdp-agent deploy`'s flags and the checks of their values that need no workspace.
 
+use super::job::Compute;
+use super::serving::ModelName;
 use crate::output::Failure;
 use clap::{Args, ValueEnum};
+use serde_json::{Value, json};
 use std::path::PathBuf;
 
 pub const DEFAULT_CLAUDE_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
@@ -59,6 +62,11 @@ pub struct DeployArgs {
     /// Send only reads; print the writes that would be made.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Instead of calling the workspace, write the same resources as a Databricks Asset Bundle
+    /// into DIR (`databricks.yml` and the sources; new, empty, or an earlier bundle of ours).
+    #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
+    pub bundle: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,6 +91,43 @@ impl VolumeName {
 
     pub fn path(&self) -> String {
         format!("/Volumes/{}/{}/{}", self.catalog, self.schema, self.volume)
+    }
+
+    /// The volume's create body (`POST /api/2.1/unity-catalog/volumes`, a bundle's volume).
+    pub fn create_body(&self) -> Value {
+        json!({"catalog_name": self.catalog, "schema_name": self.schema,
+               "name": self.volume, "volume_type": "MANAGED"})
+    }
+}
+
+impl DeployArgs {
+    /// The binaries' folder in the volume: one per version, so a deploy never changes what a
+    /// running older version downloads.
+    pub fn release_path(&self) -> String {
+        format!("{}/{}", self.volume.path(), env!("CARGO_PKG_VERSION"))
+    }
+
+    pub fn compute(&self) -> Compute<'_> {
+        match &self.existing_cluster_id {
+            Some(id) => Compute::Cluster(id),
+            None => Compute::Serverless,
+        }
+    }
+
+    /// `--model`, by default in the volume's schema, named after `--name`.
+    pub fn model_name(&self) -> ModelName {
+        match &self.model {
+            Some(m) => ModelName::new(&m.catalog, &m.schema, &m.volume),
+            None => ModelName::new(
+                &self.volume.catalog,
+                &self.volume.schema,
+                &self.name.replace('-', "_"),
+            ),
+        }
+    }
+
+    pub fn secret_scope(&self) -> &str {
+        self.secret_scope.as_deref().unwrap_or(&self.name)
     }
 }
 
@@ -132,6 +177,18 @@ pub fn check_name(name: &str, serve: Serve) -> Result<(), Failure> {
         Err(Failure::invalid_field(
             "--name",
             format!("`{name}` cannot name {rule}"),
+        ))
+    }
+}
+
+/// `--workspace-dir`, without a trailing slash: it must be an absolute workspace path.
+pub fn check_workspace_dir(dir: &str) -> Result<String, Failure> {
+    if dir.starts_with('/') {
+        Ok(dir.trim_end_matches('/').to_string())
+    } else {
+        Err(Failure::invalid_field(
+            "--workspace-dir",
+            format!("`{dir}` must be an absolute workspace path"),
         ))
     }
 }

@@ -4,11 +4,13 @@
 //! name, and with `--serve app` a Databricks App serving the scoring protocol, or with
 //! `--serve model-serving` a Model Serving endpoint hosting the agent as an MLflow pyfunc
 //! model (`package.rs`, also `sdp-agent package-model`). Prints one JSON line; `--dry-run`
-//! sends only reads and lists the writes instead.
+//! sends only reads and lists the writes instead; `--bundle DIR` writes the same resources as
+//! a Databricks Asset Bundle (`bundle.rs`) and sends nothing.
 
 mod app;
 mod args;
 mod binaries;
+mod bundle;
 mod job;
 mod package;
 mod rest;
@@ -35,7 +37,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub async fn run(cli: &Cli, args: &DeployArgs) -> ExitCode {
-    print(deploy(cli, args).await)
+    match &args.bundle {
+        Some(dir) => print(bundle::write(args, dir)),
+        None => print(deploy(cli, args).await),
+    }
 }
 
 /// `sdp-agent package-model DIR`.
@@ -71,7 +76,7 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
     let rest = Rest::new(&workspace.url, auth, args.dry_run)?;
     let mut out = Map::new();
     // The endpoint's credentials must be there before anything is made for it.
-    let scope = args.secret_scope.as_deref().unwrap_or(&args.name);
+    let scope = args.secret_scope();
     let credentials = match args.serve {
         Serve::ModelServing => Some(serving::credential_vars(&rest, scope).await?),
         _ => None,
@@ -81,12 +86,10 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
     let volume = &args.volume;
     let volume_api = format!("/api/2.1/unity-catalog/volumes/{}", volume.full_name());
     if rest.get_optional(&volume_api).await?.is_none() {
-        let body = json!({"catalog_name": volume.catalog, "schema_name": volume.schema,
-                          "name": volume.volume, "volume_type": "MANAGED"});
         rest.write(
             Method::POST,
             "/api/2.1/unity-catalog/volumes",
-            &body,
+            &volume.create_body(),
             Retry::Never,
         )
         .await?;
@@ -94,7 +97,7 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
 
     // 2. The binaries, under a folder per version so a deploy never changes what a running
     // older version downloads.
-    let volume_path = format!("{}/{}", volume.path(), env!("CARGO_PKG_VERSION"));
+    let volume_path = args.release_path();
     let mut uploaded = Vec::new();
     for binary in &found {
         let bytes = tokio::fs::read(&binary.path)
@@ -117,7 +120,7 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
 
     // 3. The launcher, in the workspace folder.
     let dir = match &args.workspace_dir {
-        Some(dir) => dir.trim_end_matches('/').to_string(),
+        Some(dir) => args::check_workspace_dir(dir)?,
         None => {
             let me = rest.get("/api/2.0/preview/scim/v2/Me").await?;
             let user = me["userName"]
@@ -129,12 +132,6 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
             format!("/Workspace/Users/{user}/.sdp-agent/{}", args.name)
         }
     };
-    if !dir.starts_with('/') {
-        return Err(Failure::invalid_field(
-            "--workspace-dir",
-            format!("`{dir}` must be an absolute workspace path"),
-        ));
-    }
     let launcher_path = format!("{dir}/{}", sources::LAUNCHER_NAME);
     mkdirs(&rest, &dir).await?;
     import(&rest, &launcher_path, sources::LAUNCHER.as_bytes()).await?;
@@ -147,12 +144,10 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
     .await?;
 
     // 4. The job.
-    let compute = match &args.existing_cluster_id {
-        Some(id) => job::Compute::Cluster(id),
-        None => job::Compute::Serverless,
-    };
-    let settings = job::settings(&args.name, &launcher_path, &compute);
+    let settings = job::settings(&args.name, &launcher_path, &args.compute());
     let job_id = job::create_or_reset(&rest, &settings).await?;
+    // In a dry run of a first deploy the job id is not known yet.
+    let job = job_id.map_or_else(|| "<job_id>".to_string(), |id| id.to_string());
 
     out.insert("job_id".into(), json!(job_id));
     out.insert("job_name".into(), json!(args.name));
@@ -166,12 +161,11 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
     if args.serve == Serve::App {
         let app_dir = format!("{dir}/{}", sources::APP_DIR);
         mkdirs(&rest, &app_dir).await?;
-        // Inside an App the proxy names the caller (X-Forwarded-Email); serve admits only them.
         let yaml = sources::app_yaml(
             &volume_path,
-            job_id,
+            sources::JobId::Value(&job),
             &args.claude_endpoint,
-            &["--callers", "app"],
+            sources::APP_SERVE_ARGS,
         );
         import(&rest, &format!("{app_dir}/app.yaml"), yaml.as_bytes()).await?;
         import(
@@ -180,12 +174,7 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
             sources::APP_SCRIPT.as_bytes(),
         )
         .await?;
-        let body = app::body(
-            &args.name,
-            job_id,
-            &volume.full_name(),
-            &args.claude_endpoint,
-        );
+        let body = app::body(&args.name, &job, &volume.full_name(), &args.claude_endpoint);
         let limit = Duration::from_secs(args.wait_timeout);
         let deployed = app::deploy(&rest, &body, &app_dir, limit).await?;
         out.insert("app_name".into(), json!(args.name));
@@ -196,27 +185,19 @@ async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
 
     // 6. The serving endpoint.
     if let Some(credentials) = credentials {
-        let model = match &args.model {
-            Some(m) => serving::ModelName::new(&m.catalog, &m.schema, &m.volume),
-            None => serving::ModelName::new(
-                &volume.catalog,
-                &volume.schema,
-                &args.name.replace('-', "_"),
-            ),
-        };
         let endpoint = serving::Endpoint {
             name: &args.name,
-            model,
+            model: args.model_name(),
             workspace_url: &workspace.url,
-            job_id,
+            job,
             claude_endpoint: &args.claude_endpoint,
             secret_scope: scope,
             credentials,
-            wait: Duration::from_secs(args.wait_timeout),
         };
         // The version is built from the binaries of this release folder.
         let files = package::files(&found)?;
-        out.extend(serving::deploy(&rest, endpoint, &volume_path, files).await?);
+        let wait = Duration::from_secs(args.wait_timeout);
+        out.extend(serving::deploy(&rest, endpoint, &volume_path, files, wait).await?);
     }
     if rest.dry_run() {
         out.insert("dry_run".into(), json!(true));

@@ -13,6 +13,7 @@
 use super::package::ModelFile;
 use super::rest::{Rest, Retry};
 use super::wait::{self, Step};
+use crate::config::{CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV, TOKEN_ENV};
 use crate::output::Failure;
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -50,13 +51,41 @@ pub struct Endpoint<'a> {
     pub name: &'a str,
     pub model: ModelName,
     pub workspace_url: &'a str,
-    /// None in the dry run of a first deploy.
-    pub job_id: Option<i64>,
+    /// The job id, or what stands for it.
+    pub job: String,
     pub claude_endpoint: &'a str,
     pub secret_scope: &'a str,
     /// `environment_vars` entries from `credential_vars`.
     pub credentials: Map<String, Value>,
-    pub wait: Duration,
+}
+
+impl Endpoint<'_> {
+    /// The served entity (`serving.ServedEntityInput`) for `version` of the model: the
+    /// workspace, the credentials, the job and the model that fills in config.
+    pub fn entity(&self, version: &str) -> Value {
+        let mut env = Map::new();
+        env.insert(HOST_ENV.into(), json!(self.workspace_url));
+        env.extend(self.credentials.clone());
+        env.insert(JOB_ID_ENV.into(), json!(self.job));
+        env.insert(CLAUDE_ENDPOINT_ENV.into(), json!(self.claude_endpoint));
+        json!({
+            "name": "sdp-agent",
+            "entity_name": self.model.full_name(),
+            "entity_version": version,
+            "workload_size": "Small",
+            "scale_to_zero_enabled": true,
+            "environment_vars": env,
+        })
+    }
+
+    /// The create body (`POST /api/2.0/serving-endpoints`, and a bundle's endpoint resource).
+    pub fn create_body(&self, entity: Value) -> Value {
+        json!({
+            "name": self.name,
+            "config": {"served_entities": [entity]},
+            "tags": [{"key": "sdp-agent", "value": env!("CARGO_PKG_VERSION")}],
+        })
+    }
 }
 
 /// Registers the model version and creates or updates the endpoint; answers deploy's
@@ -66,22 +95,12 @@ pub async fn deploy(
     endpoint: Endpoint<'_>,
     source: &str,
     files: Vec<ModelFile>,
+    wait: Duration,
 ) -> Result<Map<String, Value>, Failure> {
     let model = &endpoint.model;
     let version = register(rest, model, source, files).await?;
-    let job = endpoint
-        .job_id
-        .map_or_else(|| "<job_id>".to_string(), |id| id.to_string());
-    let mut env = Map::new();
-    env.insert("DATABRICKS_HOST".into(), json!(endpoint.workspace_url));
-    env.extend(endpoint.credentials);
-    env.insert("SDP_AGENT_JOB_ID".into(), json!(job));
-    env.insert(
-        "CLAUDE_ENDPOINT_NAME".into(),
-        json!(endpoint.claude_endpoint),
-    );
-    let entity = served_entity(model, &version, env);
-    create_or_update(rest, endpoint.name, entity, endpoint.wait).await?;
+    let entity = endpoint.entity(&version);
+    create_or_update(rest, &endpoint, entity, wait).await?;
     let url = endpoint.workspace_url.trim_end_matches('/');
     let mut out = Map::new();
     out.insert("endpoint_name".into(), json!(endpoint.name));
@@ -114,6 +133,12 @@ pub async fn credential_vars(rest: &Rest, scope: &str) -> Result<Map<String, Val
         .flatten()
         .filter_map(|s| s["key"].as_str())
         .collect();
+    credential_refs(scope, &keys)
+}
+
+/// The `environment_vars` credentials for a scope holding `keys`: a service principal's
+/// client id and secret when it holds both, else a token.
+pub fn credential_refs(scope: &str, keys: &[&str]) -> Result<Map<String, Value>, Failure> {
     let reference = |key: &str| json!(format!("{{{{secrets/{scope}/{key}}}}}"));
     let mut vars = Map::new();
     if keys.contains(&CLIENT_ID_KEY) && keys.contains(&CLIENT_SECRET_KEY) {
@@ -123,7 +148,7 @@ pub async fn credential_vars(rest: &Rest, scope: &str) -> Result<Map<String, Val
             reference(CLIENT_SECRET_KEY),
         );
     } else if keys.contains(&TOKEN_KEY) {
-        vars.insert("DATABRICKS_TOKEN".into(), reference(TOKEN_KEY));
+        vars.insert(TOKEN_ENV.into(), reference(TOKEN_KEY));
     } else {
         return Err(missing_secrets(scope, &format!("it holds {keys:?}")));
     }
@@ -208,33 +233,17 @@ async fn register(
     Ok(version)
 }
 
-/// The served entity (`serving.ServedEntityInput`).
-fn served_entity(model: &ModelName, version: &str, env: Map<String, Value>) -> Value {
-    json!({
-        "name": "sdp-agent",
-        "entity_name": model.full_name(),
-        "entity_version": version,
-        "workload_size": "Small",
-        "scale_to_zero_enabled": true,
-        "environment_vars": env,
-    })
-}
-
 /// Creates the endpoint or updates its config, then waits until the config is in place.
 async fn create_or_update(
     rest: &Rest,
-    name: &str,
+    endpoint: &Endpoint<'_>,
     entity: Value,
     limit: Duration,
 ) -> Result<(), Failure> {
-    let path = format!("/api/2.0/serving-endpoints/{name}");
+    let path = format!("/api/2.0/serving-endpoints/{}", endpoint.name);
     let written = match rest.get_optional(&path).await? {
         None => {
-            let body = json!({
-                "name": name,
-                "config": {"served_entities": [entity]},
-                "tags": [{"key": "sdp-agent", "value": env!("CARGO_PKG_VERSION")}],
-            });
+            let body = endpoint.create_body(entity);
             rest.write(
                 Method::POST,
                 "/api/2.0/serving-endpoints",

@@ -1,6 +1,7 @@
 //! The files `deploy` imports into the workspace folder: the job's launcher with the settings
 //! it reads next to itself, and the app's sources (`app/app.yaml`, its start script).
 
+use crate::config::{CLAUDE_ENDPOINT_ENV, JOB_ID_ENV};
 use serde_json::{Value, json};
 
 /// The job's entry point (`host/launcher/sdp_agent_launcher.py`).
@@ -12,6 +13,8 @@ pub const SETTINGS_NAME: &str = "sdp_agent_deploy.json";
 pub const APP_SCRIPT: &str = include_str!("../../launcher/sdp_agent_app.py");
 pub const APP_SCRIPT_NAME: &str = "sdp_agent_app.py";
 pub const APP_DIR: &str = "app";
+/// Inside an App the proxy names the caller (X-Forwarded-Email); serve admits only them.
+pub const APP_SERVE_ARGS: &[&str] = &["--callers", "app"];
 
 /// `sdp_agent_deploy.json`.
 pub fn launcher_settings(volume_path: &str, claude_endpoint: &str) -> String {
@@ -23,23 +26,33 @@ pub fn launcher_settings(volume_path: &str, claude_endpoint: &str) -> String {
     format!("{settings:#}\n")
 }
 
+/// Where the app learns its job id: the id itself, or (in a bundle, where the id is known
+/// only once the job exists) the app resource that grants the job, which Apps resolve to it.
+pub enum JobId<'a> {
+    Value(&'a str),
+    FromResource(&'a str),
+}
+
 /// `app.yaml`, written as JSON (a YAML 1.2 document) so no YAML is written by hand. The
 /// start script gets `serve_args` as its arguments and passes them on to `sdp-agent serve`.
 pub fn app_yaml(
     volume_path: &str,
-    job_id: Option<i64>,
+    job: JobId,
     claude_endpoint: &str,
     serve_args: &[&str],
 ) -> String {
     let mut command: Vec<Value> = vec!["python".into(), APP_SCRIPT_NAME.into()];
     command.extend(serve_args.iter().map(|a| Value::from(*a)));
-    let job = job_id.map_or_else(|| "<job_id>".to_string(), |id| id.to_string());
+    let job = match job {
+        JobId::Value(id) => json!({"name": JOB_ID_ENV, "value": id}),
+        JobId::FromResource(name) => json!({"name": JOB_ID_ENV, "valueFrom": name}),
+    };
     let yaml = json!({
         "command": command,
         "env": [
             {"name": "SDP_AGENT_VOLUME_PATH", "value": volume_path},
-            {"name": "SDP_AGENT_JOB_ID", "value": job},
-            {"name": "CLAUDE_ENDPOINT_NAME", "value": claude_endpoint},
+            job,
+            {"name": CLAUDE_ENDPOINT_ENV, "value": claude_endpoint},
         ],
     });
     format!("# Written by `sdp-agent deploy`; redeploy rather than edit.\n{yaml:#}\n")

@@ -1,0 +1,249 @@
+//! `deploy --bundle DIR`: what `deploy` would create, written as a Databricks Asset Bundle
+//! instead of sent, for teams that deploy with `databricks bundle deploy`. No request is made.
+//!
+//! Each resource is built by the function that builds `deploy`'s request body (the volume's
+//! create body, `job::settings`, `app::body`, the serving endpoint's create body); only what
+//! a bundle names differently changes: the launcher is a bundle file (`./sdp_agent_launcher.py`),
+//! the job id `${resources.jobs.sdp_agent.id}`, the workspace `${workspace.host}`, the model
+//! version `${var.model_version}`.
+//!
+//! What a bundle cannot carry is the release binaries: it syncs files into the workspace file
+//! system (10 MB per file), and uploads artifacts to a volume only when that volume exists
+//! before the deploy (and only libraries). So the bundle declares the volume and the printed
+//! `next` steps upload the binaries into it with `databricks fs cp` after the first deploy.
+
+use super::args::{self, DeployArgs, Serve};
+use super::serving::{CLIENT_ID_KEY, CLIENT_SECRET_KEY};
+use super::{app, binaries, job, rest, serving, sources};
+use crate::output::Failure;
+use serde_json::{Map, Value, json};
+use std::path::{Path, PathBuf};
+
+/// Lists what an earlier `--bundle` wrote, so a rewrite may replace it (and only it).
+const MARKER: &str = ".sdp-agent-bundle.json";
+/// The key of every resource in databricks.yml (`bundle run sdp_agent` starts the app).
+const KEY: &str = "sdp_agent";
+/// Where the model-serving steps write the pyfunc model: inside DIR, never synced.
+const MODEL_DIR: &str = "sdp-agent-model";
+
+/// Writes the bundle; answers what it wrote and the steps that remain.
+pub fn write(args: &DeployArgs, dir: &Path) -> Result<Value, Failure> {
+    args::check_name(&args.name, args.serve)?;
+    let root = match &args.workspace_dir {
+        Some(d) => args::check_workspace_dir(d)?,
+        None => format!(
+            "/Workspace/Users/${{workspace.current_user.userName}}/.sdp-agent/{}/${{bundle.target}}",
+            args.name
+        ),
+    };
+    let found = binaries::find(args.dist.as_deref())?;
+    let files = files(args, &root)?;
+    let previous = previous_files(dir)?;
+
+    let fail = |what: &Path, e: std::io::Error| {
+        Failure::Config(format!("{}: cannot write: {e}", what.display()))
+    };
+    for old in &previous {
+        let path = dir.join(old);
+        if path.is_file() {
+            std::fs::remove_file(&path).map_err(|e| fail(&path, e))?;
+        }
+    }
+    // An app folder left empty by a rewrite without the app.
+    let _ = std::fs::remove_dir(dir.join(sources::APP_DIR));
+    let mut written: Vec<String> = Vec::new();
+    for (name, content) in &files {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| fail(parent, e))?;
+        }
+        std::fs::write(&path, content).map_err(|e| fail(&path, e))?;
+        written.push(name.clone());
+    }
+    let marker = json!({"written_by": format!("sdp-agent {}", env!("CARGO_PKG_VERSION")),
+                        "files": written});
+    let path = dir.join(MARKER);
+    std::fs::write(&path, format!("{marker:#}\n")).map_err(|e| fail(&path, e))?;
+
+    let volume_path = args.release_path();
+    let mut uploads = Vec::new();
+    let mut listed = Vec::new();
+    for binary in &found {
+        let source = std::path::absolute(&binary.path).unwrap_or_else(|_| binary.path.clone());
+        let bytes = std::fs::read(&source)
+            .map_err(|e| Failure::Config(format!("{}: cannot read: {e}", source.display())))?;
+        let target = format!("{volume_path}/{}", binary.volume_name());
+        listed.push(json!({
+            "arch": binary.arch,
+            "path": target,
+            "source": source.display().to_string(),
+            "bytes": bytes.len(),
+            "sha256": rest::sha256_hex(&bytes),
+        }));
+        uploads.push(json!([
+            "databricks",
+            "fs",
+            "cp",
+            "--overwrite",
+            source.display().to_string(),
+            format!("dbfs:{target}")
+        ]));
+    }
+    let mut next = Vec::new();
+    match args.serve {
+        Serve::ModelServing => {
+            next.extend(model_steps(args, &found));
+            next.push(json!([
+                "databricks",
+                "bundle",
+                "deploy",
+                "--var",
+                "model_version=<version>"
+            ]));
+        }
+        _ => next.push(json!(["databricks", "bundle", "deploy"])),
+    }
+    next.extend(uploads);
+    if args.serve == Serve::App {
+        next.push(json!(["databricks", "bundle", "run", KEY]));
+    }
+    Ok(json!({
+        "bundle_dir": dir.display().to_string(),
+        "files": written,
+        "job_name": args.name,
+        "volume_path": volume_path,
+        "binaries": listed,
+        "claude_endpoint": args.claude_endpoint,
+        "next": next,
+    }))
+}
+
+/// The files of the bundle, by path relative to DIR.
+fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure> {
+    let volume_path = args.release_path();
+    let launcher = format!("./{}", sources::LAUNCHER_NAME);
+    let job_id = format!("${{resources.jobs.{KEY}.id}}");
+    let mut resources = Map::new();
+    resources.insert("volumes".into(), json!({KEY: args.volume.create_body()}));
+    resources.insert(
+        "jobs".into(),
+        json!({KEY: job::settings(&args.name, &launcher, &args.compute())}),
+    );
+    let mut files = vec![
+        (
+            sources::LAUNCHER_NAME.to_string(),
+            sources::LAUNCHER.to_string(),
+        ),
+        (
+            sources::SETTINGS_NAME.to_string(),
+            sources::launcher_settings(&volume_path, &args.claude_endpoint),
+        ),
+    ];
+    let mut doc = json!({
+        "bundle": {"name": args.name},
+        "workspace": {"root_path": root},
+        // The marker, and the model directory the model-serving steps write, stay local.
+        "sync": {"exclude": [MARKER, format!("{MODEL_DIR}/**")]},
+        "targets": {"default": {"default": true}},
+    });
+    match args.serve {
+        Serve::App => {
+            let mut app = app::body(
+                &args.name,
+                &job_id,
+                &args.volume.full_name(),
+                &args.claude_endpoint,
+            );
+            app["source_code_path"] = format!("./{}", sources::APP_DIR).into();
+            resources.insert("apps".into(), json!({KEY: app}));
+            let yaml = sources::app_yaml(
+                &volume_path,
+                sources::JobId::FromResource(app::JOB_RESOURCE),
+                &args.claude_endpoint,
+                sources::APP_SERVE_ARGS,
+            );
+            files.push((format!("{}/app.yaml", sources::APP_DIR), yaml));
+            files.push((
+                format!("{}/{}", sources::APP_DIR, sources::APP_SCRIPT_NAME),
+                sources::APP_SCRIPT.to_string(),
+            ));
+        }
+        Serve::ModelServing => {
+            // Without the workspace, the scope's keys are not known: a service principal's.
+            let scope = args.secret_scope();
+            let endpoint = serving::Endpoint {
+                name: &args.name,
+                model: args.model_name(),
+                workspace_url: "${workspace.host}",
+                job: job_id,
+                claude_endpoint: &args.claude_endpoint,
+                secret_scope: scope,
+                credentials: serving::credential_refs(scope, &[CLIENT_ID_KEY, CLIENT_SECRET_KEY])?,
+            };
+            let body = endpoint.create_body(endpoint.entity("${var.model_version}"));
+            resources.insert("model_serving_endpoints".into(), json!({KEY: body}));
+            doc["variables"] = json!({"model_version": {
+                "description": format!("the version of {} to serve: register one first (see the README, \"As a bundle\")",
+                                       endpoint.model.full_name()),
+            }});
+        }
+        Serve::None => {}
+    }
+    doc["resources"] = Value::Object(resources);
+    let yaml = serde_norway::to_string(&doc)
+        .map_err(|e| Failure::Config(format!("databricks.yml: {e}")))?;
+    files.push((
+        "databricks.yml".to_string(),
+        format!("# Written by `sdp-agent deploy --bundle`; rewrite it with that command rather than edit.\n{yaml}"),
+    ));
+    Ok(files)
+}
+
+/// The model-serving steps before the first deploy: the pyfunc model, registered as a version.
+fn model_steps(args: &DeployArgs, found: &[binaries::Binary]) -> Vec<Value> {
+    let mut package = vec![json!("sdp-agent"), json!("package-model"), json!(MODEL_DIR)];
+    if let Some(dist) = found.first().and_then(|b| b.path.parent()) {
+        let dist = std::path::absolute(dist).unwrap_or_else(|_| dist.to_path_buf());
+        package.extend([json!("--dist"), json!(dist.display().to_string())]);
+    }
+    let register = format!(
+        "import mlflow, os; mlflow.set_registry_uri('databricks-uc'); \
+         print(mlflow.register_model('file://' + os.path.abspath('{MODEL_DIR}'), '{}').version)",
+        args.model_name().full_name()
+    );
+    vec![Value::Array(package), json!(["python3", "-c", register])]
+}
+
+/// What an earlier bundle of ours wrote into DIR (nothing when DIR is new or empty); a
+/// non-empty DIR that is not one is refused.
+fn previous_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
+    let refuse = |why: String| Failure::invalid_field("--bundle", why);
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    let mut entries = std::fs::read_dir(dir)
+        .map_err(|e| refuse(format!("{}: not a readable directory: {e}", dir.display())))?;
+    if entries.next().is_none() {
+        return Ok(Vec::new());
+    }
+    let marker = std::fs::read_to_string(dir.join(MARKER)).map_err(|_| {
+        refuse(format!(
+            "{} is not empty and not a bundle written by `sdp-agent deploy --bundle` (no {MARKER}): choose a new or empty directory",
+            dir.display()
+        ))
+    })?;
+    let listed: Value = serde_json::from_str(&marker)
+        .map_err(|e| refuse(format!("{}: unreadable: {e}", dir.join(MARKER).display())))?;
+    // Only plain relative names, so a rewrite can never remove anything outside DIR.
+    Ok(listed["files"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(PathBuf::from)
+        .filter(|p| {
+            p.components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        })
+        .collect())
+}
