@@ -14,6 +14,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 const JOB_REF: &str = "${resources.jobs.sdp_agent.id}";
+/// The flags of the model-serving bundle and of the deploy it is compared with.
+const SERVING: &[&str] = &[
+    "--serve",
+    "model-serving",
+    "--existing-cluster-id",
+    "0123-abc",
+];
 
 fn bundle(emu: &sdp_emulator::Emulator, dist: &Path, dir: &Path, extra: &[&str]) -> Outcome {
     let mut cmd = agent_command(emu);
@@ -149,19 +156,7 @@ fn a_model_serving_bundle_declares_the_endpoint_deploy_creates() {
     emu.put_secret("sdp-agent", "client-secret", "endpoint-secret");
     let dist = dist();
     let dir = TempDir::new("bundle-serving");
-    let out = bundle(
-        &emu,
-        &dist.0,
-        &dir.0,
-        &[
-            "--serve",
-            "model-serving",
-            "--existing-cluster-id",
-            "0123-abc",
-        ],
-    )
-    .assert_ok()
-    .clone();
+    let out = bundle(&emu, &dist.0, &dir.0, SERVING).assert_ok().clone();
     assert!(emu.requests().is_empty(), "{:?}", emu.requests());
     let doc = databricks_yml(&dir.0);
     let resources = &doc["resources"];
@@ -189,18 +184,7 @@ fn a_model_serving_bundle_declares_the_endpoint_deploy_creates() {
         json!({"call": "POST /api/2.2/jobs/create", "body": job}),
     ]);
 
-    let deployed = deploy(
-        &emu,
-        &dist.0,
-        &[
-            "--serve",
-            "model-serving",
-            "--existing-cluster-id",
-            "0123-abc",
-        ],
-    )
-    .assert_ok()
-    .clone();
+    let deployed = deploy(&emu, &dist.0, SERVING).assert_ok().clone();
     assert_eq!(
         resolve(endpoint, &deployed, &emu),
         sent(&emu, "POST /api/2.0/serving-endpoints")

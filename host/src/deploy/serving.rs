@@ -13,7 +13,9 @@
 use super::package::ModelFile;
 use super::rest::{Rest, Retry};
 use super::wait::{self, Step};
-use crate::config::{CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV, TOKEN_ENV};
+use crate::env::{
+    CLAUDE_ENDPOINT_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, HOST_ENV, JOB_ID_ENV, TOKEN_ENV,
+};
 use crate::output::Failure;
 use http::Method;
 use serde_json::{Map, Value, json};
@@ -142,11 +144,8 @@ pub fn credential_refs(scope: &str, keys: &[&str]) -> Result<Map<String, Value>,
     let reference = |key: &str| json!(format!("{{{{secrets/{scope}/{key}}}}}"));
     let mut vars = Map::new();
     if keys.contains(&CLIENT_ID_KEY) && keys.contains(&CLIENT_SECRET_KEY) {
-        vars.insert("DATABRICKS_CLIENT_ID".into(), reference(CLIENT_ID_KEY));
-        vars.insert(
-            "DATABRICKS_CLIENT_SECRET".into(),
-            reference(CLIENT_SECRET_KEY),
-        );
+        vars.insert(CLIENT_ID_ENV.into(), reference(CLIENT_ID_KEY));
+        vars.insert(CLIENT_SECRET_ENV.into(), reference(CLIENT_SECRET_KEY));
     } else if keys.contains(&TOKEN_KEY) {
         vars.insert(TOKEN_ENV.into(), reference(TOKEN_KEY));
     } else {

@@ -1,7 +1,7 @@
 //! The files `deploy` imports into the workspace folder: the job's launcher with the settings
 //! it reads next to itself, and the app's sources (`app/app.yaml`, its start script).
 
-use crate::config::{CLAUDE_ENDPOINT_ENV, JOB_ID_ENV};
+use crate::env::{CLAUDE_ENDPOINT_ENV, JOB_ID_ENV};
 use serde_json::{Value, json};
 
 /// The job's entry point (`host/launcher/sdp_agent_launcher.py`).
