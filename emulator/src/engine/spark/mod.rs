@@ -177,6 +177,13 @@ impl SparkEngine {
         let path = std::env::var_os("PATH").unwrap_or_default();
         let mut paths = vec![bin.clone()];
         paths.extend(std::env::split_paths(&path));
+        // Spark's JVMs (the driver and its local Connect server) put scratch files in
+        // java.io.tmpdir, Hive a `<session>_resources` folder per session: a folder of this
+        // run's, removed after it, rather than /tmp.
+        let scratch = dir.join("jvm-tmp");
+        let _ = std::fs::create_dir_all(&scratch);
+        let mut java_options = std::env::var("JAVA_TOOL_OPTIONS").unwrap_or_default();
+        java_options.push_str(&format!(" -Djava.io.tmpdir={}", scratch.display()));
         let output = tokio::process::Command::new(bin.join("spark-class"))
             .arg("org.apache.spark.deploy.SparkPipelines")
             .arg(self.work_dir.join("driver.py"))
@@ -193,12 +200,14 @@ impl SparkEngine {
             .env("PATH", std::env::join_paths(paths).unwrap_or(path))
             .env("PYSPARK_PYTHON", bin.join("python"))
             .env("SPARK_LOCAL_IP", "127.0.0.1")
+            .env("JAVA_TOOL_OPTIONS", java_options.trim_start())
             .env_remove("SPARK_REMOTE")
             .env_remove("SPARK_LOCAL_CONNECT_REUSE")
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output()
             .await;
+        let _ = std::fs::remove_dir_all(&scratch);
         let output = match output {
             Ok(output) => output,
             Err(e) => {
