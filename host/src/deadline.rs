@@ -5,6 +5,9 @@ use crate::agent::Export;
 use serde::Deserialize;
 use std::time::Duration;
 
+/// `--timeout`'s default: how long the work of one call may take; also the deployed job's
+/// `timeout` parameter default.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 900;
 /// The component's default `wait_timeout_seconds` (guest `payload.rs`).
 const DEFAULT_WAIT_SECS: u64 = 3600;
 /// The largest `wait_timeout_seconds` the component accepts.
@@ -74,7 +77,7 @@ fn wait_budget(payload: &str) -> Duration {
 mod tests {
     use super::*;
 
-    const WORK: Duration = Duration::from_secs(900);
+    const WORK: Duration = Duration::from_secs(DEFAULT_TIMEOUT_SECS);
 
     fn total(export: Export, payload: &str) -> u64 {
         Deadline::for_call(export, WORK, payload).total().as_secs()

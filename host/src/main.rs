@@ -84,7 +84,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             print_outcome(&outcome)
         }
         Command::Serve(args) => serve::run(&cli, args).await,
-        Command::Deploy(args) => deploy::run(&cli, args).await,
+        Command::Deploy(args) => deploy::run(cli.profile.as_deref(), args).await,
         Command::PackageModel(args) => deploy::package_model(args),
         Command::Demo {
             question,

@@ -6,6 +6,7 @@ pub use payload::{job_argument, predict_payload, run_payload, with_dry_run};
 
 use crate::agent::AgentOptions;
 use crate::client::HttpClient;
+use crate::deadline::DEFAULT_TIMEOUT_SECS;
 use crate::egress::AllowedHost;
 use crate::env::CLAUDE_ENDPOINT_ENV;
 use crate::limits::Limits;
@@ -14,9 +15,6 @@ use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// `--timeout`'s default, also the deployed job's `timeout` parameter default.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 900;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -4,7 +4,7 @@
 //! every deploy.
 
 use super::rest::{Rest, Retry};
-use crate::cli::DEFAULT_TIMEOUT_SECS;
+use crate::deadline::DEFAULT_TIMEOUT_SECS;
 use crate::output::Failure;
 use http::Method;
 use serde_json::{Value, json};

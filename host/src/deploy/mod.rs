@@ -22,7 +22,6 @@ pub use args::DeployArgs;
 pub use package::PackageArgs;
 
 use crate::auth::Authenticator;
-use crate::cli::Cli;
 use crate::client::HttpClient;
 use crate::config::Workspace;
 use crate::output::Failure;
@@ -36,10 +35,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub async fn run(cli: &Cli, args: &DeployArgs) -> ExitCode {
+/// `sdp-agent [--profile P] deploy ...`: the profile is the one global flag deploy reads.
+pub async fn run(profile: Option<&str>, args: &DeployArgs) -> ExitCode {
     match &args.bundle {
         Some(dir) => print(bundle::write(args, dir)),
-        None => print(deploy(cli, args).await),
+        None => print(deploy(profile, args).await),
     }
 }
 
@@ -62,9 +62,9 @@ fn print(outcome: Result<Value, Failure>) -> ExitCode {
     }
 }
 
-async fn deploy(cli: &Cli, args: &DeployArgs) -> Result<Value, Failure> {
+async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failure> {
     // Every local check before the first request.
-    let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(Failure::Config)?;
+    let workspace = Workspace::from_env(profile).map_err(Failure::Config)?;
     args::check_name(&args.name, args.serve)?;
     let found = binaries::find(args.dist.as_deref())?;
     let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
