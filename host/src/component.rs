@@ -1,6 +1,6 @@
 //! The engine and the pre-instantiated component: built once, used for every call.
 
-use crate::cache::{cache_dir, cache_file_name, write_atomic};
+use crate::compile_cache::{cache_dir, cache_file_name, write_atomic};
 use crate::epoch::EpochTicker;
 use crate::state::AgentState;
 use anyhow::Context as _;

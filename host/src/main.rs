@@ -6,9 +6,9 @@
 
 mod agent;
 mod auth;
-mod cache;
 mod cli;
 mod client;
+mod compile_cache;
 mod component;
 mod config;
 mod deadline;
