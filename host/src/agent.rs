@@ -10,7 +10,7 @@ use crate::epoch;
 use crate::limits::{self, Breach, HasLimiter, Limits};
 use crate::live::LiveStderr;
 use crate::output::{Failure, Success};
-use crate::state::AgentState;
+use crate::store::AgentState;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};

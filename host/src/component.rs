@@ -2,7 +2,7 @@
 
 use crate::compile_cache::{cache_dir, cache_file_name, write_atomic};
 use crate::epoch::EpochTicker;
-use crate::state::AgentState;
+use crate::store::AgentState;
 use anyhow::Context as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -21,7 +21,7 @@ mod limits;
 mod live;
 mod output;
 mod serve;
-mod state;
+mod store;
 
 use agent::{Agent, Export};
 use clap::Parser;

@@ -4,7 +4,7 @@
 use super::reply::{self, Reply};
 use crate::epoch;
 use crate::limits::{Breach, HasLimiter};
-use crate::state::AgentState;
+use crate::store::AgentState;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
