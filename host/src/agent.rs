@@ -3,7 +3,6 @@
 use crate::auth::Authenticator;
 use crate::client::HttpClient;
 use crate::component::Runtime;
-use crate::config::Workspace;
 use crate::deadline::Deadline;
 use crate::egress::{AllowedHost, Egress, EgressObserver, EgressPolicy};
 use crate::epoch;
@@ -11,6 +10,7 @@ use crate::limits::{self, Breach, HasLimiter, Limits};
 use crate::live::LiveStderr;
 use crate::output::{Failure, Success};
 use crate::store::AgentState;
+use crate::workspace::Workspace;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};

@@ -10,7 +10,6 @@ mod cli;
 mod client;
 mod compile_cache;
 mod component;
-mod config;
 mod deadline;
 mod demo;
 mod deploy;
@@ -22,15 +21,16 @@ mod live;
 mod output;
 mod serve;
 mod store;
+mod workspace;
 
 use agent::{Agent, Export};
 use clap::Parser;
 use cli::{Cli, Command};
 use component::{Allocation, Runtime};
-use config::Workspace;
 use output::{Failure, Success};
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use workspace::Workspace;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -23,8 +23,8 @@ pub use package::PackageArgs;
 
 use crate::auth::Authenticator;
 use crate::client::HttpClient;
-use crate::config::Workspace;
 use crate::output::Failure;
+use crate::workspace::Workspace;
 use args::Serve;
 use base64::Engine as _;
 use bytes::Bytes;

@@ -18,7 +18,7 @@ mod shutdown;
 use crate::agent::Agent;
 use crate::cli::{CallerPolicy, Cli, ServeArgs};
 use crate::component::{Allocation, Runtime, to_anyhow};
-use crate::config::Workspace;
+use crate::workspace::Workspace;
 use admission::Admission;
 use anyhow::Context as _;
 use callers::Gate;

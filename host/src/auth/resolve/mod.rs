@@ -54,7 +54,7 @@ struct Setting {
 /// What to connect to and how to authenticate.
 #[derive(Debug)]
 pub struct Resolved {
-    /// As configured (normalised by `config::Workspace`).
+    /// As configured (normalised by `workspace::Workspace`).
     pub host: String,
     pub host_source: Source,
     pub credentials: Credentials,
