@@ -8,7 +8,7 @@ use crate::egress::{AllowedHost, Egress, EgressObserver, EgressPolicy};
 use crate::epoch;
 use crate::limits::{self, Breach, HasLimiter, Limits};
 use crate::live::LiveStderr;
-use crate::output::{Failure, Success};
+use crate::outcome::{Failure, Success};
 use crate::store::AgentState;
 use crate::workspace::Workspace;
 use std::sync::Arc;

@@ -18,7 +18,7 @@ mod env;
 mod epoch;
 mod limits;
 mod live;
-mod output;
+mod outcome;
 mod serve;
 mod store;
 mod workspace;
@@ -27,7 +27,7 @@ use agent::{Agent, Export};
 use clap::Parser;
 use cli::{Cli, Command};
 use component::{Allocation, Runtime};
-use output::{Failure, Success};
+use outcome::{Failure, Success};
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use workspace::Workspace;
@@ -120,7 +120,7 @@ async fn call_once(
 }
 
 fn print_outcome(outcome: &Result<Success, Failure>) -> ExitCode {
-    println!("{}", output::render(outcome));
+    println!("{}", outcome::render(outcome));
     match outcome {
         Ok(s) if s.succeeded() => ExitCode::SUCCESS,
         _ => ExitCode::FAILURE,

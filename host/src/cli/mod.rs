@@ -10,7 +10,7 @@ use crate::deadline::DEFAULT_TIMEOUT_SECS;
 use crate::egress::AllowedHost;
 use crate::env::CLAUDE_ENDPOINT_ENV;
 use crate::limits::Limits;
-use crate::output::Failure;
+use crate::outcome::Failure;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;

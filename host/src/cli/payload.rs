@@ -1,7 +1,7 @@
 //! Payload arguments to JSON text: literal, `@FILE`, stdin, or the job's base64 `argv[1]`.
 
 use super::RunArgs;
-use crate::output::Failure;
+use crate::outcome::Failure;
 use base64::Engine as _;
 use base64::alphabet;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
@@ -102,7 +102,7 @@ fn utf8(field: &str, bytes: Vec<u8>) -> Result<String, Failure> {
 mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
-    use crate::output::FieldProblem;
+    use crate::outcome::FieldProblem;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
     use clap::CommandFactory;
     use clap::Parser;

@@ -10,7 +10,7 @@ use crate::agent::{Agent, Export};
 use crate::cli::{Cli, job_argument};
 use crate::component::{Allocation, Runtime};
 use crate::deadline::Deadline;
-use crate::output::{Failure, Success, render};
+use crate::outcome::{Failure, Success, render};
 use crate::workspace::Workspace;
 use report::{chains, source_files, tables, update_lines};
 use sdp_emulator::{

@@ -4,7 +4,7 @@
 
 use super::rest::{Rest, Retry};
 use super::wait::{self, Step};
-use crate::output::Failure;
+use crate::outcome::Failure;
 use http::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 
 use super::job::Compute;
 use super::serving::ModelName;
-use crate::output::Failure;
+use crate::outcome::Failure;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 use std::path::PathBuf;

@@ -3,7 +3,7 @@
 //! running binary itself for its own CPU when nothing else covers it (Linux only: it is what
 //! runs on the workspace's machines).
 
-use crate::output::Failure;
+use crate::outcome::Failure;
 use std::path::{Path, PathBuf};
 
 /// CPU names as `platform.machine()` reports them on Databricks, with their ELF `e_machine`.

@@ -15,7 +15,7 @@
 use super::args::{self, DeployArgs, Serve};
 use super::serving::{CLIENT_ID_KEY, CLIENT_SECRET_KEY};
 use super::{app, binaries, job, rest, serving, sources};
-use crate::output::Failure;
+use crate::outcome::Failure;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 

@@ -5,7 +5,7 @@
 
 use super::rest::{Rest, Retry};
 use crate::deadline::DEFAULT_TIMEOUT_SECS;
-use crate::output::Failure;
+use crate::outcome::Failure;
 use http::Method;
 use serde_json::{Value, json};
 

@@ -23,7 +23,7 @@ pub use package::PackageArgs;
 
 use crate::auth::Authenticator;
 use crate::client::HttpClient;
-use crate::output::Failure;
+use crate::outcome::Failure;
 use crate::workspace::Workspace;
 use args::Serve;
 use base64::Engine as _;

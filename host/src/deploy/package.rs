@@ -8,7 +8,7 @@
 //! written by hand.
 
 use super::binaries::{self, Binary};
-use crate::output::Failure;
+use crate::outcome::Failure;
 use bytes::Bytes;
 use clap::Args;
 use serde_json::{Value, json};

@@ -6,7 +6,7 @@
 //! binaries (tens of MB), which the guest path buffers and caps.
 
 use crate::auth::Authenticator;
-use crate::output::Failure;
+use crate::outcome::Failure;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{Method, Request, StatusCode};

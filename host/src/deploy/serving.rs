@@ -16,7 +16,7 @@ use super::wait::{self, Step};
 use crate::env::{
     CLAUDE_ENDPOINT_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, HOST_ENV, JOB_ID_ENV, TOKEN_ENV,
 };
-use crate::output::Failure;
+use crate::outcome::Failure;
 use http::Method;
 use serde_json::{Map, Value, json};
 use std::time::{Duration, Instant};

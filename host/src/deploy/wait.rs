@@ -3,7 +3,7 @@
 //! by `--wait-timeout`.
 
 use super::rest::{Rest, Retry};
-use crate::output::Failure;
+use crate::outcome::Failure;
 use http::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
