@@ -4,7 +4,7 @@ use crate::auth::Authenticator;
 use crate::client::HttpClient;
 use crate::component::Runtime;
 use crate::deadline::Deadline;
-use crate::egress::{AllowedHost, Egress, EgressObserver, EgressPolicy};
+use crate::egress::{AllowedHost, EgressHooks, EgressObserver, EgressPolicy};
 use crate::epoch;
 use crate::limits::{self, Breach, HasLimiter, Limits};
 use crate::live::LiveStderr;
@@ -97,7 +97,7 @@ impl Agent {
     /// The data of a fresh store: this workspace, its egress policy, the shared client, and
     /// the user name of whoever asked (when `serve` checked it).
     pub fn new_state(&self, caller: Option<&str>, live: Option<LiveStderr>) -> AgentState {
-        let hooks = Egress::new(self.policy.clone(), self.client.clone())
+        let hooks = EgressHooks::new(self.policy.clone(), self.client.clone())
             .observed_by(self.observer.clone());
         AgentState::new(
             &self.workspace_url,

@@ -1,6 +1,6 @@
 //! The data of one `Store`: one per call, so nothing leaks between calls.
 
-use crate::egress::Egress;
+use crate::egress::EgressHooks;
 use crate::env::{CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV};
 use crate::limits::{HasLimiter, Limiter};
 use crate::live::LiveStderr;
@@ -12,7 +12,7 @@ pub struct AgentState {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
-    hooks: Egress,
+    hooks: EgressHooks,
     /// Replaced by `limits::apply` with the call's own limits.
     limiter: Limiter,
 }
@@ -25,7 +25,7 @@ impl AgentState {
         claude_endpoint: Option<&str>,
         caller: Option<&str>,
         job_id: Option<u64>,
-        hooks: Egress,
+        hooks: EgressHooks,
         live: Option<LiveStderr>,
     ) -> Self {
         let mut wasi = WasiCtx::builder();
@@ -61,7 +61,7 @@ impl AgentState {
 
 impl AgentState {
     /// The store's egress hooks (e.g. to ask why a request got no credentials).
-    pub fn egress(&self) -> &Egress {
+    pub fn egress(&self) -> &EgressHooks {
         &self.hooks
     }
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use wasmtime_wasi_http::{Error, ForbiddenHeaderFilter, RequestOptions, WasiBody, WasiHttpHooks};
 
 /// Per-store hooks: cheap to create, everything heavy is shared.
-pub struct Egress {
+pub struct EgressHooks {
     policy: Arc<EgressPolicy>,
     client: HttpClient,
     /// The first credentials failure of this store's requests: the guest only sees an
@@ -19,7 +19,7 @@ pub struct Egress {
     calls: Option<CallLog>,
 }
 
-impl Egress {
+impl EgressHooks {
     pub fn new(policy: Arc<EgressPolicy>, client: HttpClient) -> Self {
         Self {
             policy,
@@ -46,7 +46,7 @@ impl Egress {
 
 type SendFuture = Box<dyn Future<Output = Result<Sent, Error>> + Send>;
 
-impl WasiHttpHooks for Egress {
+impl WasiHttpHooks for EgressHooks {
     // `is_forbidden_header` defaults to calling this, and the header checks that run off the
     // store use it directly, so overriding this one covers both paths.
     fn forbidden_header_filter(&mut self) -> ForbiddenHeaderFilter {
@@ -150,7 +150,7 @@ mod tests {
         // The recording server answers the token request with `{}`: no access_token.
         let auth = Arc::new(Authenticator::new(&credentials, &url, &client));
         let policy = EgressPolicy::new(Origin::from_url(&url).unwrap(), auth, vec![]);
-        let mut hooks = Egress::new(Arc::new(policy), client);
+        let mut hooks = EgressHooks::new(Arc::new(policy), client);
         assert!(hooks.credentials_failure().is_none());
         let err = send(&mut hooks, &format!("{url}/api/2.0/pipelines"))
             .await
@@ -209,7 +209,7 @@ mod tests {
         (addr, seen, accepted)
     }
 
-    async fn send(hooks: &mut Egress, url: &str) -> Result<http::Response<WasiBody>, Error> {
+    async fn send(hooks: &mut EgressHooks, url: &str) -> Result<http::Response<WasiBody>, Error> {
         let fut = hooks.send_request(request(url), None, Box::new(async { Ok(()) }));
         std::pin::Pin::from(fut).await.map(|(resp, _io)| resp)
     }
@@ -223,7 +223,7 @@ mod tests {
             pat("dapi-host-only"),
             vec![],
         );
-        let mut hooks = Egress::new(Arc::new(policy), HttpClient::new().unwrap());
+        let mut hooks = EgressHooks::new(Arc::new(policy), HttpClient::new().unwrap());
 
         for _ in 0..2 {
             let resp = send(&mut hooks, &format!("http://{workspace}/api/2.0/pipelines"))
@@ -283,7 +283,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_denied_request_is_refused_only_after_its_body_is_taken() {
-        let mut hooks = Egress::new(Arc::new(policy(&[])), HttpClient::new().unwrap());
+        let mut hooks = EgressHooks::new(Arc::new(policy(&[])), HttpClient::new().unwrap());
         let read = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let request = http::Request::builder()
             .method("POST")

@@ -1,6 +1,6 @@
 //! The guest's only way out: our `WasiHttpHooks`.
 //!
-//! Every outgoing request of the component passes through [`Egress::send_request`], which
+//! Every outgoing request of the component passes through [`EgressHooks::send_request`], which
 //! enforces the allow-list (workspace origin plus `--allow-host`), attaches the workspace's
 //! `Authorization` from the `Authenticator` (the guest cannot set it itself) and sends through
 //! the shared pooled client.
@@ -13,7 +13,7 @@ mod observe;
 mod origin;
 mod policy;
 
-pub use hooks::Egress;
+pub use hooks::EgressHooks;
 pub use observe::{EgressObserver, Outgoing};
 pub use origin::{AllowedHost, Origin, default_port};
 pub use policy::EgressPolicy;

@@ -185,7 +185,7 @@ mod tests {
     use super::*;
     use crate::client::HttpClient;
     use crate::component::{EMBEDDED_COMPONENT, linker, load_component, new_pooling_engine};
-    use crate::egress::{Egress, EgressPolicy, Origin};
+    use crate::egress::{EgressHooks, EgressPolicy, Origin};
     use crate::epoch::EpochTicker;
     use crate::limits::{self, Limits};
     use crate::serve::pool;
@@ -228,7 +228,7 @@ mod tests {
                 None,
                 caller,
                 None,
-                Egress::new(policy.clone(), client.clone()),
+                EgressHooks::new(policy.clone(), client.clone()),
                 None,
             );
             let mut store = Store::new(&engine, state);
