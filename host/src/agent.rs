@@ -2,7 +2,7 @@
 
 use crate::auth::Authenticator;
 use crate::client::HttpClient;
-use crate::component::Runtime;
+use crate::component::{Export, Runtime};
 use crate::deadline::Deadline;
 use crate::egress::{AllowedHost, EgressHooks, EgressObserver, EgressPolicy};
 use crate::epoch;
@@ -14,22 +14,6 @@ use crate::workspace::Workspace;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use wasmtime::{Store, Trap};
-
-/// Which export to call.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Export {
-    Predict,
-    Run,
-}
-
-impl Export {
-    fn name(self) -> &'static str {
-        match self {
-            Export::Predict => "predict",
-            Export::Run => "run",
-        }
-    }
-}
 
 /// Per-agent settings besides the workspace.
 #[derive(Clone, Debug)]

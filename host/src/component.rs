@@ -24,6 +24,22 @@ pub mod bindings {
 pub use bindings::EntryPointsPre;
 pub use bindings::sdp::agent::types::{AgentError, PipelineResult, PlannedCall, SubmittedRun};
 
+/// Which of the component's `entry-points` exports to call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    Predict,
+    Run,
+}
+
+impl Export {
+    pub fn name(self) -> &'static str {
+        match self {
+            Export::Predict => "predict",
+            Export::Run => "run",
+        }
+    }
+}
+
 /// The component built with this binary (see build.rs).
 pub static EMBEDDED_COMPONENT: &[u8] = include_bytes!(env!("SDP_AGENT_GUEST_WASM"));
 

@@ -1,7 +1,7 @@
 //! How long one component call may take: `--timeout` for the work, plus, for `run` of a
 //! payload that asks to wait for its pipeline update, the time it allows for that wait.
 
-use crate::agent::Export;
+use crate::component::Export;
 use serde::Deserialize;
 use std::time::Duration;
 

@@ -23,10 +23,10 @@ mod serve;
 mod store;
 mod workspace;
 
-use agent::{Agent, Export};
+use agent::Agent;
 use clap::Parser;
 use cli::{Cli, Command};
-use component::{Allocation, Runtime};
+use component::{Allocation, Export, Runtime};
 use outcome::{Failure, Success};
 use std::io::IsTerminal;
 use std::process::ExitCode;

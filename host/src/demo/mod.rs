@@ -6,9 +6,9 @@
 
 mod report;
 
-use crate::agent::{Agent, Export};
+use crate::agent::Agent;
 use crate::cli::{Cli, job_argument};
-use crate::component::{Allocation, Runtime};
+use crate::component::{Allocation, Export, Runtime};
 use crate::deadline::Deadline;
 use crate::outcome::{Failure, Success, render};
 use crate::workspace::Workspace;
