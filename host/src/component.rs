@@ -210,3 +210,40 @@ pub fn load_component(engine: &Engine, wasm: &[u8]) -> anyhow::Result<Component>
 pub fn to_anyhow(e: wasmtime::Error) -> anyhow::Error {
     anyhow::Error::from_boxed(e.into_boxed_dyn_error())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::epoch::arm;
+    use std::time::{Duration, Instant};
+    use wasmtime::{Instance, Module, Store, Trap};
+
+    /// `(module (func (export "spin") (loop (br 0))))`, hand-assembled (no WAT parser here).
+    const SPIN: &[u8] = &[
+        0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+        0x01, 0x04, 0x01, 0x60, 0x00, 0x00, // type: () -> ()
+        0x03, 0x02, 0x01, 0x00, // func 0 has type 0
+        0x07, 0x08, 0x01, 0x04, b's', b'p', b'i', b'n', 0x00, 0x00, // export "spin"
+        0x0a, 0x09, 0x01, 0x07, 0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b, // loop { br 0 }
+    ];
+
+    /// The engine `new_engine` builds, with `epoch`'s ticker, traps a busy guest at its deadline.
+    #[tokio::test]
+    async fn busy_guest_is_interrupted_at_the_deadline() {
+        let engine = new_engine().unwrap();
+        let _ticker = EpochTicker::start(&engine);
+        let module = Module::new(&engine, SPIN).unwrap();
+        let mut store = Store::new(&engine, ());
+        let started = Instant::now();
+        arm(&mut store, started + Duration::from_millis(300));
+        let instance = Instance::new_async(&mut store, &module, &[]).await.unwrap();
+        let spin = instance
+            .get_typed_func::<(), ()>(&mut store, "spin")
+            .unwrap();
+        let err = spin.call_async(&mut store, ()).await.unwrap_err();
+        assert_eq!(err.downcast_ref::<Trap>(), Some(&Trap::Interrupt));
+        let elapsed = started.elapsed();
+        assert!(elapsed >= Duration::from_millis(300), "{elapsed:?}");
+        assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    }
+}
