@@ -3,7 +3,7 @@
 
 use super::staging;
 use crate::databricks::plan::PlannedCall;
-use crate::databricks::{Workspace, jobs, run_now};
+use crate::databricks::{WorkspaceClient, jobs, run_now};
 use crate::error::Result;
 use crate::payload::{Compute, Payload, Side};
 use serde_json::{Map, Value, json};
@@ -28,7 +28,7 @@ pub async fn predict(text: &str) -> Result<SubmittedRun> {
 
 /// Submits the run for a payload already validated for the predict side.
 pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
-    let ws = Workspace::from_env()?.dry_run(payload.dry_run);
+    let ws = WorkspaceClient::from_env()?.dry_run(payload.dry_run);
     // One token per predict call, reused by every retry of the submit inside it.
     let token = payload
         .idempotency_token

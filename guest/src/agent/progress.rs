@@ -2,7 +2,7 @@
 //! time since the run began. The host passes the guest's stderr through, so a terminal, a
 //! job's log on Databricks and a test read the same timeline.
 
-use crate::databricks::{Workspace, updates};
+use crate::databricks::{WorkspaceClient, updates};
 use crate::error::{Error, Result};
 use std::fmt::Display;
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ impl Progress {
     /// each state it is seen in is one line (`what` names the update, e.g. `validation update`).
     pub async fn wait_for(
         &self,
-        ws: &Workspace,
+        ws: &WorkspaceClient,
         id: &str,
         update_id: &str,
         what: &str,

@@ -11,7 +11,7 @@ use crate::databricks::events::{self, Dataset};
 use crate::databricks::pipelines::{self, Existing};
 use crate::databricks::plan::PlannedCall;
 use crate::databricks::updates::{self, Kind, Started};
-use crate::databricks::{Workspace, unity_catalog};
+use crate::databricks::{WorkspaceClient, unity_catalog};
 use crate::error::{Error, Result};
 use crate::payload::{Payload, Side};
 use crate::planner::{self, Conversation};
@@ -34,7 +34,7 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
     let progress = Progress::start();
     let text = super::staging::resolve(text).await?;
     let payload = Payload::parse(&text, Side::Run)?;
-    let ws = Workspace::from_env()?.dry_run(payload.dry_run);
+    let ws = WorkspaceClient::from_env()?.dry_run(payload.dry_run);
     let (cfg, model_sources, mut conversation) = resolve_config(&ws, &payload).await?;
 
     // Whose pipeline it is decides what may be written: settle it before writing anything.
@@ -176,7 +176,7 @@ fn edit_summary(cfg: &PipelineConfig, existing: &Existing, changed: &[&str]) -> 
 /// The complete config (payload values win over the model's), the sources the model wrote, and
 /// the conversation with it when it was asked.
 async fn resolve_config<'a>(
-    ws: &'a Workspace,
+    ws: &'a WorkspaceClient,
     payload: &Payload,
 ) -> Result<(
     PipelineConfig,
@@ -231,7 +231,7 @@ async fn resolve_config<'a>(
 /// name that the earlier attempt did not in fact create it (a create carries no idempotency
 /// token, so a blind retry could make two).
 async fn create_once(
-    ws: &Workspace,
+    ws: &WorkspaceClient,
     cfg: &PipelineConfig,
     notebooks: &BTreeSet<String>,
 ) -> Result<String> {

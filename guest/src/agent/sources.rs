@@ -2,7 +2,7 @@
 //! existing ones to keep. Everything is checked before anything is written.
 
 use crate::config::PipelineConfig;
-use crate::databricks::Workspace;
+use crate::databricks::WorkspaceClient;
 use crate::databricks::pipelines::Existing;
 use crate::databricks::workspace::{self, Object};
 use crate::error::{Error, FieldError, Result};
@@ -33,7 +33,7 @@ impl Written {
 /// itself earlier (its tagged pipeline's folder); any other existing file or notebook is kept,
 /// and the message says so.
 pub async fn write(
-    ws: &Workspace,
+    ws: &WorkspaceClient,
     cfg: &PipelineConfig,
     given: &BTreeMap<String, String>,
     generated: &BTreeMap<String, String>,

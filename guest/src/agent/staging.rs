@@ -2,7 +2,7 @@
 //! not fit is written to a workspace file first and the task gets `@<path>` instead; `run`
 //! reads the file back through the Workspace API (so it works on any compute and any host).
 
-use crate::databricks::{Workspace, workspace};
+use crate::databricks::{WorkspaceClient, workspace};
 use crate::error::{Error, FieldError, Result};
 use crate::payload::Payload;
 use base64::Engine;
@@ -55,7 +55,7 @@ impl Passed {
 
 /// The payload as a job parameter carries it: inline when its base64 fits, else staged in a
 /// workspace file first.
-pub async fn pass(ws: &Workspace, payload: &Payload, token: &str) -> Result<Passed> {
+pub async fn pass(ws: &WorkspaceClient, payload: &Payload, token: &str) -> Result<Passed> {
     let encoded = encode(payload);
     if encoded.len() <= MAX_INLINE_BYTES {
         return Ok(Passed::Inline(encoded));
@@ -143,7 +143,7 @@ pub async fn resolve(argument: &str) -> Result<Cow<'_, str>> {
             format!("`@{path}` must name a workspace file by its absolute path"),
         )]));
     }
-    let ws = Workspace::from_env()?;
+    let ws = WorkspaceClient::from_env()?;
     let bytes = workspace::export(&ws, path).await?;
     String::from_utf8(bytes).map(Cow::Owned).map_err(|_| {
         Error::InvalidPayload(vec![FieldError::new(

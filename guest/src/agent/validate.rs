@@ -6,7 +6,7 @@
 use super::progress::Progress;
 use super::sources::Written;
 use crate::databricks::updates::{self, Kind, Started};
-use crate::databricks::{Workspace, events, workspace};
+use crate::databricks::{WorkspaceClient, events, workspace};
 use crate::error::{Error, Invalid, Result, UpdateError};
 use crate::planner::Conversation;
 
@@ -44,7 +44,7 @@ pub struct Check<'a> {
 /// Validates until the sources pass, repairing the model's files with `conversation` (None
 /// when the model wrote nothing, or was not asked).
 pub async fn validate(
-    ws: &Workspace,
+    ws: &WorkspaceClient,
     check: &Check<'_>,
     written: &Written,
     mut conversation: Option<&mut Conversation<'_>>,
@@ -121,7 +121,7 @@ pub async fn validate(
 }
 
 /// Starts a validation update; 409 is the same `update_active` as for any update.
-async fn start(ws: &Workspace, pipeline_id: &str) -> Result<String> {
+async fn start(ws: &WorkspaceClient, pipeline_id: &str) -> Result<String> {
     match updates::start(ws, pipeline_id, Kind::Validate).await? {
         Started::Update(u) => Ok(u),
         Started::AlreadyRunning => Err(Error::UpdateActive(pipeline_id.to_string())),
@@ -130,7 +130,7 @@ async fn start(ws: &Workspace, pipeline_id: &str) -> Result<String> {
 
 /// The errors of a validation that did not complete; never empty.
 async fn errors(
-    ws: &Workspace,
+    ws: &WorkspaceClient,
     check: &Check<'_>,
     update_id: &str,
     state: &str,

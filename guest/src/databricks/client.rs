@@ -26,15 +26,16 @@ const TOTAL_DEADLINE: Duration = Duration::from_secs(180);
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// The workspace: its URL, an optional token, and the HTTP client.
-pub struct Workspace {
+/// A client of one workspace: its URL, an optional token, and the HTTP client (named apart
+/// from the `workspace` files service module beside it).
+pub struct WorkspaceClient {
     base: String,
     token: Option<String>,
     /// Set in plan mode: the writes withheld so far.
     plan: Option<Plan>,
 }
 
-impl Workspace {
+impl WorkspaceClient {
     /// From the component's environment: `DATABRICKS_HOST` (required) and `DATABRICKS_TOKEN`
     /// (only when the embedding host does not add credentials itself).
     pub fn from_env() -> Result<Self> {
@@ -55,7 +56,7 @@ impl Workspace {
         } else {
             format!("https://{host}")
         };
-        Workspace {
+        WorkspaceClient {
             base,
             token,
             plan: None,

@@ -2,7 +2,7 @@
 //! `error.exceptions[].message`) and the dataset graph (`flow_definition` events). Events are
 //! read by level, paged, and kept when their `origin.update_id` is that update.
 
-use super::client::{Workspace, query};
+use super::client::{WorkspaceClient, query};
 use super::pipelines::next_page;
 use crate::error::UpdateError;
 use serde_json::Value;
@@ -15,7 +15,7 @@ const MESSAGE_CHARS: usize = 500;
 
 /// The update's events of `level`, oldest first; as many as `PAGES` pages hold. A page that
 /// cannot be read ends the reading: this is an explanation, never a reason to fail.
-async fn of_update(ws: &Workspace, id: &str, update_id: &str, level: &str) -> Vec<Value> {
+async fn of_update(ws: &WorkspaceClient, id: &str, update_id: &str, level: &str) -> Vec<Value> {
     let filter = format!("level='{level}'");
     let mut kept = Vec::new();
     let mut token: Option<String> = None;
@@ -52,7 +52,7 @@ async fn of_update(ws: &Workspace, id: &str, update_id: &str, level: &str) -> Ve
 /// its ERROR events, each with the dataset the event is about and the one of `files` it names;
 /// when no event carries an exception, the events' own messages. Empty when none can be read.
 pub async fn errors(
-    ws: &Workspace,
+    ws: &WorkspaceClient,
     id: &str,
     update_id: &str,
     files: &[String],
@@ -61,7 +61,7 @@ pub async fn errors(
 }
 
 /// The messages of `errors`, for a note on a failed update.
-pub async fn failure_reasons(ws: &Workspace, id: &str, update_id: &str) -> Vec<String> {
+pub async fn failure_reasons(ws: &WorkspaceClient, id: &str, update_id: &str) -> Vec<String> {
     errors(ws, id, update_id, &[])
         .await
         .into_iter()
@@ -118,7 +118,7 @@ pub struct Dataset {
 
 /// The datasets `update_id` defined (its `flow_definition` events), each after the datasets
 /// of the pipeline it reads. Empty when the update reported none (yet).
-pub async fn datasets(ws: &Workspace, id: &str, update_id: &str) -> Vec<Dataset> {
+pub async fn datasets(ws: &WorkspaceClient, id: &str, update_id: &str) -> Vec<Dataset> {
     graph(&of_update(ws, id, update_id, "INFO").await)
 }
 

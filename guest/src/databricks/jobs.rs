@@ -1,12 +1,12 @@
 //! Jobs API: one-time runs (`runs/submit`) and their UI link.
 
-use super::client::{Retry, Workspace, query};
+use super::client::{Retry, WorkspaceClient, query};
 use crate::error::{Error, Result, Upstream};
 use serde_json::Value;
 
 /// Submits a one-time run; `body` must carry an `idempotency_token`, which is what makes
 /// retrying this POST safe.
-pub async fn submit(ws: &Workspace, body: &Value) -> Result<i64> {
+pub async fn submit(ws: &WorkspaceClient, body: &Value) -> Result<i64> {
     debug_assert!(body.get("idempotency_token").is_some());
     let answer = ws
         .post("/api/2.2/jobs/runs/submit", body, Retry::Safe)
@@ -22,7 +22,7 @@ pub async fn submit(ws: &Workspace, body: &Value) -> Result<i64> {
 }
 
 /// The run's `run_page_url`, when the workspace gives one.
-pub async fn run_page_url(ws: &Workspace, run_id: i64) -> Result<Option<String>> {
+pub async fn run_page_url(ws: &WorkspaceClient, run_id: i64) -> Result<Option<String>> {
     let id = run_id.to_string();
     let run = ws
         .get(&format!(

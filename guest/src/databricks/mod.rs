@@ -11,4 +11,4 @@ pub mod unity_catalog;
 pub mod updates;
 pub mod workspace;
 
-pub use client::Workspace;
+pub use client::WorkspaceClient;

@@ -1,7 +1,7 @@
 //! Pipelines API (Spark Declarative Pipelines): find by exact name, read, create, edit.
 //! Updates and their events are in `updates`.
 
-use super::client::{Retry, Workspace, query};
+use super::client::{Retry, WorkspaceClient, query};
 use crate::config::PipelineConfig;
 use crate::error::{Error, Refused, Result, Upstream};
 use serde_json::{Map, Value, json};
@@ -21,7 +21,7 @@ pub fn name_filter(name: &str) -> String {
 
 /// The id of the pipeline named exactly `name`, following every page (LIKE is not equality:
 /// wildcards and case rules differ between workspaces).
-pub async fn find_by_name(ws: &Workspace, name: &str) -> Result<Option<String>> {
+pub async fn find_by_name(ws: &WorkspaceClient, name: &str) -> Result<Option<String>> {
     let filter = name_filter(name);
     let mut token: Option<String> = None;
     loop {
@@ -119,7 +119,7 @@ impl Existing {
 }
 
 /// Reads a pipeline's spec, last-modified time and creator.
-pub async fn get(ws: &Workspace, id: &str) -> Result<Existing> {
+pub async fn get(ws: &WorkspaceClient, id: &str) -> Result<Existing> {
     let request = format!("GET /api/2.0/pipelines/{id}");
     let answer = ws.get(&format!("/api/2.0/pipelines/{id}")).await?;
     let Some(Value::Object(spec)) = answer.get("spec") else {
@@ -153,7 +153,7 @@ fn libraries(cfg: &PipelineConfig, notebooks: &BTreeSet<String>) -> Value {
 
 /// Creates a serverless, triggered pipeline tagged as the agent's; returns its id.
 pub async fn create(
-    ws: &Workspace,
+    ws: &WorkspaceClient,
     cfg: &PipelineConfig,
     notebooks: &BTreeSet<String>,
 ) -> Result<String> {
@@ -184,7 +184,7 @@ const EDIT_ATTEMPTS: u32 = 3;
 /// and with `expected_last_modified`: when someone edited it in between, it is read again and
 /// the edit redone on top of their change. Returns the names of the settings that changed.
 pub async fn edit(
-    ws: &Workspace,
+    ws: &WorkspaceClient,
     existing: &Existing,
     cfg: &PipelineConfig,
     notebooks: &BTreeSet<String>,

@@ -1,7 +1,7 @@
 //! Plan mode (`"dry_run": true`): reads are sent, writes are withheld and recorded in the order
 //! they would have been sent, each answered with placeholders for the ids it would have made.
 //!
-//! Every call passes `Workspace::call`, which asks [`Plan::withhold`] first, so a write added
+//! Every call passes `WorkspaceClient::call`, which asks [`Plan::withhold`] first, so a write added
 //! anywhere in the agent is withheld without knowing about plan mode. What counts as a read is
 //! listed here and nothing else is: an unknown call is a write.
 

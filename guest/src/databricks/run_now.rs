@@ -2,7 +2,7 @@
 //! payload as its `payload` job parameter. The caller needs only CAN_MANAGE_RUN on that job,
 //! not the right to submit arbitrary code as `runs/submit` does.
 
-use super::client::{Retry, Workspace};
+use super::client::{Retry, WorkspaceClient};
 use crate::agent::staging::Passed;
 use crate::error::{Error, Result, Upstream};
 use serde_json::{Map, Value, json};
@@ -40,7 +40,7 @@ pub fn body(job_id: i64, passed: Passed, token: &str) -> Value {
 }
 
 /// Starts the run; the body's idempotency token is what makes retrying this POST safe.
-pub async fn start(ws: &Workspace, body: &Value) -> Result<i64> {
+pub async fn start(ws: &WorkspaceClient, body: &Value) -> Result<i64> {
     debug_assert!(body.get("idempotency_token").is_some());
     let answer = ws.post(PATH, body, Retry::Safe).await?;
     answer.get("run_id").and_then(Value::as_i64).ok_or_else(|| {

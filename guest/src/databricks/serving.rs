@@ -1,6 +1,6 @@
 //! Model Serving: chat with a Foundation Model endpoint (Claude) and read its answer text.
 
-use super::client::{Retry, Workspace};
+use super::client::{Retry, WorkspaceClient};
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
 use std::time::Duration;
@@ -20,14 +20,14 @@ const MAX_TOKENS_RETRY: u32 = 32000;
 /// A conversation partner behind one endpoint. It remembers what the endpoint refused, so a
 /// repair round does not pay for the same 400 again.
 pub struct Chat<'a> {
-    ws: &'a Workspace,
+    ws: &'a WorkspaceClient,
     endpoint: String,
     /// Sent until the endpoint rejects it (some models take no `temperature`).
     temperature: bool,
 }
 
 impl<'a> Chat<'a> {
-    pub fn new(ws: &'a Workspace, endpoint: &str) -> Self {
+    pub fn new(ws: &'a WorkspaceClient, endpoint: &str) -> Self {
         Chat {
             ws,
             endpoint: endpoint.to_string(),

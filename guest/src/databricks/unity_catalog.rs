@@ -1,11 +1,11 @@
 //! Unity Catalog: the workspace's default catalog, for when nobody named one.
 
-use super::client::Workspace;
+use super::client::WorkspaceClient;
 use serde_json::Value;
 
 /// `default_catalog_name` of the workspace's metastore assignment; None when it cannot be read
 /// (no metastore, no permission), since the model can still be asked without it.
-pub async fn default_catalog(ws: &Workspace) -> Option<String> {
+pub async fn default_catalog(ws: &WorkspaceClient) -> Option<String> {
     match ws
         .get("/api/2.1/unity-catalog/current-metastore-assignment")
         .await

@@ -1,7 +1,7 @@
 //! Pipeline updates: start one (adopting it when the answer was lost) and poll its state.
 //! What an update reported (its errors, its dataset graph) is read in `events`.
 
-use super::client::{Retry, Workspace, backoff, outcome_unknown};
+use super::client::{Retry, WorkspaceClient, backoff, outcome_unknown};
 use super::pipelines::malformed;
 use crate::error::{Error, Result};
 use serde_json::{Value, json};
@@ -40,7 +40,7 @@ const START_ATTEMPTS: u32 = 3;
 /// after a 5xx, a timeout or a dropped connection the pipeline's `latest_updates` tell whether
 /// it started anyway (then that update is adopted; repeating would answer 409) or not (then
 /// it is sent again).
-pub async fn start(ws: &Workspace, id: &str, kind: Kind) -> Result<Started> {
+pub async fn start(ws: &WorkspaceClient, id: &str, kind: Kind) -> Result<Started> {
     let path = format!("/api/2.0/pipelines/{id}/updates");
     let before = latest_update_ids(ws, id).await?;
     let mut attempt = 1;
@@ -72,7 +72,7 @@ pub async fn start(ws: &Workspace, id: &str, kind: Kind) -> Result<Started> {
 }
 
 /// Ids in the pipeline's `latest_updates` (its newest updates).
-async fn latest_update_ids(ws: &Workspace, id: &str) -> Result<Vec<String>> {
+async fn latest_update_ids(ws: &WorkspaceClient, id: &str) -> Result<Vec<String>> {
     let answer = ws.get(&format!("/api/2.0/pipelines/{id}")).await?;
     Ok(answer
         .get("latest_updates")
@@ -85,7 +85,7 @@ async fn latest_update_ids(ws: &Workspace, id: &str) -> Result<Vec<String>> {
 }
 
 /// The update's current state.
-pub async fn state(ws: &Workspace, id: &str, update_id: &str) -> Result<String> {
+pub async fn state(ws: &WorkspaceClient, id: &str, update_id: &str) -> Result<String> {
     let path = format!("/api/2.0/pipelines/{id}/updates/{update_id}");
     let answer = ws.get(&path).await?;
     answer

@@ -1,6 +1,6 @@
 //! Workspace files API: where pipeline source files live.
 
-use super::client::{Retry, Workspace, query};
+use super::client::{Retry, WorkspaceClient, query};
 use crate::error::{Error, Result};
 use base64::Engine;
 use serde_json::{Value, json};
@@ -15,7 +15,7 @@ pub enum Object {
 }
 
 /// What is at `path`, or None when nothing is.
-pub async fn object_at(ws: &Workspace, path: &str) -> Result<Option<Object>> {
+pub async fn object_at(ws: &WorkspaceClient, path: &str) -> Result<Option<Object>> {
     match ws
         .get(&format!(
             "/api/2.0/workspace/get-status?{}",
@@ -36,7 +36,7 @@ pub async fn object_at(ws: &Workspace, path: &str) -> Result<Option<Object>> {
 }
 
 /// Creates `dir` and its parents (fine if they exist).
-pub async fn mkdirs(ws: &Workspace, dir: &str) -> Result<()> {
+pub async fn mkdirs(ws: &WorkspaceClient, dir: &str) -> Result<()> {
     ws.post(
         "/api/2.0/workspace/mkdirs",
         &json!({ "path": dir }),
@@ -66,7 +66,7 @@ pub fn as_file_source(text: &str) -> &str {
 
 /// Writes a source file (creating its folder), replacing what is there. `AUTO` keeps a
 /// `.sql`/`.py` path a workspace FILE at exactly that path once no notebook header is left.
-pub async fn upload(ws: &Workspace, path: &str, text: &str) -> Result<()> {
+pub async fn upload(ws: &WorkspaceClient, path: &str, text: &str) -> Result<()> {
     if let Some((dir, _)) = path.rsplit_once('/')
         && !dir.is_empty()
     {
@@ -84,7 +84,7 @@ pub async fn upload(ws: &Workspace, path: &str, text: &str) -> Result<()> {
 }
 
 /// The bytes of a workspace file (`export`, `format=AUTO`: a file comes back as it is).
-pub async fn export(ws: &Workspace, path: &str) -> Result<Vec<u8>> {
+pub async fn export(ws: &WorkspaceClient, path: &str) -> Result<Vec<u8>> {
     let request = "GET /api/2.0/workspace/export";
     let answer = ws
         .get(&format!(

@@ -6,7 +6,7 @@ mod prompt;
 mod repair;
 
 use crate::config::PartialConfig;
-use crate::databricks::Workspace;
+use crate::databricks::WorkspaceClient;
 use crate::databricks::serving::{Chat, Message};
 use crate::error::{Error, Result};
 
@@ -32,7 +32,7 @@ impl Conversation<'_> {
 /// conversation so far. The model gets one chance to repair an unusable answer; after that the
 /// call fails.
 pub async fn fill_missing<'a>(
-    ws: &'a Workspace,
+    ws: &'a WorkspaceClient,
     endpoint: &str,
     question: &str,
     known: &PartialConfig,

@@ -81,7 +81,7 @@ fn route(path: &str) -> Route {
 /// that is known; the ids are not known here and are left out. Without this answer the SDK
 /// logs a warning on every client start.
 fn host_metadata() -> Value {
-    match crate::databricks::Workspace::from_env() {
+    match crate::databricks::WorkspaceClient::from_env() {
         Ok(ws) => json!({"oidc_endpoint": format!("{}/oidc", ws.base())}),
         Err(_) => json!({"oidc_endpoint": ""}),
     }
