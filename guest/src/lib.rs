@@ -13,8 +13,8 @@ mod agent;
 mod config;
 mod databricks;
 mod error;
+mod model_fill;
 mod payload;
-mod planner;
 mod scoring;
 
 #[cfg(test)]

@@ -5,8 +5,8 @@
 use crate::config::KEYS;
 use crate::databricks::pipelines::name_filter;
 use crate::error::Error;
+use crate::model_fill::{extract_object, read_answer};
 use crate::payload::{Payload, Side};
-use crate::planner::{extract_object, read_answer};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

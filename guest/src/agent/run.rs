@@ -13,8 +13,8 @@ use crate::databricks::plan::PlannedCall;
 use crate::databricks::updates::{self, Kind, Started};
 use crate::databricks::{WorkspaceClient, unity_catalog};
 use crate::error::{Error, Result};
+use crate::model_fill::{self, Conversation};
 use crate::payload::{Payload, Side};
-use crate::planner::{self, Conversation};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone)]
@@ -199,7 +199,7 @@ async fn resolve_config<'a>(
                     Some(_) => None,
                     None => unity_catalog::default_catalog(ws).await,
                 };
-                let (mut answer, talk) = planner::fill_missing(
+                let (mut answer, talk) = model_fill::fill_missing(
                     ws,
                     &endpoint,
                     question,

@@ -8,7 +8,7 @@ use super::sources::Written;
 use crate::databricks::updates::{self, Kind, Started};
 use crate::databricks::{WorkspaceClient, events, workspace};
 use crate::error::{Error, Invalid, Result, UpdateError};
-use crate::planner::Conversation;
+use crate::model_fill::Conversation;
 
 /// Repair rounds the model gets.
 pub const MAX_ROUNDS: u32 = 2;
