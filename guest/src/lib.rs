@@ -10,11 +10,11 @@
 //! HTTP handler's request and response types are the ones wstd's server helpers take.
 
 mod agent;
-mod config;
 mod databricks;
 mod error;
 mod model_fill;
 mod payload;
+mod pipeline_config;
 mod scoring;
 
 #[cfg(test)]

@@ -2,11 +2,11 @@
 //! answer. `PROPTEST_CASES=N` scales a run (CI uses the default; a long local run is noted in
 //! the README).
 
-use crate::config::KEYS;
 use crate::databricks::pipelines::name_filter;
 use crate::error::Error;
 use crate::model_fill::{extract_object, read_answer};
 use crate::payload::{Payload, Side};
+use crate::pipeline_config::KEYS;
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

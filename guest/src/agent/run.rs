@@ -5,7 +5,6 @@
 use super::progress::Progress;
 use super::sources;
 use super::validate::{self, Check};
-use crate::config::PipelineConfig;
 use crate::databricks::client::{backoff, outcome_unknown};
 use crate::databricks::events::{self, Dataset};
 use crate::databricks::pipelines::{self, Existing};
@@ -15,6 +14,7 @@ use crate::databricks::{WorkspaceClient, unity_catalog};
 use crate::error::{Error, Result};
 use crate::model_fill::{self, Conversation};
 use crate::payload::{Payload, Side};
+use crate::pipeline_config::PipelineConfig;
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone)]

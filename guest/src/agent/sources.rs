@@ -1,11 +1,11 @@
 //! The pipeline's source files: which exist (as files or notebooks), which to write, and which
 //! existing ones to keep. Everything is checked before anything is written.
 
-use crate::config::PipelineConfig;
 use crate::databricks::WorkspaceClient;
 use crate::databricks::pipelines::Existing;
 use crate::databricks::workspace::{self, Object};
 use crate::error::{Error, FieldError, Result};
+use crate::pipeline_config::PipelineConfig;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What writing the sources did.

@@ -2,8 +2,8 @@
 //! Updates and their events are in `updates`.
 
 use super::client::{Retry, WorkspaceClient, query};
-use crate::config::PipelineConfig;
 use crate::error::{Error, Refused, Result, Upstream};
+use crate::pipeline_config::PipelineConfig;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 

@@ -1,8 +1,8 @@
 //! Reading the model's answer: the first JSON object in chatty text, validated with the
 //! payload's own rules.
 
-use crate::config::PartialConfig;
 use crate::error::FieldError;
+use crate::pipeline_config::PartialConfig;
 use serde_json::{Map, Value};
 
 /// The config in the model's answer, or every problem with it.

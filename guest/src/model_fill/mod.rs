@@ -5,10 +5,10 @@ mod answer;
 mod prompt;
 mod repair;
 
-use crate::config::PartialConfig;
 use crate::databricks::WorkspaceClient;
 use crate::databricks::serving::{Chat, Message};
 use crate::error::{Error, Result};
+use crate::pipeline_config::PartialConfig;
 
 #[cfg(test)]
 pub use answer::extract_object;

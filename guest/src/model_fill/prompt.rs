@@ -1,7 +1,7 @@
 //! What the model is told: the system prompt (the rules of Spark Declarative Pipelines that
 //! validation enforces, one worked example) and the user's message.
 
-use crate::config::PartialConfig;
+use crate::pipeline_config::PartialConfig;
 use serde_json::{Value, json};
 
 /// What the model must answer, and the rules of Spark Declarative Pipelines that validation

@@ -1,8 +1,8 @@
 //! Checks of single payload values: run-now keys, endpoint names, file paths, the runner.
 
 use super::SUGGESTED_ENDPOINT;
-use crate::config::PartialConfig;
 use crate::error::FieldError;
+use crate::pipeline_config::PartialConfig;
 use serde_json::{Map, Value};
 
 /// Keys that shape a one-time run; a deployed job's own settings decide them instead.

@@ -1,7 +1,7 @@
 //! Typed reads of payload values, each reporting a wrong type under the field's path.
 
-use crate::config::kind;
 use crate::error::FieldError;
+use crate::pipeline_config::kind;
 use serde_json::{Map, Value};
 
 pub fn object(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> Option<Map<String, Value>> {

@@ -1,8 +1,8 @@
 //! The request document (the seed's payload format, our compatibility contract), validated
 //! in one pass so that every problem is reported at once.
 
-use crate::config::{self, PartialConfig, kind};
 use crate::error::{Error, FieldError, Result};
+use crate::pipeline_config::{self, PartialConfig, kind};
 use serde_json::{Map, Value};
 
 mod checks;
@@ -115,7 +115,8 @@ impl Payload {
             }
         }
         let s = |key: &str, errors: &mut Vec<FieldError>| {
-            doc.get(key).and_then(|v| config::string(key, v, errors))
+            doc.get(key)
+                .and_then(|v| pipeline_config::string(key, v, errors))
         };
         let question = s("question", errors);
         let job_id = doc
@@ -150,7 +151,7 @@ impl Payload {
         if let Some(t) = &task_overrides
             && let Some(k) = t.get("task_key")
         {
-            config::string("task_overrides.task_key", k, errors);
+            pipeline_config::string("task_overrides.task_key", k, errors);
         }
         let environments = doc.get("environments").and_then(|v| match v {
             Value::Array(a) => Some(a.clone()),
