@@ -13,8 +13,8 @@ use crate::jobs::{self, named, run_now};
 use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
 use crate::{
-    apps, files, fm, middleware, models, oauth, scim, secrets, serving, unity_catalog, volumes,
-    workspace,
+    apps, files, foundation_models, middleware, models, oauth, scim, secrets, serving,
+    unity_catalog, volumes, workspace,
 };
 
 pub fn router(app: SharedApp) -> Router {
@@ -58,11 +58,11 @@ pub fn router(app: SharedApp) -> Router {
         .route("/api/2.0/workspace/export", get(workspace::export))
         .route(
             "/serving-endpoints/chat/completions",
-            post(fm::chat_completions),
+            post(foundation_models::chat_completions),
         )
         .route(
             "/serving-endpoints/{name}/invocations",
-            post(fm::invocations),
+            post(foundation_models::invocations),
         )
         .route("/api/2.1/unity-catalog/volumes", post(volumes::create))
         .route(

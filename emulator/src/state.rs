@@ -7,7 +7,7 @@ use crate::apps::AppsState;
 use crate::config::EmulatorConfig;
 use crate::faults::Faults;
 use crate::files::FilesState;
-use crate::fm::ChatState;
+use crate::foundation_models::ChatState;
 use crate::ids::Ids;
 use crate::jobs::JobsState;
 use crate::jobs::named::NamedJobs;
