@@ -13,8 +13,8 @@ use crate::jobs::{self, named, run_now};
 use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
 use crate::{
-    apps, files, foundation_models, middleware, models, oauth, scim, secrets, serving,
-    unity_catalog, volumes, workspace,
+    apps, files, foundation_models, gate, models, oauth, scim, secrets, serving, unity_catalog,
+    volumes, workspace,
 };
 
 pub fn router(app: SharedApp) -> Router {
@@ -112,11 +112,11 @@ pub fn router(app: SharedApp) -> Router {
         .route(oauth::TOKEN_PATH, post(oauth::token))
         .route(scim::ME_PATH, get(scim::me))
         .route(scim::USERS_PATH, get(scim::list_users))
-        .fallback(middleware::not_found)
-        .method_not_allowed_fallback(middleware::not_found)
+        .fallback(gate::not_found)
+        .method_not_allowed_fallback(gate::not_found)
         .layer(axum::middleware::from_fn_with_state(
             app.clone(),
-            middleware::gate,
+            gate::gate,
         ))
         .with_state(app)
 }
