@@ -5,7 +5,7 @@
 //! endpoint and SCIM identities (`Me`, users by name, with their groups), with the real
 //! paths, shapes and error codes.
 //! End-to-end tests script it (chat replies, faults, run execution) and inspect what the
-//! client sent; the offline demo answers chat from a deterministic planner.
+//! client sent; the offline demo answers chat from a deterministic demo model.
 
 mod apps;
 mod auth;
@@ -134,7 +134,7 @@ impl Emulator {
         self.app.lock().oauth.issued()
     }
 
-    /// Queues replies (FIFO) for one serving endpoint; the planner answers once they run out.
+    /// Queues replies (FIFO) for one serving endpoint; the demo model answers once they run out.
     pub fn script_chat(&self, endpoint: &str, replies: Vec<ChatReply>) {
         self.app.lock().chat.script(endpoint, replies);
     }

@@ -1,5 +1,5 @@
 //! Serves an emulated Databricks workspace (default config, chat answered by the demo
-//! planner) until Ctrl-C; handy for manual use and for pointing other hosts at it.
+//! model) until Ctrl-C; handy for manual use and for pointing other hosts at it.
 
 use clap::Parser;
 use sdp_emulator::{Emulator, EmulatorConfig, EngineArgs};

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 use sql::source_for;
 use topics::{EVENTS, LAYERS, TOPICS, Topic};
 
-/// The planner's whole answer: one sentence, then the plan as a fenced JSON block. `flaw`
+/// The demo model's whole answer: one sentence, then the plan as a fenced JSON block. `flaw`
 /// spoils the first answer of a conversation (see the module docs).
 pub fn plan(body: &Map<String, Value>, flaw: bool) -> String {
     let repair = has_answered(body);

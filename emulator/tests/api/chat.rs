@@ -1,4 +1,4 @@
-//! Foundation Model chat over HTTP: the answer envelope, scripted replies, the planner
+//! Foundation Model chat over HTTP: the answer envelope, scripted replies, the demo model
 //! fallback and request validation.
 
 use sdp_emulator::ChatReply;
@@ -22,7 +22,7 @@ fn path(endpoint: &str) -> String {
 }
 
 #[tokio::test]
-async fn scripted_replies_in_order_then_planner() {
+async fn scripted_replies_in_order_then_demo_model() {
     let (emulator, client) = start_default().await;
     emulator.script_chat(
         ENDPOINT,
@@ -79,7 +79,7 @@ async fn scripted_replies_in_order_then_planner() {
         (429, "REQUEST_LIMIT_EXCEEDED")
     );
 
-    // Script exhausted: the planner answers with prose plus a fenced JSON plan.
+    // Script exhausted: the demo model answers with prose plus a fenced JSON plan.
     let planned = client
         .post(
             &path(ENDPOINT),

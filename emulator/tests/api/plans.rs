@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use crate::Client;
 
-/// Asks the emulator's model endpoint as the agent's planner would; returns the answer and
+/// Asks the emulator's model endpoint as the guest's `model_fill` would; returns the answer and
 /// the plan fenced in it.
 pub async fn ask(client: &Client, messages: &Value) -> (String, Value) {
     let reply = client
