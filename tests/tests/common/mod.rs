@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod callers;
+pub mod credentials;
 pub mod scoring;
 
 use base64::Engine;
