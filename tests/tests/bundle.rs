@@ -4,9 +4,8 @@
 //! ever a new folder or an earlier bundle of ours.
 
 mod common;
-#[path = "support/deploying.rs"]
-mod deploying;
 
+use common::deploying;
 use common::*;
 use deploying::*;
 use serde_json::{Value, json};

@@ -2,11 +2,10 @@
 //! identities. What operators see (`--metrics-listen`) is in `metrics.rs`.
 
 mod common;
-#[path = "support/servers.rs"]
-mod servers;
 
 use common::answer::{CALL_LIMIT, http_agent};
 use common::callers::{ALICE, BOB, call, invoke, workspace};
+use common::servers;
 use common::*;
 use sdp_agent_e2e::PROBE_WASM;
 use sdp_emulator::{Emulator, Fault};

@@ -4,11 +4,9 @@
 //! binary, and the app's start script serving `/api/ping` and `/api/invocations`.
 
 mod common;
-#[path = "support/deploying.rs"]
-mod deploying;
-#[path = "support/servers.rs"]
-mod servers;
 
+use common::deploying;
+use common::servers;
 use common::*;
 use deploying::*;
 use serde_json::{Value, json};

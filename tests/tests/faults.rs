@@ -2,9 +2,8 @@
 //! Jobs run and at most one pipeline created.
 
 mod common;
-#[path = "support/recorder.rs"]
-mod recorder;
 
+use common::recorder;
 use common::*;
 use sdp_emulator::{ChatReply, Emulator, Fault};
 use serde_json::json;

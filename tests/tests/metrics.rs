@@ -2,11 +2,10 @@
 //! upstream calls counted in OpenMetrics text.
 
 mod common;
-#[path = "support/servers.rs"]
-mod servers;
 
 use common::answer::http_agent;
 use common::callers::{ALICE, BOB, call, invoke, workspace};
+use common::servers;
 use sdp_emulator::Fault;
 use servers::Server;
 

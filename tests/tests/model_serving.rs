@@ -6,11 +6,9 @@
 //! `/invocations` by running the binary, which starts the deployed job.
 
 mod common;
-#[path = "support/deploying.rs"]
-mod deploying;
-#[path = "support/servers.rs"]
-mod servers;
 
+use common::deploying;
+use common::servers;
 use common::*;
 use deploying::*;
 use sdp_emulator::Emulator;

@@ -3,9 +3,8 @@
 //! run the emulator starts carries the job's task with that parameter resolved.
 
 mod common;
-#[path = "support/servers.rs"]
-mod servers;
 
+use common::servers;
 use common::*;
 use sdp_emulator::Emulator;
 use serde_json::{Value, json};

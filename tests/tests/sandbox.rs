@@ -3,9 +3,8 @@
 //! and that the host stops it when it spins or eats memory.
 
 mod common;
-#[path = "support/recorder.rs"]
-mod recorder;
 
+use common::recorder;
 use common::*;
 use recorder::Recorder;
 use sdp_agent_e2e::PROBE_WASM;

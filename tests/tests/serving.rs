@@ -3,11 +3,10 @@
 //! the host-only behaviour (deadline, load shedding, graceful shutdown) is in `serving_limits.rs`.
 
 mod common;
-#[path = "support/servers.rs"]
-mod servers;
 
 use common::answer::{Answer, CALL_LIMIT};
 use common::scoring::{agent, assert_submitted, post_json, predictions, send};
+use common::servers;
 use common::*;
 use sdp_emulator::{Emulator, Fault};
 use serde_json::{Value, json};

@@ -2,11 +2,10 @@
 //! it): a deadline per request, load shedding beyond its queue, a graceful drain on SIGTERM.
 
 mod common;
-#[path = "support/servers.rs"]
-mod servers;
 
 use common::answer::{Answer, CALL_LIMIT};
 use common::scoring::{agent, assert_submitted, post_json, send};
+use common::servers;
 use common::*;
 use sdp_emulator::Fault;
 use servers::Server;

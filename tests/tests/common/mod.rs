@@ -5,7 +5,10 @@
 pub mod answer;
 pub mod callers;
 pub mod credentials;
+pub mod deploying;
+pub mod recorder;
 pub mod scoring;
+pub mod servers;
 
 use base64::Engine;
 use sdp_emulator::{Emulator, EmulatorConfig};

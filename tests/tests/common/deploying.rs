@@ -2,7 +2,7 @@
 //! against an emulator, the writes it received, and the databricks-sdk check of their bodies.
 #![allow(dead_code)]
 
-use super::common::*;
+use super::*;
 use sdp_emulator::{Emulator, EmulatorConfig};
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -74,9 +74,9 @@ pub fn writes(emu: &Emulator) -> Vec<Value> {
         .collect()
 }
 
-/// Every body must survive the databricks-sdk dataclasses (tests/tests/support/sdk_check.py).
+/// Every body must survive the databricks-sdk dataclasses (tests/tests/common/sdk_check.py).
 pub fn assert_sdk_accepts(bodies: &[Value]) {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/support/sdk_check.py");
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/common/sdk_check.py");
     let mut child = Command::new("python3")
         .arg(script)
         .stdin(Stdio::piped())

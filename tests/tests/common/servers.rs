@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// How long a server may take to announce itself (a first run compiles the component).
 const START_LIMIT: Duration = Duration::from_secs(120);
 
-pub use super::common::{component, wasmtime};
+pub use super::{component, wasmtime};
 
 /// Which host serves the component.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ pub struct Server {
 impl Server {
     /// `sdp-agent serve --listen 127.0.0.1:0 [extra]` against `emu`.
     pub fn sdp_agent(emu: &Emulator, extra: &[&str]) -> Server {
-        let mut cmd = super::common::agent_command(emu);
+        let mut cmd = super::agent_command(emu);
         cmd.env("RUST_LOG", "info")
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra);
