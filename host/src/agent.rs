@@ -189,10 +189,7 @@ fn classify_trap(
         // cause worth reporting is the limit.
         Some(breach) => {
             let then = trap.map_or_else(|| err.root_cause().to_string(), Trap::to_string);
-            Failure::Trap(format!(
-                "{} exceeded {breach}; it then stopped: {then}",
-                export.name()
-            ))
+            Failure::Trap(breach.stopped(export.name(), then))
         }
         None => Failure::Trap(format!("{} trapped: {err:#}", export.name())),
     }

@@ -71,6 +71,14 @@ impl fmt::Display for Breach {
     }
 }
 
+impl Breach {
+    /// How a call that ran into this limit is reported, by `run`/`predict` and by `serve`
+    /// alike: the limit is the cause; the guest's trap (`then`) was only its reaction.
+    pub fn stopped(self, who: &str, then: impl fmt::Display) -> String {
+        format!("{who} exceeded {self}; it then stopped: {then}")
+    }
+}
+
 fn mib(bytes: usize) -> String {
     let value = bytes as f64 / MIB as f64;
     if value.fract() == 0.0 {
@@ -265,5 +273,18 @@ mod tests {
         assert_eq!(l.memories(), MAX_MEMORIES);
         assert_eq!(l.tables(), MAX_TABLES);
         assert_eq!(Limits::default().max_memory, 256 * MIB);
+    }
+
+    #[test]
+    fn a_breach_is_reported_as_the_cause_and_the_trap_as_its_reaction() {
+        let breach = Breach::TableElements {
+            wanted: 20,
+            limit: 10,
+        };
+        assert_eq!(
+            breach.stopped("run", "wasm trap: unreachable"),
+            "run exceeded the table limit of 10 elements: it asked for 20; it then stopped: \
+             wasm trap: unreachable"
+        );
     }
 }

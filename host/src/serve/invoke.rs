@@ -162,9 +162,7 @@ impl Invoker {
         if let Some(breach) = breach {
             tracing::error!("the component exceeded {breach}: {e:?}");
             let then = trap.map_or_else(|| e.to_string(), Trap::to_string);
-            return reply::internal(&format!(
-                "the component exceeded {breach}; it then stopped: {then}"
-            ));
+            return reply::internal(&breach.stopped("the component", then));
         }
         match trap {
             Some(Trap::Interrupt) => reply::deadline(self.timeout),
