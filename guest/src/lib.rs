@@ -12,6 +12,7 @@
 mod agent;
 mod databricks;
 mod error;
+mod fields;
 mod model_fill;
 mod payload;
 mod pipeline_config;

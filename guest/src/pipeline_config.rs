@@ -2,6 +2,7 @@
 //! from the payload or from the model.
 
 use crate::error::FieldError;
+use crate::fields::{kind, string};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 
@@ -169,35 +170,6 @@ pub fn common_parent(paths: &[String]) -> Option<String> {
     }
     let folder = common?.join("/");
     (folder.len() > 1).then_some(folder)
-}
-
-pub fn string(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> Option<String> {
-    match v {
-        Value::String(s) if s.trim().is_empty() => {
-            errors.push(FieldError::new(path, "must not be empty"));
-            None
-        }
-        Value::String(s) => Some(s.clone()),
-        other => {
-            errors.push(FieldError::new(
-                path,
-                format!("must be a string, got {}", kind(other)),
-            ));
-            None
-        }
-    }
-}
-
-/// A JSON type name for error messages.
-pub fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn pipeline_name(path: &str, s: String, errors: &mut Vec<FieldError>) -> Option<String> {

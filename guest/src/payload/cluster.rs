@@ -1,8 +1,7 @@
 //! `new_cluster`: the fields Jobs needs to start a cluster.
 
-use super::fields::{boolean, count};
 use crate::error::FieldError;
-use crate::pipeline_config::{self, kind};
+use crate::fields::{self, boolean, count, kind};
 use serde_json::{Map, Value};
 
 /// The fields Jobs needs to start a cluster; the rest of the spec is forwarded as given. A
@@ -11,7 +10,7 @@ use serde_json::{Map, Value};
 pub fn check_new_cluster(nc: &Map<String, Value>, errors: &mut Vec<FieldError>) {
     let text = |k: &str, errors: &mut Vec<FieldError>| {
         nc.get(k)
-            .map(|v| pipeline_config::string(&format!("new_cluster.{k}"), v, errors).is_some())
+            .map(|v| fields::string(&format!("new_cluster.{k}"), v, errors).is_some())
     };
     let flag = |k: &str, errors: &mut Vec<FieldError>| {
         nc.get(k)

@@ -2,12 +2,12 @@
 //! in one pass so that every problem is reported at once.
 
 use crate::error::{Error, FieldError, Result};
-use crate::pipeline_config::{self, PartialConfig, kind};
+use crate::fields::{self, boolean, count, kind, object};
+use crate::pipeline_config::PartialConfig;
 use serde_json::{Map, Value};
 
 mod checks;
 mod cluster;
-mod fields;
 mod keys;
 
 use checks::{
@@ -15,7 +15,6 @@ use checks::{
     check_sources, is_endpoint_name, not_an_endpoint,
 };
 use cluster::check_new_cluster;
-use fields::{boolean, count, object};
 use keys::KNOWN_KEYS;
 
 /// Where a Jobs run gets its compute.
@@ -115,8 +114,7 @@ impl Payload {
             }
         }
         let s = |key: &str, errors: &mut Vec<FieldError>| {
-            doc.get(key)
-                .and_then(|v| pipeline_config::string(key, v, errors))
+            doc.get(key).and_then(|v| fields::string(key, v, errors))
         };
         let question = s("question", errors);
         let job_id = doc
@@ -151,7 +149,7 @@ impl Payload {
         if let Some(t) = &task_overrides
             && let Some(k) = t.get("task_key")
         {
-            pipeline_config::string("task_overrides.task_key", k, errors);
+            fields::string("task_overrides.task_key", k, errors);
         }
         let environments = doc.get("environments").and_then(|v| match v {
             Value::Array(a) => Some(a.clone()),

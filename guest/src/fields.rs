@@ -1,7 +1,7 @@
-//! Typed reads of payload values, each reporting a wrong type under the field's path.
+//! Typed reads of JSON values (the payload's and the model's answer), each reporting a wrong
+//! type or an empty string under the field's path.
 
 use crate::error::FieldError;
-use crate::pipeline_config::kind;
 use serde_json::{Map, Value};
 
 pub fn object(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> Option<Map<String, Value>> {
@@ -43,5 +43,34 @@ pub fn count(
             ));
             None
         }
+    }
+}
+
+pub fn string(path: &str, v: &Value, errors: &mut Vec<FieldError>) -> Option<String> {
+    match v {
+        Value::String(s) if s.trim().is_empty() => {
+            errors.push(FieldError::new(path, "must not be empty"));
+            None
+        }
+        Value::String(s) => Some(s.clone()),
+        other => {
+            errors.push(FieldError::new(
+                path,
+                format!("must be a string, got {}", kind(other)),
+            ));
+            None
+        }
+    }
+}
+
+/// A JSON type name for error messages.
+pub fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
