@@ -4,6 +4,7 @@
 //! runs on the workspace's machines).
 
 use crate::outcome::Failure;
+use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
 /// CPU names as `platform.machine()` reports them on Databricks, with their ELF `e_machine`.
@@ -20,6 +21,26 @@ impl Binary {
     /// Its name in the volume, which the launchers look for: `sdp-agent-<arch>`.
     pub fn volume_name(&self) -> String {
         format!("sdp-agent-{}", self.arch)
+    }
+
+    /// Its bytes; a failure names the file.
+    pub fn read(&self) -> Result<Vec<u8>, Failure> {
+        std::fs::read(&self.path)
+            .map_err(|e| Failure::Config(format!("{}: cannot read: {e}", self.path.display())))
+    }
+
+    /// Its path under `volume_path`, and the entry that lists it in deploy's result (`bytes`,
+    /// its content, gives the size and checksum).
+    pub fn listing(&self, volume_path: &str, bytes: &[u8]) -> (String, Value) {
+        let target = format!("{volume_path}/{}", self.volume_name());
+        let entry = json!({
+            "arch": self.arch,
+            "path": target,
+            "source": self.path.display().to_string(),
+            "bytes": bytes.len(),
+            "sha256": super::rest::sha256_hex(bytes),
+        });
+        (target, entry)
     }
 }
 

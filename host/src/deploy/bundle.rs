@@ -14,7 +14,7 @@
 
 use super::args::{self, DeployArgs, Serve};
 use super::serving::{CLIENT_ID_KEY, CLIENT_SECRET_KEY};
-use super::{app, binaries, job, rest, serving, sources};
+use super::{app, binaries, job, serving, sources};
 use crate::outcome::Failure;
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
@@ -69,23 +69,20 @@ pub fn write(args: &DeployArgs, dir: &Path) -> Result<Value, Failure> {
     let mut uploads = Vec::new();
     let mut listed = Vec::new();
     for binary in &found {
-        let source = std::path::absolute(&binary.path).unwrap_or_else(|_| binary.path.clone());
-        let bytes = std::fs::read(&source)
-            .map_err(|e| Failure::Config(format!("{}: cannot read: {e}", source.display())))?;
-        let target = format!("{volume_path}/{}", binary.volume_name());
-        listed.push(json!({
-            "arch": binary.arch,
-            "path": target,
-            "source": source.display().to_string(),
-            "bytes": bytes.len(),
-            "sha256": rest::sha256_hex(&bytes),
-        }));
+        // Absolute: the printed steps run in DIR.
+        let binary = binaries::Binary {
+            path: std::path::absolute(&binary.path).unwrap_or_else(|_| binary.path.clone()),
+            ..binary.clone()
+        };
+        let bytes = binary.read()?;
+        let (target, entry) = binary.listing(&volume_path, &bytes);
+        listed.push(entry);
         uploads.push(json!([
             "databricks",
             "fs",
             "cp",
             "--overwrite",
-            source.display().to_string(),
+            binary.path.display().to_string(),
             format!("dbfs:{target}")
         ]));
     }

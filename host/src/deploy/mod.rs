@@ -100,17 +100,9 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
     let volume_path = args.release_path();
     let mut uploaded = Vec::new();
     for binary in &found {
-        let bytes = tokio::fs::read(&binary.path)
-            .await
-            .map_err(|e| Failure::Config(format!("{}: cannot read: {e}", binary.path.display())))?;
-        let target = format!("{volume_path}/{}", binary.volume_name());
-        uploaded.push(json!({
-            "arch": binary.arch,
-            "path": target,
-            "source": binary.path.display().to_string(),
-            "bytes": bytes.len(),
-            "sha256": rest::sha256_hex(&bytes),
-        }));
+        let bytes = binary.read()?;
+        let (target, entry) = binary.listing(&volume_path, &bytes);
+        uploaded.push(entry);
         rest.upload(
             &format!("/api/2.0/fs/files{target}?overwrite=true"),
             Bytes::from(bytes),

@@ -116,8 +116,7 @@ pub fn files(found: &[Binary]) -> Result<Vec<ModelFile>, Failure> {
         text(&format!("code/{LOADER_MODULE}.py"), LOADER.to_string()),
     ];
     for binary in found {
-        let bytes = std::fs::read(&binary.path)
-            .map_err(|e| Failure::Config(format!("{}: cannot read: {e}", binary.path.display())))?;
+        let bytes = binary.read()?;
         out.push(ModelFile {
             path: format!("data/{}", binary.volume_name()),
             bytes: Bytes::from(bytes),
