@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::scim::WorkspaceUser;
 
+pub use crate::demo_model::DemoFlaw;
 pub use crate::engine::Engine;
 
 /// Knobs for one emulator instance. `Default` gives a realistic workspace that needs a token.
@@ -47,9 +48,13 @@ pub struct EmulatorConfig {
     /// What runs pipeline updates' code: the structural check (default) or Apache Spark
     /// Declarative Pipelines (`Engine::Spark`).
     pub engine: Engine,
-    /// The demo model's first answer in a conversation reads a table under a wrong name; a
-    /// follow-up turn (a repair request) gets the fix. Shows a repair round. Default false.
-    pub demo_flaw: bool,
+    /// The mistake the demo model's first answer in a conversation makes (a wrong table,
+    /// column or streaming read); a follow-up turn (a repair request) fixes what its errors
+    /// name. Shows a repair round. Default none.
+    pub demo_flaw: DemoFlaw,
+    /// A directory of real files the workspace starts with (`--data`, see `data.rs`):
+    /// `DIR/<catalog>/<schema>/<volume>/…` is the volume's `/Volumes/…`. Default none.
+    pub data: Option<std::path::PathBuf>,
 }
 
 impl Default for EmulatorConfig {
@@ -67,7 +72,8 @@ impl Default for EmulatorConfig {
             omit_run_page_url: false,
             run_executor: None,
             engine: Engine::Structural,
-            demo_flaw: false,
+            demo_flaw: DemoFlaw::None,
+            data: None,
         }
     }
 }

@@ -11,6 +11,7 @@ mod apps;
 mod auth;
 mod body;
 mod config;
+pub mod data;
 mod demo_model;
 pub mod engine;
 mod error;
@@ -39,7 +40,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use config::{EmulatorConfig, Engine, RunExecutor, RunOutcome, SubmittedRun};
+pub use config::{DemoFlaw, EmulatorConfig, Engine, RunExecutor, RunOutcome, SubmittedRun};
 pub use engine::{EngineArgs, EngineKind, SparkEngine};
 pub use faults::Fault;
 pub use foundation_models::ChatReply;
@@ -75,7 +76,7 @@ impl Emulator {
             let _guard = runtime.enter();
             tokio::net::TcpListener::from_std(listener)?
         };
-        let app = App::new(config, format!("http://{addr}"));
+        let app = App::new(config, format!("http://{addr}"))?;
         let (stop, stopped) = watch::channel(());
         let served = app.clone();
         let thread = std::thread::Builder::new()
@@ -102,7 +103,7 @@ impl Emulator {
     pub async fn start_on_port(config: EmulatorConfig, port: u16) -> anyhow::Result<Emulator> {
         let (listener, addr) = server::bind(port)?;
         let listener = tokio::net::TcpListener::from_std(listener)?;
-        let app = App::new(config, format!("http://{addr}"));
+        let app = App::new(config, format!("http://{addr}"))?;
         let (stop, stopped) = watch::channel(());
         tokio::spawn(server::serve(listener, app.clone(), stopped));
         Ok(Emulator {

@@ -39,6 +39,8 @@ pub struct State {
     pub chat: ChatState,
     pub oauth: OAuthState,
     pub scim: ScimState,
+    /// Tables read from `--data` files (`data.rs`), for the local engine.
+    pub data_tables: Vec<crate::data::DataTable>,
 }
 
 /// Everything a handler needs: fixed configuration, the served URL, and the mutable state.
@@ -51,7 +53,8 @@ pub struct App {
 pub type SharedApp = Arc<App>;
 
 impl App {
-    pub fn new(config: EmulatorConfig, url: String) -> SharedApp {
+    /// Fails when the data directory (`config.data`) cannot be read.
+    pub fn new(config: EmulatorConfig, url: String) -> anyhow::Result<SharedApp> {
         let mut state = State::default();
         // The deployment's own identity: the personal access token's user, a workspace admin.
         let owner = WorkspaceUser::new(crate::USER_NAME).in_groups(&["admins"]);
@@ -64,11 +67,14 @@ impl App {
         for (token, user) in &config.users {
             state.scim.add(&mut state.ids, token, user.clone());
         }
-        Arc::new(Self {
+        if let Some(dir) = &config.data {
+            crate::data::mount(&mut state, dir)?;
+        }
+        Ok(Arc::new(Self {
             config,
             url,
             state: Mutex::new(state),
-        })
+        }))
     }
 
     /// Whether the gate lets `token` through: a user's own token or a live OAuth token.

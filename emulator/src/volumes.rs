@@ -42,6 +42,29 @@ impl VolumesState {
     pub fn all(&self) -> Vec<Value> {
         self.volumes.values().cloned().collect()
     }
+
+    /// Every volume's full name (`catalog.schema.volume`).
+    pub fn names(&self) -> Vec<String> {
+        self.volumes.keys().cloned().collect()
+    }
+
+    /// An EXTERNAL volume whose storage is a local directory (`--data`).
+    pub fn add_external(&mut self, names: &[String; 3], dir: &std::path::Path, volume_id: &str) {
+        let securable = NewSecurable {
+            names: names.clone(),
+            full_name: names.join("."),
+        };
+        let mut info = securable.info(None);
+        info.insert("volume_type".into(), json!("EXTERNAL"));
+        info.insert(
+            "storage_location".into(),
+            json!(format!("file://{}", dir.display())),
+        );
+        info.insert("volume_id".into(), json!(volume_id));
+        info.insert("metastore_id".into(), json!(METASTORE_ID));
+        self.volumes
+            .insert(securable.full_name, Value::Object(info));
+    }
 }
 
 fn not_found(full_name: &str) -> ApiError {

@@ -2,7 +2,7 @@
 //! model) until Ctrl-C; handy for manual use and for pointing other hosts at it.
 
 use clap::Parser;
-use sdp_emulator::{Emulator, EmulatorConfig, EngineArgs};
+use sdp_emulator::{DemoFlaw, Emulator, EmulatorConfig, EngineArgs};
 
 #[derive(Parser)]
 #[command(about = "Serve a local emulated Databricks workspace on 127.0.0.1")]
@@ -25,10 +25,11 @@ struct Args {
     oauth_token_ttl: u64,
     #[command(flatten)]
     engine: EngineArgs,
-    /// The demo model's first answer in a conversation has a mistake; a repair request gets
-    /// the fix.
-    #[arg(long, env = "SDP_AGENT_DEMO_FLAW", value_parser = clap::builder::BoolishValueParser::new())]
-    demo_flaw: bool,
+    /// The demo model's first answer in a conversation has a mistake (`table`, the default,
+    /// `column` or `streaming`); a repair request gets what its errors name fixed.
+    #[arg(long, env = "SDP_AGENT_DEMO_FLAW", value_enum, num_args = 0..=1, require_equals = true,
+          default_value = "none", default_missing_value = "table")]
+    demo_flaw: DemoFlaw,
 }
 
 fn parse_client(raw: &str) -> Result<(String, String), String> {
@@ -51,6 +52,7 @@ async fn main() -> anyhow::Result<()> {
         oauth_clients: args.oauth_clients,
         oauth_token_ttl_secs: args.oauth_token_ttl,
         engine: args.engine.engine()?,
+        data: args.engine.data.clone(),
         demo_flaw: args.demo_flaw,
         ..EmulatorConfig::default()
     };

@@ -3,22 +3,26 @@
 //! the first fenced JSON object holds the values it must keep, a second one the workspace's
 //! defaults (the catalog to use when none is fixed).
 //!
-//! Told to be flawed (`EmulatorConfig::demo_flaw`), its first answer reads a table under a
-//! wrong name, the mistake a validation update reports as `TABLE_OR_VIEW_NOT_FOUND`; any
-//! later turn of the same conversation (it already holds an assistant answer: a repair
-//! request) gets the corrected plan.
+//! Told to be flawed (`EmulatorConfig::demo_flaw`: a wrong table, column or streaming read,
+//! see `repair.rs`), its first answer has that mistake; a later turn of the same conversation
+//! (it already holds an assistant answer: a repair request) gets its last answer's files
+//! fixed where the errors the request carries point.
 
+mod repair;
 mod sql;
 mod topics;
 
+pub use repair::DemoFlaw;
+use repair::{fix, spoil};
+
 use serde_json::{Map, Value, json};
 
-use sql::source_for;
+use sql::{Ingest, source_for};
 use topics::{EVENTS, LAYERS, TOPICS, Topic};
 
 /// The demo model's whole answer: one sentence, then the plan as a fenced JSON block. `flaw`
 /// spoils the first answer of a conversation (see the module docs).
-pub fn plan(body: &Map<String, Value>, flaw: bool) -> String {
+pub fn plan(body: &Map<String, Value>, flaw: DemoFlaw) -> String {
     let repair = has_answered(body);
     // A follow-up turn is about the original request: the first user message holds it.
     let question = first_user_text(body);
@@ -35,6 +39,7 @@ pub fn plan(body: &Map<String, Value>, flaw: bool) -> String {
         .filter(|w| !w.is_empty())
         .collect();
     let topic = detect_topic(&words);
+    let ingest = Ingest::from_question(&question);
     let known_str = |key: &str| {
         known
             .get(key)
@@ -83,11 +88,16 @@ pub fn plan(body: &Map<String, Value>, flaw: bool) -> String {
     let mut sources: Map<String, Value> = paths
         .iter()
         .enumerate()
-        .map(|(i, path)| (path.clone(), json!(source_for(topic, path, i, paths.len()))))
+        .map(|(i, path)| {
+            (
+                path.clone(),
+                json!(source_for(topic, ingest.as_ref(), path, i, paths.len())),
+            )
+        })
         .collect();
-    let flawed = flaw && !repair && spoil(&mut sources, topic);
+    let flawed = spoil(&mut sources, topic, flaw);
 
-    let plan = json!({
+    let mut plan = json!({
         "pipelineName": name,
         "catalog": catalog,
         "schema": schema,
@@ -95,37 +105,58 @@ pub fn plan(body: &Map<String, Value>, flaw: bool) -> String {
         "workspace_file_paths": paths,
         "sources": sources,
     });
-    let pretty = serde_json::to_string_pretty(&plan).unwrap_or_default();
     let t = topic.name;
     let prose = if repair {
-        format!(
-            "Here are the corrected files: silver_{t} reads bronze_{t}, the table the pipeline defines."
-        )
-    } else if flawed {
-        format!(
-            "Here is a Spark Declarative Pipeline that generates synthetic {t} data into {t}_bronze and cleans it into silver_{t}."
-        )
+        // The files of its last answer, fixed where the errors of the request point.
+        if let Some(previous) = last_answer(body) {
+            plan = previous;
+        }
+        let errors = last_user_text(body);
+        let fixes = match plan.get_mut("sources").and_then(Value::as_object_mut) {
+            Some(sources) => fix(sources, &errors),
+            None => Vec::new(),
+        };
+        if fixes.is_empty() {
+            "I found nothing in these errors that I can fix: here are the files as they were."
+                .to_string()
+        } else {
+            format!("Here are the corrected files: {}.", fixes.join("; "))
+        }
     } else {
+        let bronze = if flaw == DemoFlaw::Table && flawed {
+            format!("{t}_bronze")
+        } else {
+            format!("bronze_{t}")
+        };
+        let what = match &ingest {
+            Some(i) => format!("ingests the {} files of {}", i.format, i.path),
+            None => format!("generates synthetic {t} data"),
+        };
         format!(
-            "Here is a Spark Declarative Pipeline that generates synthetic {t} data into bronze_{t} and cleans it into silver_{t}."
+            "Here is a Spark Declarative Pipeline that {what} into {bronze} and cleans it into silver_{t}."
         )
     };
+    let pretty = serde_json::to_string_pretty(&plan).unwrap_or_default();
     format!("{prose}\n\n```json\n{pretty}\n```\n")
 }
 
-/// The demo's deliberate mistake: the first source that reads the bronze table names it
-/// `<topic>_bronze`, which nothing defines. False when no source reads it.
-fn spoil(sources: &mut Map<String, Value>, topic: &Topic) -> bool {
-    let right = format!("FROM bronze_{}", topic.name);
-    let wrong = format!("FROM {}_bronze", topic.name);
-    let Some(text) = sources
-        .values_mut()
-        .find(|t| t.as_str().is_some_and(|t| t.contains(&right)))
-    else {
-        return false;
-    };
-    *text = json!(text.as_str().unwrap_or_default().replace(&right, &wrong));
-    true
+/// The plan of the last assistant answer (its first fenced JSON object with sources).
+fn last_answer(body: &Map<String, Value>) -> Option<Value> {
+    let answer = messages(body).filter(|m| m["role"] == "assistant").last()?;
+    let text = text_of(&answer["content"]);
+    fenced_objects(&text)
+        .into_iter()
+        .find(|o| o.get("sources").is_some_and(Value::is_object))
+        .map(Value::Object)
+}
+
+/// Text of the last user message: a repair request carries the errors.
+fn last_user_text(body: &Map<String, Value>) -> String {
+    messages(body)
+        .filter(|m| m["role"] == "user")
+        .last()
+        .map(|m| text_of(&m["content"]))
+        .unwrap_or_default()
 }
 
 fn messages(body: &Map<String, Value>) -> impl Iterator<Item = &Value> {
@@ -145,7 +176,12 @@ fn first_user_text(body: &Map<String, Value>) -> String {
     let Some(first) = messages(body).find(|m| m["role"] == "user") else {
         return String::new();
     };
-    match &first["content"] {
+    text_of(&first["content"])
+}
+
+/// A message's text: string content, or the text blocks of a block list.
+fn text_of(content: &Value) -> String {
+    match content {
         Value::String(s) => s.clone(),
         Value::Array(blocks) => blocks
             .iter()
@@ -186,7 +222,7 @@ mod tests {
             {"role": "system", "content": "You plan pipelines."},
             {"role": "user", "content": question},
         ]});
-        let answer = plan(body.as_object().unwrap(), false);
+        let answer = plan(body.as_object().unwrap(), DemoFlaw::None);
         let (prose, rest) = answer.split_once("```json\n").expect("fenced block");
         assert!(prose.trim().ends_with('.'), "{prose}");
         let json = rest.split_once("\n```").unwrap().0;
@@ -199,40 +235,67 @@ mod tests {
         serde_json::from_str(json.split_once("\n```").unwrap().0).unwrap()
     }
 
-    #[test]
-    fn a_flawed_first_answer_then_the_fix_when_asked_again() {
-        let question = "clickstream bronze and silver";
-        let first = json!({"messages": [
+    /// The first answer with `flaw`, then the answer to a repair request carrying `error`.
+    fn flawed_then_repaired(flaw: DemoFlaw, error: &str) -> (Value, Value, Value) {
+        let question = json!({"role": "user", "content": "clickstream bronze and silver"});
+        let first =
+            json!({"messages": [{"role": "system", "content": "You plan pipelines."}, question]});
+        let answer = plan(first.as_object().unwrap(), flaw);
+        let repair = json!({"messages": [
             {"role": "system", "content": "You plan pipelines."},
-            {"role": "user", "content": question},
+            question,
+            {"role": "assistant", "content": answer},
+            {"role": "user", "content": format!("The pipeline failed validation. Errors:\n- {error}\nReturn the corrected files.")},
         ]});
-        let flawed = plan_of(&plan(first.as_object().unwrap(), true));
+        let fixed = plan_of(&plan(repair.as_object().unwrap(), flaw));
+        let clean = plan_of(&plan(first.as_object().unwrap(), DemoFlaw::None));
+        (plan_of(&answer), fixed, clean)
+    }
+
+    #[test]
+    fn each_flaw_then_the_fix_the_errors_point_to() {
+        let (flawed, fixed, clean) = flawed_then_repaired(
+            DemoFlaw::Table,
+            "silver_clickstream: [TABLE_OR_VIEW_NOT_FOUND] The table or view `clickstream_bronze` cannot be found.",
+        );
         let silver = flawed["workspace_file_paths"][1].as_str().unwrap();
-        let text = flawed["sources"][silver].as_str().unwrap();
-        assert!(text.contains("FROM clickstream_bronze"), "{text}");
+        assert!(
+            flawed["sources"][silver]
+                .as_str()
+                .unwrap()
+                .contains("FROM clickstream_bronze")
+        );
+        assert_eq!(fixed, clean, "the fix is the unflawed plan");
+
+        // An error that names nothing it can fix leaves the files as they were.
+        let (flawed, fixed, _) = flawed_then_repaired(DemoFlaw::Table, "[INTERNAL_ERROR] boom");
+        assert_eq!(fixed, flawed);
+
+        let (flawed, fixed, clean) = flawed_then_repaired(
+            DemoFlaw::Column,
+            "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column, variable, or function parameter with name `event_i` \
+             cannot be resolved. Did you mean one of the following? [`bronze_clickstream`.`event_id`, `bronze_clickstream`.`event_ts`].",
+        );
+        assert!(
+            flawed["sources"][silver]
+                .as_str()
+                .unwrap()
+                .contains("AS SELECT\n  event_i,")
+        );
+        assert_eq!(fixed, clean);
+
+        let (flawed, fixed, clean) = flawed_then_repaired(
+            DemoFlaw::Streaming,
+            "[INVALID_FLOW_QUERY_TYPE.BATCH_RELATION_FOR_STREAMING_TABLE] Flow `spark_catalog`.`clickstream_demo`.`bronze_clickstream` returns an invalid relation type.",
+        );
         let bronze = flawed["workspace_file_paths"][0].as_str().unwrap();
         assert!(
             flawed["sources"][bronze]
                 .as_str()
                 .unwrap()
-                .contains("MATERIALIZED VIEW bronze_clickstream")
+                .contains("STREAMING TABLE bronze_clickstream")
         );
-
-        let repair = json!({"messages": [
-            {"role": "system", "content": "You plan pipelines."},
-            {"role": "user", "content": question},
-            {"role": "assistant", "content": "(the flawed plan)"},
-            {"role": "user", "content": "Validation failed: [TABLE_OR_VIEW_NOT_FOUND] … Return the corrected files."},
-        ]});
-        let fixed = plan_of(&plan(repair.as_object().unwrap(), true));
-        let text = fixed["sources"][silver].as_str().unwrap();
-        assert!(text.contains("FROM bronze_clickstream"), "{text}");
-        assert_eq!(fixed["pipelineName"], flawed["pipelineName"], "same plan");
-        assert_eq!(
-            fixed,
-            plan_of(&plan(first.as_object().unwrap(), false)),
-            "the fix is the unflawed plan"
-        );
+        assert_eq!(fixed, clean);
     }
 
     #[test]
@@ -263,6 +326,34 @@ mod tests {
         let silver_sql = plan["sources"][&silver].as_str().unwrap();
         assert!(silver_sql.contains("FROM bronze_clickstream"));
         assert!(silver_sql.contains("IS NOT NULL"));
+    }
+
+    #[test]
+    fn a_volume_path_in_the_question_is_ingested_with_read_files() {
+        let plan =
+            ask("Ingest the JSON order files in /Volumes/main/raw/orders/ into bronze and silver.");
+        let paths = plan["workspace_file_paths"].as_array().unwrap();
+        let bronze = plan["sources"][paths[0].as_str().unwrap()]
+            .as_str()
+            .unwrap();
+        assert!(
+            bronze.contains("CREATE OR REFRESH STREAMING TABLE bronze_orders")
+                && bronze.contains(
+                    "FROM STREAM read_files('/Volumes/main/raw/orders/', format => 'json')"
+                ),
+            "{bronze}"
+        );
+        let plan = ask("load the csv customers at `/Volumes/main/raw/customers` please");
+        let paths = plan["workspace_file_paths"].as_array().unwrap();
+        let bronze = plan["sources"][paths[0].as_str().unwrap()]
+            .as_str()
+            .unwrap();
+        assert!(
+            bronze.contains(
+                "read_files('/Volumes/main/raw/customers', format => 'csv', header => true)"
+            ),
+            "{bronze}"
+        );
     }
 
     #[test]

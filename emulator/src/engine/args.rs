@@ -31,6 +31,11 @@ pub struct EngineArgs {
     /// Where each pipeline gets its private directory (spec, code, checkpoints, warehouse).
     #[arg(long, value_name = "DIR", env = "SDP_SPARK_DIR")]
     pub spark_dir: Option<PathBuf>,
+    /// Real files the workspace starts with: `DIR/<catalog>/<schema>/<volume>/…` is the Unity
+    /// Catalog volume's `/Volumes/<catalog>/<schema>/<volume>/…`, which pipelines read
+    /// (`read_files`, Auto Loader) on the local engine.
+    #[arg(long, value_name = "DIR", env = "SDP_DATA")]
+    pub data: Option<PathBuf>,
 }
 
 impl EngineArgs {

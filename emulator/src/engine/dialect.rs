@@ -3,227 +3,273 @@
 //! engine"). Edits are byte splices into the original text, so everything else stays as the
 //! user wrote it (comments and line numbers included, as far as the edit allows).
 
+use std::collections::BTreeMap;
 use std::ops::Range;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use sqlparser::tokenizer::Token;
 
+use super::expectations::{self, Check, Expectation};
+use super::names::Names;
 use super::sources::{Language, SourceFile};
-use super::sql::{self, Shape, Statement, Tok};
-use super::{ANALYSIS_EXCEPTION, Problem};
+use super::sql::{self, Shape, Tok};
+use super::{DatasetKind, Problem, read_files};
 
 /// A file as the open-source engine gets it, and what the mapping has to say about it.
 #[derive(Debug, Default)]
 pub struct Mapped {
     pub text: String,
+    /// What the driver counts expectations on after a run.
+    pub checks: Vec<Check>,
+    /// The file's temporary views with their queries read as a batch (for those counts).
+    pub views: Vec<(String, String)>,
+    /// A companion Python file the mapped text needs (the views standing for `read_files`).
+    pub python: Option<String>,
     /// Databricks features that were kept only as a report (e.g. warn-only expectations).
     pub warnings: Vec<String>,
 }
 
-/// Table-valued functions only Databricks has, and what to say instead.
-const DATABRICKS_ONLY_FUNCTIONS: &[(&str, &str)] = &[
-    (
-        "read_files",
-        "read_files() is Databricks-only: the open-source engine cannot read cloud files",
-    ),
-    (
-        "cloud_files",
-        "cloud_files() (Auto Loader) is Databricks-only: the open-source engine has no Auto Loader",
-    ),
-];
-
 /// Maps one file, or says why it cannot run on the open-source engine.
-pub fn map(file: &SourceFile) -> Result<Mapped, Problem> {
+pub fn map(file: &SourceFile, context: &Context) -> Result<Mapped, Problem> {
     match file.language {
-        Language::Sql => map_sql(&file.text),
-        Language::Python => Ok(map_python(&file.text)),
+        Language::Sql => map_sql(&file.path, &file.text, context),
+        Language::Python => Ok(Mapped {
+            text: file.text.clone(),
+            ..Mapped::default()
+        }),
     }
     .map_err(|p| p.in_file(&file.path))
 }
 
-/// An expectation: `CONSTRAINT name EXPECT (condition) [ON VIOLATION DROP ROW | FAIL UPDATE]`.
-struct Expectation {
-    name: String,
-    condition: String,
-    action: Action,
+/// What mapping a file needs to know of the whole pipeline.
+#[derive(Debug, Default)]
+pub struct Context {
+    pub rules: Rules,
+    pub names: Names,
 }
 
-#[derive(PartialEq)]
-enum Action {
-    Warn,
-    Drop,
-    Fail,
+/// Expectations of streaming tables defined without a query (`CREATE STREAMING TABLE t
+/// (CONSTRAINT …)`), by lower-case name: they apply to the flows into the table, wherever
+/// those are defined.
+pub type Rules = BTreeMap<String, Vec<Expectation>>;
+
+fn key(name: &str) -> String {
+    name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase()
 }
 
-fn map_sql(text: &str) -> Result<Mapped, Problem> {
-    let statements = sql::parse(text)?;
-    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
-    let mut warnings = Vec::new();
-    for statement in &statements {
-        if let Some((function, why)) = DATABRICKS_ONLY_FUNCTIONS
-            .iter()
-            .find(|(f, _)| statement.functions.iter().any(|(used, _)| used == f))
-        {
-            return Err(Problem::new(
-                "UNRESOLVABLE_TABLE_VALUED_FUNCTION",
-                format!(
-                    "{why}; generate data with range() instead (line {}, function {function}). SQLSTATE: 42883",
-                    statement.line
-                ),
-                ANALYSIS_EXCEPTION,
-            ));
-        }
-        let t = &statement.tokens;
-        // `LIVE.x`: the legacy prefix means "this pipeline's dataset x".
-        for (i, tok) in t.iter().enumerate() {
-            if tok.is("LIVE") && t.get(i + 1).is_some_and(|n| n.token == Token::Period) {
-                edits.push((tok.bytes.start..t[i + 1].bytes.end, String::new()));
-            }
-        }
-        if let Shape::Dataset {
-            name,
-            or_refresh,
-            columns,
-            query,
-            ..
-        } = &statement.shape
-        {
-            if let Some(or) = or_refresh {
-                // `CREATE OR REFRESH X` is `CREATE X` on a fresh run of the open-source engine.
-                let next = t.get(or + 2).map_or(t[or + 1].bytes.end, |n| n.bytes.start);
-                edits.push((t[*or].bytes.start..next, String::new()));
-            }
-            if let Some(columns) = columns {
-                let (expectations, kept) = expectations(text, t, columns.clone());
-                if !expectations.is_empty() {
-                    let list = if kept.is_empty() {
-                        String::new()
-                    } else {
-                        format!("({})", kept.join(", "))
-                    };
-                    let span = t[columns.start].bytes.start..t[columns.end - 1].bytes.end;
-                    edits.push((span, list));
-                    if let Some(query) = query {
-                        apply_expectations(
-                            name,
-                            statement,
-                            *query,
-                            &expectations,
-                            &mut edits,
-                            &mut warnings,
-                        );
-                    }
+/// The rules of every SQL file of a pipeline.
+pub fn rules_of(files: &[SourceFile]) -> Rules {
+    let mut rules = Rules::new();
+    for file in files.iter().filter(|f| f.language == Language::Sql) {
+        for statement in sql::parse(&file.text).unwrap_or_default() {
+            if let Shape::Dataset {
+                name,
+                columns: Some(columns),
+                query: None,
+                ..
+            } = &statement.shape
+            {
+                let (found, _) =
+                    expectations::split(&file.text, &statement.tokens, columns.clone());
+                if !found.is_empty() {
+                    rules.insert(key(name), found);
                 }
             }
         }
     }
-    Ok(Mapped {
-        text: splice(text, edits),
-        warnings,
+    rules
+}
+
+/// The words between `CREATE [OR REFRESH]` and the name, as open-source Spark spells them:
+/// `PRIVATE` and `TEMPORARY` tables are tables (not published is all they mean), `LIVE TABLE`
+/// is a materialized view, a `LIVE VIEW` a temporary view.
+fn header(t: &[Tok], start: usize, kind: DatasetKind) -> Option<(Range<usize>, String)> {
+    const WORDS: &[&str] = &[
+        "TEMPORARY",
+        "PRIVATE",
+        "LIVE",
+        "MATERIALIZED",
+        "VIEW",
+        "STREAMING",
+        "TABLE",
+    ];
+    let end = (start..t.len()).find(|&i| !WORDS.contains(&t[i].keyword().as_str()))?;
+    let written: Vec<String> = t[start..end].iter().map(Tok::keyword).collect();
+    let canonical = match kind {
+        DatasetKind::MaterializedView => "MATERIALIZED VIEW",
+        DatasetKind::StreamingTable => "STREAMING TABLE",
+        DatasetKind::View if written.iter().any(|w| w == "TEMPORARY" || w == "LIVE") => {
+            "TEMPORARY VIEW"
+        }
+        DatasetKind::View => "VIEW",
+    };
+    (written.join(" ") != canonical && end > start).then(|| {
+        (
+            t[start].bytes.start..t[end - 1].bytes.end,
+            canonical.to_string(),
+        )
     })
 }
 
-/// Splits a column list into its expectations and the other entries (as source text).
-fn expectations(text: &str, t: &[Tok], columns: Range<usize>) -> (Vec<Expectation>, Vec<String>) {
-    let inner = &t[columns.start + 1..columns.end - 1];
-    let mut entries: Vec<&[Tok]> = Vec::new();
-    let (mut depth, mut from) = (0i32, 0usize);
-    for (i, tok) in inner.iter().enumerate() {
-        match tok.token {
-            Token::LParen => depth += 1,
-            Token::RParen => depth -= 1,
-            Token::Comma if depth == 0 => {
-                entries.push(&inner[from..i]);
-                from = i + 1;
+/// Where the query of `CREATE FLOW f AS INSERT INTO t [BY NAME] query` starts.
+fn flow_query(t: &[Tok]) -> Option<usize> {
+    let into =
+        (0..t.len()).find(|&i| t[i].is("INSERT") && t.get(i + 1).is_some_and(|x| x.is("INTO")))?;
+    let (_, mut i) = sql::dotted_name(t, into + 2)?;
+    if t.get(i).is_some_and(|x| x.is("BY")) && t.get(i + 1).is_some_and(|x| x.is("NAME")) {
+        i += 2;
+    }
+    (i < t.len()).then_some(i)
+}
+
+/// The query text from token `query` on, with this statement's edits in it applied and read
+/// as a batch (`STREAM` dropped): what the driver counts expectations over.
+fn batch_query(text: &str, t: &[Tok], query: usize, edits: &[(Range<usize>, String)]) -> String {
+    let range = t[query].bytes.start..t[t.len() - 1].bytes.end;
+    let inside: Vec<(Range<usize>, String)> = edits
+        .iter()
+        .filter(|(r, _)| r.start >= range.start && r.end <= range.end)
+        .map(|(r, s)| (r.start - range.start..r.end - range.start, s.clone()))
+        .collect();
+    let mapped = splice(&text[range], inside);
+    let Ok(tokens) = sql::lex(&mapped) else {
+        return mapped;
+    };
+    let mut streams = Vec::new();
+    for (i, tok) in tokens.iter().enumerate() {
+        if !tok.is("STREAM") {
+            continue;
+        }
+        match tokens.get(i + 1) {
+            Some(open) if open.token == Token::LParen => {
+                if let Some(close) = sql::matching_paren(&tokens, i + 1) {
+                    streams.push((tok.bytes.start..open.bytes.end, String::new()));
+                    streams.push((tokens[close].bytes.clone(), String::new()));
+                }
+            }
+            Some(next) if next.ident().is_some() => {
+                streams.push((tok.bytes.start..next.bytes.start, String::new()));
             }
             _ => {}
         }
     }
-    entries.push(&inner[from..]);
-    let mut found = Vec::new();
-    let mut kept = Vec::new();
-    for entry in entries.into_iter().filter(|e| !e.is_empty()) {
-        let is_expectation = entry[0].is("CONSTRAINT")
-            && entry.get(2).is_some_and(|x| x.is("EXPECT"))
-            && entry.get(3).is_some_and(|x| x.token == Token::LParen);
-        let source = |toks: &[Tok]| -> String {
-            match (toks.first(), toks.last()) {
-                (Some(first), Some(last)) => {
-                    text[first.bytes.start..last.bytes.end].trim().to_string()
-                }
-                _ => "TRUE".to_string(),
-            }
-        };
-        if !is_expectation {
-            kept.push(source(entry));
-            continue;
-        }
-        let close = (3..entry.len())
-            .find(|&k| {
-                let depth: i32 = entry[3..=k]
-                    .iter()
-                    .map(|x| match x.token {
-                        Token::LParen => 1,
-                        Token::RParen => -1,
-                        _ => 0,
-                    })
-                    .sum();
-                depth == 0
-            })
-            .unwrap_or(entry.len() - 1);
-        let words: Vec<String> = entry[close + 1..].iter().map(Tok::keyword).collect();
-        let action = match words.join(" ").as_str() {
-            "ON VIOLATION DROP ROW" => Action::Drop,
-            "ON VIOLATION FAIL UPDATE" => Action::Fail,
-            _ => Action::Warn,
-        };
-        found.push(Expectation {
-            name: entry[1].ident().unwrap_or("expectation").to_string(),
-            condition: source(&entry[4..close]),
-            action,
-        });
-    }
-    (found, kept)
+    splice(&mapped, streams)
 }
 
-/// Wraps the query so DROP ROW expectations filter and FAIL UPDATE ones fail the flow;
-/// warn-only expectations are reported.
-fn apply_expectations(
-    dataset: &str,
-    statement: &Statement,
+/// Wraps the query from token `query` on in the expectations' filter.
+fn wrap(
+    t: &[Tok],
     query: usize,
-    expectations: &[Expectation],
+    dataset: &str,
+    rules: &[Expectation],
     edits: &mut Vec<(Range<usize>, String)>,
-    warnings: &mut Vec<String>,
 ) {
-    let mut conditions = Vec::new();
-    for e in expectations {
-        match e.action {
-            Action::Drop => conditions.push(format!("({})", e.condition)),
-            Action::Fail => conditions.push(format!(
-                "assert_true(({}), 'Expectation {} on {dataset} violated (ON VIOLATION FAIL UPDATE)') IS NULL",
-                e.condition,
-                e.name.replace('\'', "")
-            )),
-            Action::Warn => warnings.push(format!(
-                "Expectation {} on {dataset} ({}) is not enforced by the open-source engine: \
-                 its rows are kept and not counted",
-                e.name, e.condition
-            )),
-        }
-    }
-    if conditions.is_empty() {
-        return;
-    }
-    let t = &statement.tokens;
     let start = t[query].bytes.start;
     let end = t[t.len() - 1].bytes.end;
     edits.push((start..start, "SELECT * FROM (\n".to_string()));
     edits.push((
         end..end,
-        format!("\n) WHERE {}\n", conditions.join(" AND ")),
+        format!("\n) WHERE {}\n", expectations::condition(dataset, rules)),
     ));
+}
+
+fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem> {
+    let rules = &context.rules;
+    let statements = sql::parse(text)?;
+    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    let mut mapped = Mapped::default();
+    let mut sources = Vec::new();
+    let mut counter = 0;
+    for statement in &statements {
+        let mut own = Vec::new();
+        let dataset = match &statement.shape {
+            Shape::Dataset { name, .. } | Shape::Flow { name, .. } => name.as_str(),
+            Shape::Setting => "",
+        };
+        sources.extend(read_files::map_calls(
+            statement,
+            dataset,
+            &mut counter,
+            &mut own,
+        )?);
+        let t = &statement.tokens;
+        context.names.rewrite(t, &mut own);
+        // `LIVE.x`: the legacy prefix means "this pipeline's dataset x".
+        for (i, tok) in t.iter().enumerate() {
+            if tok.is("LIVE") && t.get(i + 1).is_some_and(|n| n.token == Token::Period) {
+                own.push((tok.bytes.start..t[i + 1].bytes.end, String::new()));
+            }
+        }
+        match &statement.shape {
+            Shape::Dataset {
+                name,
+                kind,
+                or_refresh,
+                columns,
+                query,
+            } => {
+                if let Some(or) = or_refresh {
+                    // `CREATE OR REFRESH X` is `CREATE X` on a fresh run of the open-source engine.
+                    let next = t.get(or + 2).map_or(t[or + 1].bytes.end, |n| n.bytes.start);
+                    own.push((t[*or].bytes.start..next, String::new()));
+                }
+                own.extend(header(t, or_refresh.map_or(1, |o| o + 2), *kind));
+                let found = match columns {
+                    Some(columns) => {
+                        let (found, kept) = expectations::split(text, t, columns.clone());
+                        if !found.is_empty() {
+                            let list = if kept.is_empty() {
+                                String::new()
+                            } else {
+                                format!("({})", kept.join(", "))
+                            };
+                            let span = t[columns.start].bytes.start..t[columns.end - 1].bytes.end;
+                            own.push((span, list));
+                        }
+                        found
+                    }
+                    None => Vec::new(),
+                };
+                if let Some(query) = *query {
+                    if *kind == DatasetKind::View {
+                        mapped
+                            .views
+                            .push((name.clone(), batch_query(text, t, query, &own)));
+                    }
+                    if !found.is_empty() {
+                        mapped.checks.push(Check {
+                            dataset: name.clone(),
+                            query: batch_query(text, t, query, &own),
+                            expectations: found.clone(),
+                        });
+                        wrap(t, query, name, &found, &mut own);
+                    }
+                }
+            }
+            Shape::Flow { name, target } => {
+                if let Some(found) = rules.get(&key(target)) {
+                    match flow_query(t) {
+                        Some(query) => {
+                            mapped.checks.push(Check {
+                                dataset: target.clone(),
+                                query: batch_query(text, t, query, &own),
+                                expectations: found.clone(),
+                            });
+                            wrap(t, query, target, found, &mut own);
+                        }
+                        None => mapped.warnings.push(format!(
+                            "The expectations of {target} are not enforced on the flow {name} \
+                             by the local engine (AUTO CDC)"
+                        )),
+                    }
+                }
+            }
+            Shape::Setting => {}
+        }
+        edits.extend(own);
+    }
+    mapped.text = splice(text, edits);
+    mapped.python = (!sources.is_empty()).then(|| read_files::python(path, &sources));
+    Ok(mapped)
 }
 
 /// Applies non-overlapping edits (insertions at the same point keep their order).
@@ -243,27 +289,6 @@ fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
     out
 }
 
-/// `@dp.expect...(...)` on one line.
-static PY_EXPECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^[ \t]*@\s*(?:dp|dlt)\.(expect\w*)\((.*)\)[ \t]*$").expect("valid regex")
-});
-
-/// Python expectations have no open-source counterpart: the decorators are dropped and
-/// reported (rows are kept).
-fn map_python(text: &str) -> Mapped {
-    let mut warnings = Vec::new();
-    for found in PY_EXPECT.captures_iter(text) {
-        warnings.push(format!(
-            "@{}({}) is not enforced by the open-source engine: its rows are kept",
-            &found[1], &found[2]
-        ));
-    }
-    Mapped {
-        text: PY_EXPECT.replace_all(text, "").into_owned(),
-        warnings,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -276,43 +301,62 @@ mod tests {
         }
     }
 
+    fn map_one(text: &str) -> Mapped {
+        map(&sql_file(text), &Context::default()).unwrap()
+    }
+
     #[test]
-    fn create_or_refresh_and_live_are_mapped() {
-        let m = map(&sql_file(
+    fn create_or_refresh_live_and_private_are_mapped() {
+        let m = map_one(
             "-- keep me\nCREATE OR REFRESH MATERIALIZED VIEW s\nCOMMENT 'c' AS SELECT * FROM LIVE.b;",
-        ))
-        .unwrap();
+        );
         assert_eq!(
             m.text,
             "-- keep me\nCREATE MATERIALIZED VIEW s\nCOMMENT 'c' AS SELECT * FROM b;"
         );
+        let m = map_one(
+            "CREATE OR REFRESH PRIVATE MATERIALIZED VIEW a AS SELECT 1 AS x;\n\
+             CREATE LIVE TABLE b AS SELECT * FROM a;\n\
+             CREATE TEMPORARY LIVE VIEW c AS SELECT * FROM b;\n\
+             CREATE TEMPORARY STREAMING LIVE TABLE d AS SELECT * FROM STREAM(e);",
+        );
+        assert_eq!(
+            m.text,
+            "CREATE MATERIALIZED VIEW a AS SELECT 1 AS x;\n\
+             CREATE MATERIALIZED VIEW b AS SELECT * FROM a;\n\
+             CREATE TEMPORARY VIEW c AS SELECT * FROM b;\n\
+             CREATE STREAMING TABLE d AS SELECT * FROM STREAM(e);"
+        );
+        assert_eq!(m.views, [("c".to_string(), "SELECT * FROM b".to_string())]);
     }
 
     #[test]
-    fn expectations_filter_fail_or_warn() {
-        let m = map(&sql_file(
-            "CREATE OR REFRESH MATERIALIZED VIEW s (\n  CONSTRAINT a EXPECT (id IS NOT NULL) ON VIOLATION DROP ROW,\n  \
+    fn expectations_are_one_filter_and_a_check() {
+        let m = map_one(
+            "CREATE OR REFRESH STREAMING TABLE s (\n  CONSTRAINT a EXPECT (id IS NOT NULL) ON VIOLATION DROP ROW,\n  \
              CONSTRAINT b EXPECT (n > 0) ON VIOLATION FAIL UPDATE,\n  CONSTRAINT c EXPECT (len(x) < 9)\n)\n\
-             AS SELECT id, n, x FROM b -- trailing\n;",
-        ))
-        .unwrap();
+             AS SELECT id, n, x FROM STREAM(LIVE.b) -- trailing\n;",
+        );
         assert!(
             !m.text.contains("CONSTRAINT") && !m.text.contains("REFRESH"),
             "{}",
             m.text
         );
-        assert!(m.text.contains("AS SELECT * FROM (\nSELECT id, n, x FROM b\n) WHERE (id IS NOT NULL) AND assert_true((n > 0), 'Expectation b on s violated"), "{}", m.text);
-        assert_eq!(m.warnings.len(), 1);
         assert!(
-            m.warnings[0].contains("Expectation c on s"),
-            "{:?}",
-            m.warnings
+            m.text.contains(
+                "AS SELECT * FROM (\nSELECT id, n, x FROM STREAM(b)\n) WHERE CASE WHEN assert_true("
+            ),
+            "{}",
+            m.text
         );
+        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        assert_eq!(m.checks.len(), 1);
+        assert_eq!(m.checks[0].query, "SELECT id, n, x FROM b");
+        assert_eq!(m.checks[0].expectations.len(), 3);
         // Column definitions beside expectations stay.
-        let m = map(&sql_file(
+        let m = map_one(
             "CREATE MATERIALIZED VIEW s (id BIGINT, CONSTRAINT a EXPECT (id > 0) ON VIOLATION DROP ROW) AS SELECT id FROM b",
-        ))
-        .unwrap();
+        );
         assert!(
             m.text
                 .starts_with("CREATE MATERIALIZED VIEW s (id BIGINT) AS SELECT * FROM ("),
@@ -322,32 +366,59 @@ mod tests {
     }
 
     #[test]
-    fn databricks_only_sources_are_reported() {
-        let err = map(&sql_file(
-            "CREATE STREAMING TABLE raw AS SELECT * FROM STREAM read_files('/Volumes/x', format => 'json')",
-        ))
-        .unwrap_err();
-        assert_eq!(err.class, "UNRESOLVABLE_TABLE_VALUED_FUNCTION");
+    fn a_streaming_tables_expectations_apply_to_its_flows() {
+        let files = [
+            sql_file(
+                "CREATE STREAMING TABLE t (CONSTRAINT ok EXPECT (id > 0) ON VIOLATION DROP ROW);",
+            ),
+            sql_file("CREATE FLOW f AS INSERT INTO t BY NAME SELECT * FROM STREAM(src);"),
+        ];
+        let context = Context {
+            rules: rules_of(&files),
+            ..Context::default()
+        };
+        assert_eq!(context.rules["t"].len(), 1);
+        let m = map(&files[1], &context).unwrap();
         assert!(
-            err.message.contains("read_files() is Databricks-only"),
+            m.text
+                .contains("BY NAME SELECT * FROM (\nSELECT * FROM STREAM(src)\n) WHERE CASE"),
             "{}",
-            err.message
+            m.text
         );
-        assert_eq!(err.file.as_deref(), Some("/Workspace/x.sql"));
+        assert_eq!(m.checks[0].dataset, "t");
+        assert_eq!(m.checks[0].query, "SELECT * FROM src");
+        let m = map(&files[0], &context).unwrap();
+        assert_eq!(m.text, "CREATE STREAMING TABLE t ;");
     }
 
     #[test]
-    fn python_expectations_are_dropped_and_reported() {
-        let m = map(&SourceFile {
-            path: "/Workspace/x.py".into(),
-            language: Language::Python,
-            text: "@dp.materialized_view\n@dp.expect_or_drop(\"ok\", \"id > 0\")\ndef t():\n    return spark.range(3)\n".into(),
-        })
-        .unwrap();
+    fn read_files_reads_a_view_of_a_companion_file() {
+        let m = map_one(
+            "CREATE STREAMING TABLE raw AS SELECT * FROM STREAM read_files('/Volumes/x/y/z', format => 'json')",
+        );
         assert_eq!(
             m.text,
-            "@dp.materialized_view\n\ndef t():\n    return spark.range(3)\n"
+            "CREATE STREAMING TABLE raw AS SELECT * FROM STREAM raw__read_files_1"
         );
-        assert_eq!(m.warnings.len(), 1);
+        let python = m.python.unwrap();
+        assert!(
+            python.contains("sdp_local.read_files(\n        spark, \"/Volumes/x/y/z\""),
+            "{python}"
+        );
+    }
+
+    #[test]
+    fn python_files_are_left_to_the_pipelines_api() {
+        let text = "@dp.materialized_view\n@dp.expect_all_or_drop({\n    \"ok\": \"id > 0\",\n})\ndef t():\n    return spark.range(3)\n";
+        let m = map(
+            &SourceFile {
+                path: "/Workspace/x.py".into(),
+                language: Language::Python,
+                text: text.into(),
+            },
+            &Context::default(),
+        )
+        .unwrap();
+        assert_eq!(m.text, text);
     }
 }

@@ -94,12 +94,27 @@ pub fn for_verdict(verdict: &Verdict, catalog: &str, schema: &str) -> Vec<Value>
     }
     for (table, rows) in &verdict.tables {
         let name = qualified(catalog, schema, table);
+        let mut progress = json!({"status": "COMPLETED", "metrics": {"num_output_rows": rows}});
+        if let Some(quality) = verdict.quality.get(table) {
+            // As the Databricks event log carries it: `data_quality.dropped_records` and one
+            // entry per expectation with its passed and failed records.
+            let expectations: Vec<Value> = quality
+                .expectations
+                .iter()
+                .map(|e| {
+                    json!({"name": e.name, "dataset": name,
+                           "passed_records": e.passed, "failed_records": e.failed})
+                })
+                .collect();
+            progress["data_quality"] =
+                json!({"dropped_records": quality.dropped, "expectations": expectations});
+        }
         events.push(json!({
             "origin": {"flow_name": name, "dataset_name": name},
             "message": format!("Flow '{name}' has COMPLETED."),
             "level": "INFO",
             "event_type": "flow_progress",
-            "details": {"flow_progress": {"status": "COMPLETED", "metrics": {"num_output_rows": rows}}},
+            "details": {"flow_progress": progress},
         }));
     }
     events
@@ -126,12 +141,14 @@ mod tests {
                         output: "bronze".into(),
                         inputs: vec![],
                         streaming: false,
+                        streamed: vec![],
                     },
                     Flow {
                         name: "silver".into(),
                         output: "silver".into(),
                         inputs: vec!["bronze".into()],
                         streaming: true,
+                        streamed: vec!["bronze".into()],
                     },
                 ],
             },

@@ -4,7 +4,8 @@
 
 use serde_json::{Map, Value};
 
-use super::spark::{Job, Mode};
+use super::sources::SourceFile;
+use super::spark::{Job, Mode, Volume, VolumeFiles};
 use super::structure::{Target, check};
 use super::{Engine, Verdict, collect};
 use crate::state::{SharedApp, State};
@@ -31,6 +32,44 @@ pub fn target_of(spec: &Map<String, Value>) -> (String, String) {
     (catalog.to_string(), schema.to_string())
 }
 
+fn names(selection: &[Value]) -> Vec<String> {
+    selection
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
+}
+
+/// The volumes an update can read: every mounted one, and those stored in memory whose
+/// `/Volumes/c/s/v` path the sources mention.
+fn volumes_named(state: &State, files: &[SourceFile]) -> Vec<Volume> {
+    let text: String = files
+        .iter()
+        .map(|f| f.text.to_ascii_lowercase())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut volumes = Vec::new();
+    for full_name in state.volumes.names() {
+        let parts: Vec<String> = full_name.split('.').map(str::to_string).collect();
+        let Ok(names) = <[String; 3]>::try_from(parts) else {
+            continue;
+        };
+        let path = format!("/volumes/{}", names.join("/"));
+        let named = ["/", "'", "\""]
+            .iter()
+            .any(|end| text.contains(&format!("{path}{end}")));
+        // Mounted volumes cost nothing (read in place); stored ones are copied, so only when
+        // named.
+        let files = match state.files.mount_of(&full_name) {
+            Some(dir) => VolumeFiles::Dir(dir.clone()),
+            None if named => VolumeFiles::Stored(state.files.volume_contents(&full_name)),
+            None => continue,
+        };
+        volumes.push(Volume { names, files });
+    }
+    volumes
+}
+
 /// The update whose work starts.
 pub struct UpdateRef<'a> {
     pub pipeline_id: &'a str,
@@ -39,6 +78,10 @@ pub struct UpdateRef<'a> {
     pub spec: &'a Map<String, Value>,
     pub validate_only: bool,
     pub full_refresh: bool,
+    /// Datasets to refresh (`refresh_selection`) and to fully refresh
+    /// (`full_refresh_selection`); both empty = every dataset.
+    pub refresh_selection: &'a [Value],
+    pub full_refresh_selection: &'a [Value],
 }
 
 /// Hands a pending update its verdict: `(state, pipeline_id, update_id, verdict)`.
@@ -53,6 +96,8 @@ pub fn start(app: &SharedApp, state: &State, update: &UpdateRef, deliver: Delive
         spec,
         validate_only,
         full_refresh,
+        refresh_selection,
+        full_refresh_selection,
     } = *update;
     let (files, problems) = collect(spec, &state.workspace);
     let (catalog, schema) = target_of(spec);
@@ -81,6 +126,24 @@ pub fn start(app: &SharedApp, state: &State, update: &UpdateRef, deliver: Delive
             .to_string(),
         catalog,
         schema,
+        volumes: volumes_named(state, &files),
+        tables: state.data_tables.clone(),
+        configuration: spec
+            .get("configuration")
+            .and_then(Value::as_object)
+            .map(|c| {
+                c.iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        refresh: names(refresh_selection),
+        full_refresh_selection: names(full_refresh_selection),
         files,
         mode: if validate_only {
             Mode::DryRun

@@ -6,8 +6,11 @@
 mod args;
 mod dialect;
 pub mod events;
+mod expectations;
 mod job;
+mod names;
 mod python;
+mod read_files;
 mod sources;
 pub mod spark;
 mod sql;
@@ -104,6 +107,8 @@ pub struct Flow {
     pub inputs: Vec<String>,
     /// Whether it reads its inputs as streams.
     pub streaming: bool,
+    /// The inputs it reads as streams (`STREAM(x)`, `spark.readStream.table("x")`).
+    pub streamed: Vec<String>,
 }
 
 /// The graph the structural check found.
@@ -127,6 +132,25 @@ pub struct Verdict {
     pub tables: BTreeMap<String, u64>,
     /// Spark's own progress messages, in order (Spark runs only).
     pub messages: Vec<String>,
+    /// The expectations' counts of each dataset that has some (Spark runs only), by name.
+    pub quality: BTreeMap<String, Quality>,
+}
+
+/// A dataset's data quality in a run, as `flow_progress.data_quality` reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+pub struct Quality {
+    /// Rows its flows read (before DROP ROW expectations).
+    pub input_rows: u64,
+    /// Rows DROP ROW expectations removed.
+    pub dropped: u64,
+    pub expectations: Vec<ExpectationCounts>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize)]
+pub struct ExpectationCounts {
+    pub name: String,
+    pub passed: u64,
+    pub failed: u64,
 }
 
 impl Verdict {

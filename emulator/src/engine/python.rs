@@ -8,13 +8,104 @@ use regex::Regex;
 
 use super::{DatasetKind, Flow};
 
-/// `@dp.materialized_view(...)`-style decorators, then the function they decorate.
-static DECORATED: LazyLock<Regex> = LazyLock::new(|| {
+/// `@dp.materialized_view`-style decorators (their arguments and the decorators after them
+/// are read by [`decorated`]).
+static DECORATOR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?s)@\s*(?:dp|dlt|sdp|pipelines)\.(materialized_view|table|streaming_table|temporary_view|view|append_flow)\b(\((?:[^()]|\([^()]*\))*\))?\s*(?:@[^\n]*\n\s*)*def\s+([A-Za-z_]\w*)\s*\("#,
+        r#"@\s*(?:dp|dlt|sdp|pipelines)\.(materialized_view|table|streaming_table|temporary_view|view|append_flow)\b"#,
     )
     .expect("valid regex")
 });
+
+static DEF: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"^def\s+([A-Za-z_]\w*)\s*\("#).expect("valid regex"));
+
+static OTHER_DECORATOR: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"^@\s*[A-Za-z_][\w.]*"#).expect("valid regex"));
+
+/// The end of the parenthesised arguments opening at `open` (a `(`), strings skipped.
+fn close_of(text: &str, open: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, c) in text[open..].char_indices() {
+        if let Some(q) = quote {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                _ if c == q => quote = None,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' | '\'' => quote = Some(c),
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(open + i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// One decorated dataset function: where its decorator starts, where its `def name(` ends,
+/// the decorator, its arguments and the function's name.
+struct Decorated<'a> {
+    start: usize,
+    end: usize,
+    decorator: &'a str,
+    args: &'a str,
+    function: &'a str,
+}
+
+/// The pipelines API's decorated functions, their decorators' arguments and any other
+/// decorators (`@dp.expect_all({...})` over several lines) read with balanced parentheses.
+fn decorated(text: &str) -> Vec<Decorated<'_>> {
+    let mut found = Vec::new();
+    for m in DECORATOR.captures_iter(text) {
+        let whole = m.get(0).expect("match");
+        let mut at = whole.end();
+        let mut args = "";
+        let skip_space = |at: usize| at + (text[at..].len() - text[at..].trim_start().len());
+        if text[at..].starts_with('(') {
+            let Some(close) = close_of(text, at) else {
+                continue;
+            };
+            args = &text[at..close];
+            at = close;
+        }
+        loop {
+            at = skip_space(at);
+            let Some(other) = OTHER_DECORATOR.find(&text[at..]) else {
+                break;
+            };
+            at += other.end();
+            let next = skip_space(at);
+            if text[next..].starts_with('(') {
+                let Some(close) = close_of(text, next) else {
+                    break;
+                };
+                at = close;
+            }
+        }
+        let Some(def) = DEF.captures(&text[at..]) else {
+            continue;
+        };
+        found.push(Decorated {
+            start: whole.start(),
+            end: at + def.get(0).expect("match").end(),
+            decorator: m.get(1).expect("group").as_str(),
+            args,
+            function: def.get(1).expect("group").as_str(),
+        });
+    }
+    found
+}
 
 static NAME_ARG: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"\b(name|target)\s*=\s*["']([^"']+)["']"#).expect("valid regex"));
@@ -43,17 +134,12 @@ pub fn analyse(text: &str) -> (Vec<(String, DatasetKind)>, Vec<Flow>) {
     for found in CREATED.captures_iter(text) {
         datasets.push((found[1].to_string(), DatasetKind::StreamingTable));
     }
-    let found_all: Vec<_> = DECORATED.captures_iter(text).collect();
+    let found_all = decorated(text);
     for (k, found) in found_all.iter().enumerate() {
-        let decorator = &found[1];
-        let args = found.get(2).map_or("", |m| m.as_str());
-        let function = &found[3];
+        let (decorator, args, function) = (found.decorator, found.args, found.function);
         // The body: up to the next top-level line (or the next decorated function).
-        let from = found.get(0).map_or(0, |m| m.end());
-        let to = found_all
-            .get(k + 1)
-            .and_then(|next| next.get(0))
-            .map_or(text.len(), |m| m.start());
+        let from = found.end;
+        let to = found_all.get(k + 1).map_or(text.len(), |next| next.start);
         let rest = &text[from..to];
         let body = rest
             .match_indices('\n')
@@ -73,7 +159,7 @@ pub fn analyse(text: &str) -> (Vec<(String, DatasetKind)>, Vec<Flow>) {
             "table" => (named("name"), None),
             _ => (named("target"), None),
         };
-        let (inputs, streaming) = reads(body);
+        let (inputs, streamed, streaming) = reads(body);
         let output = output.unwrap_or_else(|| function.to_string());
         if decorator != "append_flow" {
             let kind = kind.unwrap_or(if streaming {
@@ -92,14 +178,17 @@ pub fn analyse(text: &str) -> (Vec<(String, DatasetKind)>, Vec<Flow>) {
             output,
             inputs,
             streaming,
+            streamed,
         });
     }
     (datasets, flows)
 }
 
-/// The tables a function body reads, and whether any of them as a stream.
-fn reads(body: &str) -> (Vec<String>, bool) {
+/// The tables a function body reads, those it reads as streams, and whether it reads any
+/// stream.
+fn reads(body: &str) -> (Vec<String>, Vec<String>, bool) {
     let mut names = Vec::new();
+    let mut streamed = Vec::new();
     let mut streaming = false;
     for found in READ.captures_iter(body) {
         let how = found
@@ -107,13 +196,18 @@ fn reads(body: &str) -> (Vec<String>, bool) {
             .or_else(|| found.get(2))
             .or_else(|| found.get(3))
             .map_or("", |m| m.as_str());
-        streaming |= how == "readStream" || how == "read_stream";
         let name = found[4].strip_prefix("LIVE.").unwrap_or(&found[4]);
+        if how == "readStream" || how == "read_stream" {
+            streaming = true;
+            streamed.push(name.to_string());
+        }
         if !names.iter().any(|n| n == name) {
             names.push(name.to_string());
         }
     }
-    (names, streaming)
+    // A file stream (`spark.readStream.format("cloudFiles")...load(path)`) reads no table.
+    streaming |= body.contains("readStream");
+    (names, streamed, streaming)
 }
 
 #[cfg(test)]
@@ -133,6 +227,11 @@ def clicks_bronze():
     name="clicks_silver",
     comment="clean (really)",
 )
+@dp.expect_all_or_drop({
+    "has_id": "id IS NOT NULL",
+    "recent": "ts > date_sub(current_date(), 7)",
+})
+@dlt.expect("ok", "id > 0")
 def silver():
     return spark.readStream.table("clicks_bronze").where("id > 1")
 

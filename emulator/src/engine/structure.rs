@@ -56,11 +56,18 @@ pub fn check(files: &[SourceFile], target: &Target) -> Verdict {
                             Shape::Flow { name, target } => (name, target),
                         };
                         where_defined.push((flow.clone(), file.path.clone(), statement.line));
+                        let streamed = statement
+                            .reads
+                            .iter()
+                            .filter(|r| r.streaming)
+                            .map(|r| r.name.clone())
+                            .collect();
                         verdict.graph.flows.push(Flow {
                             name: flow,
                             output,
                             inputs,
                             streaming,
+                            streamed,
                         });
                     }
                 }
@@ -124,6 +131,10 @@ pub fn check(files: &[SourceFile], target: &Target) -> Verdict {
             verdict.problems.push(problem);
         }
     }
+    for mut problem in streams_of_materialized_views(&verdict.graph, target) {
+        problem.file = problem.flow.as_deref().and_then(located).map(|(f, _)| f);
+        verdict.problems.push(problem);
+    }
     for (flow, file, line) in batch_into_streaming {
         verdict.problems.push(
             Problem::new(
@@ -140,6 +151,43 @@ pub fn check(files: &[SourceFile], target: &Target) -> Verdict {
         );
     }
     verdict
+}
+
+pub const STREAMING_FROM_MATERIALIZED_VIEW: &str = "STREAMING_FROM_MATERIALIZED_VIEW";
+
+/// Flows reading one of the pipeline's materialized views as a stream: a materialized view is
+/// recomputed, not appended to, and Databricks streams only from append-only sources (the
+/// open-source engine lets it pass).
+fn streams_of_materialized_views(graph: &super::Graph, target: &Target) -> Vec<Problem> {
+    let mut problems = Vec::new();
+    for flow in &graph.flows {
+        for input in &flow.streamed {
+            let Some(name) = local(input, target) else {
+                continue;
+            };
+            let is_mv = graph
+                .datasets
+                .iter()
+                .any(|(d, kind)| *d == name && *kind == DatasetKind::MaterializedView);
+            if is_mv {
+                problems.push(
+                    Problem::new(
+                        STREAMING_FROM_MATERIALIZED_VIEW,
+                        format!(
+                            "Cannot stream from materialized view `{input}` in flow {}: \
+                             streaming reads need an append-only source (a streaming table or \
+                             files); read it without STREAM or make it a streaming table. \
+                             SQLSTATE: 0A000",
+                            flow.name
+                        ),
+                        ANALYSIS_EXCEPTION,
+                    )
+                    .in_flow(&flow.name),
+                );
+            }
+        }
+    }
+    problems
 }
 
 /// The dataset name `reference` means inside the pipeline, or None when it names a table in
@@ -184,7 +232,7 @@ mod tests {
             &[
                 sql(
                     "/b.sql",
-                    "CREATE OR REFRESH MATERIALIZED VIEW bronze AS SELECT id FROM range(10);",
+                    "CREATE OR REFRESH STREAMING TABLE bronze AS SELECT * FROM STREAM read_files('/Volumes/a/b/c');",
                 ),
                 sql(
                     "/s.sql",
@@ -240,6 +288,16 @@ mod tests {
             classes(&v),
             ["INVALID_FLOW_QUERY_TYPE.BATCH_RELATION_FOR_STREAMING_TABLE"]
         );
+        let v = check(
+            &[sql(
+                "/m.sql",
+                "CREATE MATERIALIZED VIEW m AS SELECT 1 AS id;\nCREATE STREAMING TABLE s AS SELECT * FROM STREAM(m)",
+            )],
+            &TARGET,
+        );
+        assert_eq!(classes(&v), ["STREAMING_FROM_MATERIALIZED_VIEW"]);
+        assert_eq!(v.problems[0].flow.as_deref(), Some("s"));
+        assert_eq!(v.problems[0].file.as_deref(), Some("/m.sql"));
         let v = check(&[sql("/e.sql", "SET x = 1;")], &TARGET);
         assert_eq!(classes(&v), ["NO_TABLES_IN_PIPELINE"]);
         let v = check(

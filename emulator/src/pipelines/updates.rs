@@ -301,6 +301,8 @@ pub async fn start(
                 spec: &config,
                 validate_only,
                 full_refresh,
+                refresh_selection: &refresh_selection,
+                full_refresh_selection: &full_refresh_selection,
             },
             deliver,
         ),

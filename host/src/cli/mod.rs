@@ -109,10 +109,13 @@ pub enum Command {
         question: Option<String>,
         #[command(flatten)]
         engine: sdp_emulator::EngineArgs,
-        /// The offline model's first answer has a mistake (a table read under a wrong name),
-        /// so validation fails and the agent repairs it.
-        #[arg(long, env = "SDP_AGENT_DEMO_FLAW", value_parser = clap::builder::BoolishValueParser::new())]
-        flaw: bool,
+        /// The offline model's first answer has a mistake, so validation fails and the agent
+        /// repairs it: `--flaw` (= `--flaw=table`, a table read under a wrong name),
+        /// `--flaw=column` (a misspelled column) or `--flaw=streaming` (a streaming table over
+        /// a batch source).
+        #[arg(long, env = "SDP_AGENT_DEMO_FLAW", value_enum, num_args = 0..=1, require_equals = true,
+              default_value = "none", default_missing_value = "table")]
+        flaw: sdp_emulator::DemoFlaw,
     },
 }
 

@@ -14,7 +14,8 @@ use crate::outcome::{Failure, Success, render};
 use crate::workspace::Workspace;
 use report::{chains, source_files, tables, update_lines};
 use sdp_emulator::{
-    Emulator, EmulatorConfig, EngineArgs, EngineKind, RunExecutor, RunOutcome, SubmittedRun,
+    DemoFlaw, Emulator, EmulatorConfig, EngineArgs, EngineKind, RunExecutor, RunOutcome,
+    SubmittedRun,
 };
 use serde_json::{Value, json};
 use std::process::ExitCode;
@@ -26,7 +27,12 @@ const RUNNER_PATH: &str = "/Workspace/Shared/sdp-agent/sdp_agent_launcher.py";
 const CLAUDE_ENDPOINT: &str = "databricks-claude-sonnet-4-5";
 const POLL_EVERY: Duration = Duration::from_millis(200);
 
-pub async fn run(cli: &Cli, question: Option<&str>, engine: &EngineArgs, flaw: bool) -> ExitCode {
+pub async fn run(
+    cli: &Cli,
+    question: Option<&str>,
+    engine: &EngineArgs,
+    flaw: DemoFlaw,
+) -> ExitCode {
     match demo(cli, question.unwrap_or(DEFAULT_QUESTION), engine, flaw).await {
         Ok(last) => {
             println!("{}", last.line);
@@ -53,11 +59,20 @@ async fn demo(
     cli: &Cli,
     question: &str,
     engine_args: &EngineArgs,
-    flaw: bool,
+    flaw: DemoFlaw,
 ) -> Result<LastLine, Failure> {
     let engine = engine_args
         .engine()
         .map_err(|e| Failure::Config(format!("the {:?} engine: {e:#}", engine_args.engine)))?;
+    let engine_line = match &engine {
+        sdp_emulator::Engine::Structural => "updates checked structurally".to_string(),
+        sdp_emulator::Engine::Spark(spark) => format!(
+            "updates run on local Apache Spark {}",
+            spark
+                .version()
+                .unwrap_or_else(|| "(version unknown)".into())
+        ),
+    };
     let runtime = Runtime::load(cli.component.clone(), Allocation::OnDemand)
         .await
         .map_err(|e| Failure::Config(format!("{e:#}")))?;
@@ -76,6 +91,7 @@ async fn demo(
         run_executor: Some(executor),
         engine,
         demo_flaw: flaw,
+        data: engine_args.data.clone(),
         ..Default::default()
     })
     .await
@@ -89,12 +105,8 @@ async fn demo(
     let agent = Arc::new(Agent::new(runtime, client, &workspace, options));
     let _ = slot.set(agent.clone());
     println!(
-        "[1/4] workspace emulator at {} ({})",
-        workspace.url,
-        match engine_args.engine {
-            EngineKind::Structural => "updates checked structurally",
-            EngineKind::Spark => "updates run on local Apache Spark",
-        }
+        "[1/4] workspace emulator at {} ({engine_line})",
+        workspace.url
     );
 
     let payload = json!({

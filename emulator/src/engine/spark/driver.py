@@ -4,7 +4,8 @@ Started by `spark-class org.apache.spark.deploy.SparkPipelines driver.py <mode>`
 pipeline's private directory (beside its spark-pipeline.yml), like `spark-pipelines` starts
 pyspark's own cli.py. Every line meant for the emulator starts with "@@sdp " and is one JSON
 object: {"kind": "log"|"event"|"table"|"error"|"done", ...}. Spark's own output is left as is.
-mode: dry-run (validate only), run (incremental), full-refresh.
+Arguments: mode (dry-run = validate only, run = incremental, full-refresh), then the datasets to
+refresh and to fully refresh, comma-separated (empty = all).
 """
 
 import json
@@ -12,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pyspark.pipelines.cli as cli
+import sdp_local
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 from pyspark.pipelines.spark_connect_graph_element_registry import (
@@ -32,6 +34,8 @@ def log(message):
 
 def error_fields(e):
     fields = {"class_name": f"{type(e).__module__}.{type(e).__name__}", "message": str(e)}
+    if isinstance(e, sdp_local.LocalEngineError):
+        fields["condition"] = e.condition
     if isinstance(e, PySparkException):
         fields["condition"] = e.getCondition()
         fields["sql_state"] = e.getSqlState()
@@ -41,6 +45,8 @@ def error_fields(e):
 def main():
     mode = sys.argv[1]
     assert mode in ("dry-run", "run", "full-refresh"), mode
+    refresh = [n for n in sys.argv[2].split(",") if n] if len(sys.argv) > 2 else []
+    full_refresh = [n for n in sys.argv[3].split(",") if n] if len(sys.argv) > 3 else []
     cli.log_with_curr_timestamp = log
     spec_path = Path("spark-pipeline.yml").resolve()
     spec = cli.load_pipeline_spec(spec_path)
@@ -48,10 +54,14 @@ def main():
     for key, value in spec.configuration.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    sdp_local.install()
+    sdp_local.install_pipelines_api()
+    sdp_local.install_table_names()
     try:
         if spec.database:
             # The open-source catalog does not create the target schema; a workspace does.
             spark.sql(f"CREATE DATABASE IF NOT EXISTS `{spec.database}`")
+        sdp_local.register_tables(spark)
         graph = create_dataflow_graph(
             spark,
             default_catalog=spec.catalog,
@@ -63,9 +73,9 @@ def main():
         results = start_run(
             spark,
             graph,
-            full_refresh=None,
+            full_refresh=full_refresh or None,
             full_refresh_all=mode == "full-refresh",
-            refresh=None,
+            refresh=refresh or None,
             dry=mode == "dry-run",
             storage=spec.storage,
         )
@@ -79,6 +89,7 @@ def main():
                     continue
                 rows = spark.table(f"`{spec.database}`.`{table.name}`").count()
                 emit("table", name=table.name, rows=rows)
+            sdp_local.quality(spark, spec.database, emit)
         emit("done")
     except Exception as e:  # every failure is reported, then the exit status says it failed
         emit("error", **error_fields(e))

@@ -7,7 +7,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde::Deserialize;
 
-use crate::engine::{ANALYSIS_EXCEPTION, PARSE_EXCEPTION, Problem, Verdict};
+use crate::engine::expectations::VIOLATION_MARK;
+use crate::engine::{ANALYSIS_EXCEPTION, PARSE_EXCEPTION, Problem, Quality, Verdict};
 
 /// One line the driver prints (after `@@sdp `).
 #[derive(Deserialize)]
@@ -22,6 +23,11 @@ enum Line {
     Table {
         name: String,
         rows: u64,
+    },
+    Quality {
+        dataset: String,
+        #[serde(flatten)]
+        quality: Quality,
     },
     Error {
         class_name: String,
@@ -60,6 +66,28 @@ fn problem_from(message: &str, condition: Option<&str>, exception: &'static str)
     Problem::new(&class, text, exception)
 }
 
+static VIOLATION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(&format!(r"{VIOLATION_MARK}([^:'\s]*):([^'\s]*)")).expect("valid regex")
+});
+
+/// A violated FAIL UPDATE expectation (Spark reports the `assert_true` that stands for it) as
+/// the error Databricks gives: `EXPECTATION_VIOLATION`, naming the expectation.
+fn expectation_violation(mut problem: Problem) -> Problem {
+    let Some(found) = VIOLATION.captures(&problem.message) else {
+        return problem;
+    };
+    let (dataset, name) = (found[1].to_string(), found[2].to_string());
+    problem.class = "EXPECTATION_VIOLATION".to_string();
+    problem.message = format!(
+        "[EXPECTATION_VIOLATION] Flow '{dataset}' failed to meet the expectation. Violated \
+         expectations: '{name}'. SQLSTATE: 22000"
+    );
+    if problem.flow.is_none() {
+        problem.flow = Some(dataset);
+    }
+    problem
+}
+
 /// The driver's output into the verdict; true when it reported `done`.
 pub(super) fn read_lines(stdout: &str, files: &[(PathBuf, String)], verdict: &mut Verdict) -> bool {
     let mut loading: Option<String> = None;
@@ -89,15 +117,31 @@ pub(super) fn read_lines(stdout: &str, files: &[(PathBuf, String)], verdict: &mu
                     .or_else(|| FLOW_RUN_FAILED.captures(&message))
                 {
                     let flow = found[1].rsplit('.').next().unwrap_or(&found[1]).to_string();
-                    verdict.problems.push(
-                        problem_from(&headline(&found[2]), None, ANALYSIS_EXCEPTION).in_flow(&flow),
-                    );
+                    let problem =
+                        problem_from(&headline(&found[2]), None, ANALYSIS_EXCEPTION).in_flow(&flow);
+                    verdict.problems.push(expectation_violation(problem));
                     flow_problems += 1;
                 }
                 verdict.messages.push(message);
             }
             Line::Table { name, rows } => {
                 verdict.tables.insert(name, rows);
+            }
+            Line::Quality { dataset, quality } => {
+                let name = dataset.rsplit('.').next().unwrap_or(&dataset).to_string();
+                let entry = verdict.quality.entry(name).or_default();
+                // Several flows into one table: their counts add up.
+                entry.input_rows += quality.input_rows;
+                entry.dropped += quality.dropped;
+                for e in quality.expectations {
+                    match entry.expectations.iter_mut().find(|x| x.name == e.name) {
+                        Some(x) => {
+                            x.passed += e.passed;
+                            x.failed += e.failed;
+                        }
+                        None => entry.expectations.push(e),
+                    }
+                }
             }
             Line::Error {
                 class_name,
@@ -122,7 +166,7 @@ pub(super) fn read_lines(stdout: &str, files: &[(PathBuf, String)], verdict: &mu
                     problem.message = format!("{}\n{}", problem.message, detail.join("\n"));
                 }
                 problem.file = loading.clone();
-                verdict.problems.push(problem);
+                verdict.problems.push(expectation_violation(problem));
             }
             Line::Done => done = true,
         }

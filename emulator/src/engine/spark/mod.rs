@@ -18,11 +18,16 @@ use serde_json::json;
 
 use driver_output::read_lines;
 
+use super::names::Names;
 use super::sources::SourceFile;
-use super::structure::{Target, check};
+use super::structure::{STREAMING_FROM_MATERIALIZED_VIEW, Target, check};
 use super::{Problem, Verdict, dialect};
 
 const DRIVER: &str = include_str!("driver.py");
+/// The driver's helpers for Databricks-only features (`/Volumes` paths, read_files, Auto Loader).
+const SDP_LOCAL: &str = include_str!("sdp_local.py");
+/// `import dlt`: the same API under its Databricks name.
+const DLT: &str = include_str!("dlt.py");
 /// Serialises Spark runs machine-wide: they all need port 15002.
 const LOCK_FILE: &str = "sdp-emulator-spark-15002.lock";
 
@@ -55,6 +60,22 @@ impl SparkEngine {
     }
 }
 
+impl SparkEngine {
+    /// The installed pyspark's version (`pyspark/version.py`), when it can be read.
+    pub fn version(&self) -> Option<String> {
+        let lib = std::fs::read_dir(self.venv.join("lib")).ok()?;
+        for entry in lib.flatten() {
+            let file = entry.path().join("site-packages/pyspark/version.py");
+            if let Ok(text) = std::fs::read_to_string(file) {
+                let quoted = text.lines().find(|l| l.starts_with("__version__"))?;
+                let version = quoted.rsplit('=').next()?.trim().trim_matches(['\'', '"']);
+                return Some(version.to_string());
+            }
+        }
+        None
+    }
+}
+
 /// What an update asks of the engine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -83,6 +104,32 @@ pub struct Job {
     pub schema: String,
     pub files: Vec<SourceFile>,
     pub mode: Mode,
+    /// The Unity Catalog volumes the sources name (by `/Volumes/...` path).
+    pub volumes: Vec<Volume>,
+    /// The pipeline's `configuration` (Spark confs, `${key}` parameters).
+    pub configuration: std::collections::BTreeMap<String, String>,
+    /// Tables from `--data` files, readable by their three-part names.
+    pub tables: Vec<crate::data::DataTable>,
+    /// `refresh_selection` and `full_refresh_selection` (dataset names).
+    pub refresh: Vec<String>,
+    pub full_refresh_selection: Vec<String>,
+}
+
+/// A volume's files as the engine gets them.
+#[derive(Clone, Debug)]
+pub struct Volume {
+    /// `[catalog, schema, volume]`, lower case.
+    pub names: [String; 3],
+    pub files: VolumeFiles,
+}
+
+#[derive(Clone, Debug)]
+pub enum VolumeFiles {
+    /// A mounted volume's directory (`--data`), read in place.
+    Dir(PathBuf),
+    /// Files kept in the emulator's memory: (path inside the volume, bytes), written into the
+    /// pipeline's directory for the update.
+    Stored(Vec<(String, Vec<u8>)>),
 }
 
 impl SparkEngine {
@@ -94,10 +141,20 @@ impl SparkEngine {
         };
         // The graph (for flow_definition events) comes from the structural reading; the
         // problems from Spark alone.
+        let structural = check(&job.files, &target);
         let mut verdict = Verdict {
-            graph: check(&job.files, &target).graph,
+            graph: structural.graph,
             ..Verdict::default()
         };
+        // Open-source Spark streams from a materialized view; Databricks refuses it.
+        verdict.problems = structural
+            .problems
+            .into_iter()
+            .filter(|p| p.class == STREAMING_FROM_MATERIALIZED_VIEW)
+            .collect();
+        if verdict.failed() {
+            return verdict;
+        }
         // Emulators share pipeline directories (ids repeat across instances): hold the lock
         // from writing the directory until Spark is done with it.
         let _lock = match lock_port().await {
@@ -130,12 +187,21 @@ impl SparkEngine {
         job: &Job,
         verdict: &mut Verdict,
     ) -> anyhow::Result<Option<Vec<(PathBuf, String)>>> {
+        let names = Names::new(&job.catalog, &job.tables);
+        let context = dialect::Context {
+            rules: dialect::rules_of(&job.files),
+            names,
+        };
         let mut mapped = Vec::new();
+        let mut checks = Vec::new();
+        let mut views = Vec::new();
         for file in &job.files {
-            match dialect::map(file) {
+            match dialect::map(file, &context) {
                 Ok(m) => {
                     verdict.warnings.extend(m.warnings);
-                    mapped.push((file, m.text));
+                    checks.extend(m.checks);
+                    views.extend(m.views);
+                    mapped.push((file, m.text, m.python));
                 }
                 Err(problem) => verdict.problems.push(problem),
             }
@@ -150,17 +216,41 @@ impl SparkEngine {
         }
         std::fs::create_dir_all(&code)?;
         let mut files = Vec::new();
-        for (i, (file, text)) in mapped.into_iter().enumerate() {
+        for (i, (file, text, python)) in mapped.into_iter().enumerate() {
             let base = file.path.rsplit('/').next().unwrap_or("source");
             let local = code.join(format!("{i:02}_{base}"));
             std::fs::write(&local, text)?;
             files.push((local, file.path.clone()));
+            if let Some(python) = python {
+                // Errors in the companion belong to the SQL file it stands for.
+                let local = code.join(format!("{i:02}_{base}_sources.py"));
+                std::fs::write(&local, python)?;
+                files.push((local, file.path.clone()));
+            }
         }
+        write_volumes(&dir, &job.volumes)?;
+        // What the driver counts expectations on after a run.
+        let quality = json!({"checks": checks, "views": views});
+        std::fs::write(
+            dir.join("checks.json"),
+            serde_json::to_string_pretty(&quality)?,
+        )?;
+        // The --data tables it registers, and how Python's table names map.
+        let names = json!({
+            "catalog": context.names.catalog,
+            "others": context.names.others,
+            "tables": context.names.local_tables(&job.tables),
+        });
+        std::fs::write(
+            dir.join("names.json"),
+            serde_json::to_string_pretty(&names)?,
+        )?;
         // YAML is a superset of JSON: the spec is written with serde_json.
         let spec = json!({
             "name": job.name,
             "storage": format!("file://{}", dir.join("storage").display()),
             "database": job.schema,
+            "configuration": job.configuration,
             "libraries": [{"glob": {"include": "transformations/**"}}],
         });
         std::fs::write(
@@ -168,6 +258,8 @@ impl SparkEngine {
             serde_json::to_string_pretty(&spec)?,
         )?;
         std::fs::write(self.work_dir.join("driver.py"), DRIVER)?;
+        std::fs::write(self.work_dir.join("sdp_local.py"), SDP_LOCAL)?;
+        std::fs::write(self.work_dir.join("dlt.py"), DLT)?;
         Ok(Some(files))
     }
 
@@ -196,6 +288,8 @@ impl SparkEngine {
                 dir.join("warehouse").display()
             ))
             .arg(job.mode.arg())
+            .arg(job.refresh.join(","))
+            .arg(job.full_refresh_selection.join(","))
             .current_dir(&dir)
             .env("PATH", std::env::join_paths(paths).unwrap_or(path))
             .env("PYSPARK_PYTHON", bin.join("python"))
@@ -236,6 +330,44 @@ impl SparkEngine {
             ));
         }
     }
+}
+
+/// Makes the volumes readable where the pipeline runs: stored files are written under
+/// `volumes/` of the pipeline's directory, and `volumes.json` maps each `/Volumes/c/s/v` to
+/// its local directory (what `sdp_local.py` reads).
+fn write_volumes(dir: &Path, volumes: &[Volume]) -> anyhow::Result<()> {
+    let stored = dir.join("volumes");
+    if stored.exists() {
+        std::fs::remove_dir_all(&stored)?;
+    }
+    let mut map = serde_json::Map::new();
+    for volume in volumes {
+        let [c, s, v] = &volume.names;
+        let local = match &volume.files {
+            VolumeFiles::Dir(local) => local.clone(),
+            VolumeFiles::Stored(files) => {
+                let root = stored.join(c).join(s).join(v);
+                std::fs::create_dir_all(&root)?;
+                for (path, bytes) in files {
+                    let target = path.split('/').fold(root.clone(), |p, part| p.join(part));
+                    if let Some(parent) = target.parent() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                    std::fs::write(target, bytes)?;
+                }
+                root
+            }
+        };
+        map.insert(
+            format!("/volumes/{c}/{s}/{v}"),
+            json!(local.display().to_string()),
+        );
+    }
+    std::fs::write(
+        dir.join("volumes.json"),
+        serde_json::to_string_pretty(&map)?,
+    )?;
+    Ok(())
 }
 
 /// Waits for the machine-wide lock; it is released when the file is dropped.

@@ -18,8 +18,7 @@ use sqlparser::tokenizer::Token;
 use super::{DatasetKind, PARSE_EXCEPTION, Problem};
 use create::{auto_cdc, create};
 use reads::reads_of;
-pub use tokens::Tok;
-use tokens::lex;
+pub use tokens::{Tok, dotted_name, lex, matching_paren};
 
 /// A table a query reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
