@@ -45,6 +45,24 @@ pub struct Refused {
     pub reason: String,
 }
 
+/// A request the deployment's policy does not allow (`policy::Policy`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyRefusal {
+    /// The payload field or config key that broke the rule.
+    pub field: String,
+    /// The rule, in words, with the value that broke it.
+    pub rule: String,
+}
+
+impl PolicyRefusal {
+    pub fn new(field: impl Into<String>, rule: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            rule: rule.into(),
+        }
+    }
+}
+
 /// One error a validation update reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpdateError {
@@ -98,6 +116,8 @@ pub enum Error {
         .0.pipeline_id, .0.update_id, .0.repair_rounds, join(&.0.errors)
     )]
     ValidationFailed(Invalid),
+    #[error("refused by the deployment's policy: {}: {}", .0.field, .0.rule)]
+    PolicyRefused(PolicyRefusal),
 }
 
 fn join<T: fmt::Display>(errors: &[T]) -> String {

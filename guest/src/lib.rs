@@ -16,6 +16,7 @@ mod fields;
 mod model_fill;
 mod payload;
 mod pipeline_config;
+mod policy;
 mod scoring;
 
 #[cfg(test)]
@@ -139,6 +140,10 @@ impl From<error::Error> for wit::AgentError {
                         message: e.message,
                     })
                     .collect(),
+            }),
+            E::PolicyRefused(r) => wit::AgentError::PolicyRefused(wit::PolicyRefusal {
+                field: r.field,
+                rule: r.rule,
             }),
         }
     }

@@ -5,10 +5,15 @@ use crate::client::HttpClient;
 use crate::component::{Export, Runtime};
 use crate::deadline::Deadline;
 use crate::egress::{AllowedHost, EgressHooks, EgressObserver, EgressPolicy};
+use crate::env::{
+    CALLER_CODE_ENV, CALLER_CODE_REFUSED, CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV,
+    POLICY_DIR_ENV, POLICY_ENV, RUNNER_PATH_ENV,
+};
 use crate::epoch;
 use crate::limits::{self, Breach, HasLimiter, Limits};
 use crate::live::LiveStderr;
 use crate::outcome::{Failure, Success};
+use crate::policy::Policy;
 use crate::store::AgentState;
 use crate::workspace::Workspace;
 use std::sync::Arc;
@@ -23,8 +28,18 @@ pub struct AgentOptions {
     pub timeout: Duration,
     /// Passed to the guest as `CLAUDE_ENDPOINT_NAME` when set.
     pub claude_endpoint: Option<String>,
-    /// Passed to the guest as `SDP_AGENT_JOB_ID`: predict then starts this job (run-now).
+    /// Passed to the guest as `SDP_AGENT_JOB_ID`: predict then starts this job (run-now), and
+    /// a payload naming another job is refused.
     pub job_id: Option<u64>,
+    /// `--policy`: passed to the guest as `SDP_AGENT_POLICY` (and its file's folder as
+    /// `SDP_AGENT_POLICY_DIR`), which enforces it.
+    pub policy: Option<Policy>,
+    /// `serve`'s rule that callers do not choose code (`SDP_AGENT_CALLER_CODE=refused`).
+    pub fixed_code: bool,
+    /// `serve --runner-path`: the launcher of one-time runs (`SDP_AGENT_RUNNER_PATH`).
+    pub runner_path: Option<String>,
+    /// `run --caller`: who asked for this run (`SDP_AGENT_CALLER`), when `serve` does not say.
+    pub caller: Option<String>,
     /// Resource limits of each call's store (`--max-memory`).
     pub limits: Limits,
     /// `call` shows the guest's progress as a live line (one-shot `run` on a terminal).
@@ -83,14 +98,32 @@ impl Agent {
     pub fn new_state(&self, caller: Option<&str>, live: Option<LiveStderr>) -> AgentState {
         let hooks = EgressHooks::new(self.policy.clone(), self.client.clone())
             .observed_by(self.observer.clone());
-        AgentState::new(
-            &self.workspace_url,
-            self.options.claude_endpoint.as_deref(),
-            caller,
-            self.options.job_id,
-            hooks,
-            live,
-        )
+        AgentState::new(&self.guest_env(caller), hooks, live)
+    }
+
+    /// Everything the guest is told, by name: settings and names, never a credential.
+    fn guest_env(&self, caller: Option<&str>) -> Vec<(&'static str, String)> {
+        let o = &self.options;
+        let mut env = vec![(HOST_ENV, self.workspace_url.clone())];
+        let mut set = |name: &'static str, value: Option<String>| {
+            if let Some(value) = value {
+                env.push((name, value));
+            }
+        };
+        set(CLAUDE_ENDPOINT_ENV, o.claude_endpoint.clone());
+        set(CALLER_ENV, caller.map(str::to_string).or(o.caller.clone()));
+        set(JOB_ID_ENV, o.job_id.map(|id| id.to_string()));
+        set(POLICY_ENV, o.policy.as_ref().map(|p| p.document.clone()));
+        set(
+            POLICY_DIR_ENV,
+            o.policy.as_ref().and_then(|p| p.folder.clone()),
+        );
+        set(
+            CALLER_CODE_ENV,
+            o.fixed_code.then(|| CALLER_CODE_REFUSED.into()),
+        );
+        set(RUNNER_PATH_ENV, o.runner_path.clone());
+        env
     }
 
     /// The deployment's credentials (`serve --callers app` looks groups up with them).
@@ -211,6 +244,10 @@ mod tests {
             timeout: Duration::from_secs(60),
             claude_endpoint: None,
             job_id: None,
+            policy: None,
+            fixed_code: false,
+            runner_path: None,
+            caller: None,
             limits: Limits::default(),
             live_progress: false,
         };
@@ -242,6 +279,10 @@ mod tests {
             timeout: Duration::from_secs(2),
             claude_endpoint: None,
             job_id: None,
+            policy: None,
+            fixed_code: false,
+            runner_path: None,
+            caller: None,
             limits: Limits::from_mib(32),
             live_progress: false,
         };

@@ -22,7 +22,19 @@ pub const APP_PORT_ENV: &str = "DATABRICKS_APP_PORT";
 pub const CA_FILE_ENV: &str = "SSL_CERT_FILE";
 /// Optional model endpoint name, passed through to the guest.
 pub const CLAUDE_ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
-/// Given to the guest by `serve`: the user name of the admitted caller, put in the run's name.
+/// Given to the guest: the user name of the caller `serve` admitted (put in the run's name and
+/// run-now's `caller` job parameter), or `run --caller` (put in the pipeline's tags).
 pub const CALLER_ENV: &str = "SDP_AGENT_CALLER";
 /// The deployed job `predict` starts with run-now (`--job-id`), passed through to the guest.
 pub const JOB_ID_ENV: &str = "SDP_AGENT_JOB_ID";
+/// Given to the guest: the policy document of `--policy` (JSON), which the guest enforces.
+pub const POLICY_ENV: &str = "SDP_AGENT_POLICY";
+/// Given to the guest: the folder of the `--policy @FILE` (the deployed launcher's), which
+/// `run` never writes to or uses, whatever the policy says.
+pub const POLICY_DIR_ENV: &str = "SDP_AGENT_POLICY_DIR";
+/// Given to the guest by `serve`: `refused` when callers may not choose code (task overrides,
+/// runner, cluster init scripts, libraries), set unless `--allow-caller-code`.
+pub const CALLER_CODE_ENV: &str = "SDP_AGENT_CALLER_CODE";
+pub const CALLER_CODE_REFUSED: &str = "refused";
+/// The launcher of one-time runs (`serve --runner-path`), passed through to the guest.
+pub const RUNNER_PATH_ENV: &str = "SDP_AGENT_RUNNER_PATH";

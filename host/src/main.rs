@@ -19,6 +19,7 @@ mod epoch;
 mod limits;
 mod live;
 mod outcome;
+mod policy;
 mod serve;
 mod store;
 mod workspace;
@@ -66,7 +67,7 @@ async fn dispatch(cli: Cli) -> ExitCode {
             .exit();
     }
     match &cli.command {
-        Command::Predict { payload } => {
+        Command::Predict { payload, .. } => {
             if payload.is_none() && std::io::stdin().is_terminal() {
                 eprintln!("sdp-agent: reading the payload JSON from stdin (end with Ctrl-D)");
             }
@@ -81,7 +82,8 @@ async fn dispatch(cli: Cli) -> ExitCode {
                 cli::run_payload(args, std::io::stdin().lock())
             })
             .await;
-            print_outcome(&outcome)
+            let caller = args.caller.as_deref().filter(|c| !c.is_empty());
+            print_outcome(&outcome.map(|success| success.with_caller(caller)))
         }
         Command::Serve(args) => serve::run(&cli, args).await,
         Command::Deploy(args) => deploy::run(cli.profile.as_deref(), args).await,
@@ -100,7 +102,9 @@ async fn call_once(
     export: Export,
     payload: impl FnOnce() -> Result<String, Failure>,
 ) -> Result<Success, Failure> {
-    // Cheapest checks first: missing host or credentials should not cost a compile.
+    // Cheapest checks first: a malformed policy, missing host or credentials should not cost
+    // a compile.
+    let policy = cli.policy()?;
     let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(Failure::Config)?;
     let payload = payload()?;
     let payload = if cli.dry_run {
@@ -113,6 +117,10 @@ async fn call_once(
         .map_err(|e| Failure::Config(format!("{e:#}")))?;
     let client = cli.http_client()?;
     let mut options = cli.agent_options();
+    options.policy = policy;
+    if let Command::Run(args) = &cli.command {
+        options.caller = args.caller.clone().filter(|c| !c.is_empty());
+    }
     // A person watching `run` sees its progress as one live line; a log keeps every line.
     options.live_progress = matches!(export, Export::Run) && std::io::stderr().is_terminal();
     let agent = Agent::new(runtime, client, &workspace, options);

@@ -1,7 +1,6 @@
 //! The data of one `Store`: one per call, so nothing leaks between calls.
 
 use crate::egress::EgressHooks;
-use crate::env::{CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV};
 use crate::limits::{HasLimiter, Limiter};
 use crate::live::LiveStderr;
 use wasmtime::component::ResourceTable;
@@ -18,26 +17,12 @@ pub struct AgentState {
 }
 
 impl AgentState {
-    /// `workspace_url` is the only host setting the guest sees; the token stays in `hooks`.
-    /// `caller` is the user name of the caller `serve` admitted (a name, never a credential).
-    pub fn new(
-        workspace_url: &str,
-        claude_endpoint: Option<&str>,
-        caller: Option<&str>,
-        job_id: Option<u64>,
-        hooks: EgressHooks,
-        live: Option<LiveStderr>,
-    ) -> Self {
+    /// `env` is all the guest is told (`Agent::guest_env`): the workspace URL and settings,
+    /// never a credential; the token stays in `hooks`.
+    pub fn new(env: &[(&str, String)], hooks: EgressHooks, live: Option<LiveStderr>) -> Self {
         let mut wasi = WasiCtx::builder();
-        wasi.env(HOST_ENV, workspace_url);
-        if let Some(endpoint) = claude_endpoint {
-            wasi.env(CLAUDE_ENDPOINT_ENV, endpoint);
-        }
-        if let Some(caller) = caller {
-            wasi.env(CALLER_ENV, caller);
-        }
-        if let Some(id) = job_id {
-            wasi.env(JOB_ID_ENV, id.to_string());
+        for (name, value) in env {
+            wasi.env(name, value);
         }
         // The guest's log lines go to the user's stderr (on a terminal, progress as a live
         // line). Its stdout is discarded: ours carries exactly one JSON line.

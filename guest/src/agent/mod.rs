@@ -9,3 +9,15 @@ mod validate;
 
 pub use predict::{SubmittedRun, predict, submit};
 pub use run::run;
+
+/// Set by the host to who asked (a user or application name, never a credential): `serve`'s
+/// admitted caller, or `run --caller`. A payload cannot set it.
+const CALLER_ENV: &str = "SDP_AGENT_CALLER";
+
+/// Who asked for this call, when the host says.
+fn caller() -> Option<String> {
+    std::env::var(CALLER_ENV)
+        .ok()
+        .map(|c| c.trim().to_string())
+        .filter(|c| !c.is_empty())
+}

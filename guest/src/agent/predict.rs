@@ -6,12 +6,10 @@ use crate::databricks::plan::PlannedCall;
 use crate::databricks::{WorkspaceClient, jobs, run_now};
 use crate::error::Result;
 use crate::payload::{Compute, Payload, Side};
+use crate::policy;
 use serde_json::{Map, Value, json};
 
 const TASK_KEY: &str = "sdp_agent_run";
-/// Set by `sdp-agent serve` to the user name of the caller it admitted (a name, never a
-/// credential): the run's name then says who asked, so a run can be traced to a caller.
-const CALLER_ENV: &str = "SDP_AGENT_CALLER";
 const ENVIRONMENT_KEY: &str = "sdp_agent_env";
 
 #[derive(Debug, Clone)]
@@ -26,8 +24,10 @@ pub async fn predict(text: &str) -> Result<SubmittedRun> {
     submit(Payload::parse(text, Side::Predict)?).await
 }
 
-/// Submits the run for a payload already validated for the predict side.
+/// Submits the run for a payload already validated for the predict side, when the
+/// deployment's policy allows it (checked before anything is sent).
 pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
+    policy::check_predict(&payload)?;
     let ws = WorkspaceClient::from_env()?.dry_run(payload.dry_run);
     // One token per predict call, reused by every retry of the submit inside it.
     let token = payload
@@ -37,7 +37,9 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
     let run_id = match payload.job_id {
         Some(job_id) => {
             let passed = staging::pass(&ws, &payload, &token).await?;
-            run_now::start(&ws, &run_now::body(job_id, passed, &token)).await?
+            let caller = super::caller();
+            let body = run_now::body(job_id, passed, &token, caller.as_deref());
+            run_now::start(&ws, &body).await?
         }
         None => {
             let parameters = match &payload.task_overrides {
@@ -68,7 +70,7 @@ pub async fn submit(payload: Payload) -> Result<SubmittedRun> {
 /// base64, or the path of its staged copy), or the caller's own task from `task_overrides`.
 fn submit_body(payload: &Payload, token: &str, parameters: Vec<String>) -> Value {
     let mut body = Map::new();
-    let caller = std::env::var(CALLER_ENV).ok();
+    let caller = super::caller();
     body.insert(
         "run_name".into(),
         Value::from(run_name(payload, caller.as_deref())),

@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::model_fill::{self, Conversation};
 use crate::payload::{Payload, Side};
 use crate::pipeline_config::PipelineConfig;
+use crate::policy::{self, Policy};
 use std::collections::{BTreeMap, BTreeSet};
 
 #[derive(Debug, Clone)]
@@ -34,8 +35,15 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
     let progress = Progress::start();
     let text = super::staging::resolve(text).await?;
     let payload = Payload::parse(&text, Side::Run)?;
+    // What the payload asks for is held to the policy before the model is asked; the config
+    // the model completed, before anything is looked up, written or started.
+    let policy = policy::current()?;
+    policy.check_payload(&payload)?;
     let ws = WorkspaceClient::from_env()?.dry_run(payload.dry_run);
-    let (cfg, model_sources, mut conversation) = resolve_config(&ws, &payload).await?;
+    let (cfg, model_sources, mut conversation) = resolve_config(&ws, &payload, &policy).await?;
+    policy.check_config(&cfg)?;
+    let caller = super::caller();
+    let caller = caller.as_deref();
 
     // Whose pipeline it is decides what may be written: settle it before writing anything.
     let existing = match pipelines::find_by_name(&ws, &cfg.pipeline_name).await? {
@@ -59,12 +67,19 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
 
     let (pipeline_id, summary) = match &existing {
         Some(existing) => {
-            let changed =
-                pipelines::edit(&ws, existing, &cfg, &written.notebooks, payload.adopt).await?;
+            let changed = pipelines::edit(
+                &ws,
+                existing,
+                &cfg,
+                &written.notebooks,
+                payload.adopt,
+                caller,
+            )
+            .await?;
             (existing.id.clone(), edit_summary(&cfg, existing, &changed))
         }
         None => {
-            let id = create_once(&ws, &cfg, &written.notebooks).await?;
+            let id = create_once(&ws, &cfg, &written.notebooks, caller).await?;
             let summary = format!(
                 "Created serverless pipeline '{}' publishing to {}.{} with {} source file(s)",
                 cfg.pipeline_name,
@@ -178,6 +193,7 @@ fn edit_summary(cfg: &PipelineConfig, existing: &Existing, changed: &[&str]) -> 
 async fn resolve_config<'a>(
     ws: &'a WorkspaceClient,
     payload: &Payload,
+    policy: &Policy,
 ) -> Result<(
     PipelineConfig,
     BTreeMap<String, String>,
@@ -192,7 +208,8 @@ async fn resolve_config<'a>(
             .claude_endpoint
             .clone()
             .or_else(|| std::env::var("CLAUDE_ENDPOINT_NAME").ok())
-            .filter(|e| !e.is_empty());
+            .filter(|e| !e.is_empty())
+            .or_else(|| policy.claude_endpoint().map(str::to_string));
         match (&payload.question, endpoint) {
             (Some(question), Some(endpoint)) => {
                 let default_catalog = match &config.catalog {
@@ -234,11 +251,12 @@ async fn create_once(
     ws: &WorkspaceClient,
     cfg: &PipelineConfig,
     notebooks: &BTreeSet<String>,
+    caller: Option<&str>,
 ) -> Result<String> {
     const ATTEMPTS: u32 = 4;
     let mut attempt = 1;
     loop {
-        let error = match pipelines::create(ws, cfg, notebooks).await {
+        let error = match pipelines::create(ws, cfg, notebooks, caller).await {
             Ok(id) => return Ok(id),
             Err(e) if attempt < ATTEMPTS && outcome_unknown(&e) => e,
             Err(e) => return Err(e),

@@ -10,6 +10,8 @@ use std::collections::BTreeSet;
 /// The tag that marks a pipeline as the agent's own (set on create and on adoption).
 pub const TAG_KEY: &str = "sdp_agent";
 const TAG_VALUE: &str = "managed";
+/// The tag that says who asked for the run that last created or edited it (`run --caller`).
+pub const CALLER_TAG: &str = "sdp_agent_caller";
 
 /// A `name LIKE '…'` filter that finds `name` whether or not the service treats `\` as an
 /// escape (the docs name none): `_` and `%` stay wildcards, `\` becomes the one-character
@@ -156,6 +158,7 @@ pub async fn create(
     ws: &WorkspaceClient,
     cfg: &PipelineConfig,
     notebooks: &BTreeSet<String>,
+    caller: Option<&str>,
 ) -> Result<String> {
     let body = json!({
         "name": cfg.pipeline_name,
@@ -166,7 +169,7 @@ pub async fn create(
         "serverless": true,
         "continuous": false,
         "channel": "CURRENT",
-        "tags": {TAG_KEY: TAG_VALUE},
+        "tags": agent_tags(Map::new(), caller),
     });
     let answer = ws.post("/api/2.0/pipelines", &body, Retry::Never).await?;
     answer
@@ -189,6 +192,7 @@ pub async fn edit(
     cfg: &PipelineConfig,
     notebooks: &BTreeSet<String>,
     adopt: bool,
+    caller: Option<&str>,
 ) -> Result<Vec<&'static str>> {
     let path = format!("/api/2.0/pipelines/{}", existing.id);
     let mut current = existing.clone();
@@ -197,7 +201,7 @@ pub async fn edit(
         if let Some(refused) = current.refusal(adopt) {
             return Err(refused);
         }
-        let (spec, changed) = edited_spec(current.spec.clone(), cfg, notebooks);
+        let (spec, changed) = edited_spec(current.spec.clone(), cfg, notebooks, caller);
         let mut body = spec;
         body.insert("pipeline_id".into(), Value::from(current.id.as_str()));
         if let Some(t) = current.last_modified {
@@ -228,6 +232,7 @@ pub fn edited_spec(
     mut spec: Map<String, Value>,
     cfg: &PipelineConfig,
     notebooks: &BTreeSet<String>,
+    caller: Option<&str>,
 ) -> (Map<String, Value>, Vec<&'static str>) {
     // A Unity Catalog pipeline may still name its schema with the legacy `target`; sending
     // `schema` beside it is rejected, so the schema goes where it already lives.
@@ -236,19 +241,19 @@ pub fn edited_spec(
     } else {
         "schema"
     };
-    let mut tags = spec
+    let tags = spec
         .get("tags")
         .and_then(Value::as_object)
         .cloned()
         .unwrap_or_default();
-    tags.insert(TAG_KEY.into(), Value::from(TAG_VALUE));
+    let tags = agent_tags(tags, caller);
     let wanted = [
         ("name", Value::from(cfg.pipeline_name.as_str())),
         ("catalog", Value::from(cfg.catalog.as_str())),
         (schema_key, Value::from(cfg.schema.as_str())),
         ("root_path", Value::from(cfg.root_path.as_str())),
         ("libraries", libraries(cfg, notebooks)),
-        ("tags", Value::Object(tags)),
+        ("tags", tags),
     ];
     let mut changed = Vec::new();
     for (key, value) in wanted {
@@ -258,6 +263,17 @@ pub fn edited_spec(
         }
     }
     (spec, changed)
+}
+
+/// `tags` with the agent's mark, and the caller of this run; an earlier caller's name is
+/// dropped when this run's caller is unknown, so the tag never names someone who did not ask.
+fn agent_tags(mut tags: Map<String, Value>, caller: Option<&str>) -> Value {
+    tags.insert(TAG_KEY.into(), Value::from(TAG_VALUE));
+    match caller {
+        Some(caller) => tags.insert(CALLER_TAG.into(), Value::from(caller)),
+        None => tags.remove(CALLER_TAG),
+    };
+    Value::Object(tags)
 }
 
 pub fn malformed(request: &str, field: &str, answer: &Value) -> Error {

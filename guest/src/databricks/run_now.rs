@@ -13,11 +13,17 @@ const PATH: &str = "/api/2.2/jobs/run-now";
 pub const PAYLOAD_PARAMETER: &str = "payload";
 /// The job parameter the deployed job passes as the host's `--timeout` (default 900).
 pub const TIMEOUT_PARAMETER: &str = "timeout";
+/// The job parameter the deployed job passes as `run --caller` (default empty): who asked.
+pub const CALLER_PARAMETER: &str = "caller";
 
 /// `{job_id, job_parameters: {payload: <base64 of the payload JSON, or @path of its staged
-/// copy>[, timeout]}, idempotency_token}`.
-pub fn body(job_id: i64, passed: Passed, token: &str) -> Value {
+/// copy>[, timeout][, caller]}, idempotency_token}`. The caller is the host's (the one `serve`
+/// admitted), never the payload's: a payload has no way to name job parameters.
+pub fn body(job_id: i64, passed: Passed, token: &str, caller: Option<&str>) -> Value {
     let mut parameters = Map::new();
+    if let Some(caller) = caller {
+        parameters.insert(CALLER_PARAMETER.into(), caller.into());
+    }
     match passed {
         Passed::Inline(encoded) => {
             parameters.insert(PAYLOAD_PARAMETER.into(), encoded.into());
@@ -72,7 +78,8 @@ mod tests {
         assert_eq!(p.job_id, Some(42));
         let encoded = base64::engine::general_purpose::STANDARD
             .encode(Value::Object(p.doc.clone()).to_string());
-        let b = body(42, Passed::Inline(encoded), "tok");
+        let b = body(42, Passed::Inline(encoded), "tok", None);
+        assert!(b["job_parameters"].get(CALLER_PARAMETER).is_none());
         assert_eq!(b["job_id"], 42);
         assert_eq!(b["idempotency_token"], "tok");
         let encoded = b["job_parameters"]["payload"].as_str().unwrap();

@@ -30,6 +30,8 @@ pub enum Compute {
 
 /// Where the serving side learns the deployed job when the payload names none.
 pub const JOB_ID_ENV: &str = "SDP_AGENT_JOB_ID";
+/// The operator's launcher (`serve --runner-path`), for one-time runs whose payload names none.
+pub const RUNNER_ENV: &str = "SDP_AGENT_RUNNER_PATH";
 
 #[derive(Debug, Clone)]
 pub struct Payload {
@@ -200,6 +202,10 @@ impl Payload {
             Side::Predict => job_id.or_else(env_job_id),
             Side::Run => job_id,
         };
+        let runner_path = match side {
+            Side::Predict if job_id.is_none() && !doc.contains_key("runner_path") => env_runner(),
+            _ => runner_path,
+        };
         if side == Side::Predict
             && let Some(id) = job_id
         {
@@ -209,7 +215,10 @@ impl Payload {
             {
                 errors.push(FieldError::new(
                     "runner_path",
-                    "required (the workspace path of the launcher .py file) unless task_overrides is given",
+                    format!(
+                        "required (the workspace path of the launcher .py file) unless \
+                         task_overrides is given or the server names one ({RUNNER_ENV})"
+                    ),
                 ));
             }
             if let Some(r) = &runner_path {
@@ -297,6 +306,14 @@ fn env_job_id() -> Option<i64> {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .filter(|id| *id > 0)
+}
+
+/// `SDP_AGENT_RUNNER_PATH` of the component's environment (`serve --runner-path`).
+fn env_runner() -> Option<String> {
+    std::env::var(RUNNER_ENV)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 fn unknown_key_message(key: &str) -> String {

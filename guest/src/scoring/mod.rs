@@ -149,12 +149,16 @@ async fn invocations(request: Request<Body>) -> Response<Body> {
     }
 }
 
-/// Validates every record before submitting any, so one bad record submits nothing.
+/// Validates every record (and holds it to the policy) before submitting any, so one bad
+/// record submits nothing.
 async fn predict_all(field: &str, records: Vec<Value>) -> Response<Body> {
     let mut payloads = Vec::with_capacity(records.len());
     let mut problems = Vec::new();
     for (i, record) in records.iter().enumerate() {
-        match crate::payload::Payload::parse(&record.to_string(), crate::payload::Side::Predict) {
+        let parsed =
+            crate::payload::Payload::parse(&record.to_string(), crate::payload::Side::Predict)
+                .and_then(|p| crate::policy::check_predict(&p).map(|()| p));
+        match parsed {
             Ok(p) => payloads.push(p),
             Err(Error::InvalidPayload(errs)) => problems.extend(errs.into_iter().map(|mut f| {
                 f.path = format!("{field}[{i}].{}", f.path);
@@ -247,6 +251,16 @@ fn agent_error(e: &Error, prefix: &str) -> Response<Body> {
                     )
                     .collect::<Vec<_>>()
             ),
+        ),
+        // A rule of the deployment, not a fault of the request's form: `error` names the kind
+        // and the field the way `sdp-agent` prints a failure.
+        Error::PolicyRefused(r) => json_reply(
+            403,
+            &json!({
+                "error_code": "PERMISSION_DENIED",
+                "message": message,
+                "error": {"kind": "policy_refused", "field": r.field, "message": message},
+            }),
         ),
         Error::UpdateActive(_) | Error::PipelineRefused(_) => {
             error_reply(409, "RESOURCE_CONFLICT", &message)

@@ -11,6 +11,7 @@ use crate::egress::AllowedHost;
 use crate::env::CLAUDE_ENDPOINT_ENV;
 use crate::limits::Limits;
 use crate::outcome::Failure;
+use crate::policy::Policy;
 use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -64,8 +65,8 @@ pub struct Cli {
     pub profile: Option<String>,
 
     /// A job deployed by `sdp-agent deploy`: predict starts it with run-now (the payload
-    /// travels as its `payload` job parameter) instead of submitting a one-time run. A
-    /// payload's own `job_id` wins.
+    /// travels as its `payload` job parameter) instead of submitting a one-time run. The job
+    /// is pinned: a payload naming another `job_id` is refused (`policy_refused`).
     #[arg(long = "job-id", global = true, value_name = "ID", env = "SDP_AGENT_JOB_ID",
           value_parser = clap::value_parser!(u64).range(1..=i64::MAX as u64))]
     pub job_id: Option<u64>,
@@ -90,6 +91,8 @@ pub enum Command {
         /// Payload JSON, `@FILE`, or `-`/absent for stdin.
         #[arg(value_name = "PAYLOAD")]
         payload: Option<String>,
+        #[command(flatten)]
+        policy: PolicyArg,
     },
     /// Job side: create or edit the pipeline and start an update.
     Run(RunArgs),
@@ -132,6 +135,51 @@ pub struct RunArgs {
     /// Payload JSON or `@FILE`, instead of PAYLOAD_B64.
     #[arg(long, value_name = "JSON|@FILE")]
     pub payload: Option<String>,
+
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    /// Who asked for this run (the deployed job's `caller` parameter, which `serve` sets to
+    /// the admitted caller): written to the pipeline's tags as `sdp_agent_caller` and to the
+    /// output as `caller`. Empty means unknown.
+    #[arg(long, value_name = "NAME", value_parser = caller_name)]
+    pub caller: Option<String>,
+}
+
+/// `--policy`, shared by `predict`, `run` and `serve`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PolicyArg {
+    /// The deployment's policy: what a request may touch (catalogs, schemas, root, Python,
+    /// caller sources, adopt, model endpoint). JSON, or `@FILE` holding it (or holding
+    /// `sdp_agent_deploy.json`, whose `policy` key it is); nothing is ever written under that
+    /// file's folder. A refusal is `policy_refused`; a malformed policy a `config` error.
+    #[arg(long = "policy", value_name = "JSON|@FILE")]
+    pub policy: Option<String>,
+}
+
+/// A caller's user or application name (it goes into a tag): no spaces or control characters.
+fn caller_name(text: &str) -> Result<String, String> {
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("a user or application name has no spaces or control characters".into());
+    }
+    if text.len() > 255 {
+        return Err("at most 255 characters".into());
+    }
+    Ok(text.to_string())
+}
+
+/// `serve --runner-path`: the launcher's workspace path or storage URI, a `.py` file.
+fn runner_path(text: &str) -> Result<String, String> {
+    let uri = ["dbfs:/", "s3://", "s3a://", "abfss://", "gs://"]
+        .iter()
+        .any(|p| text.starts_with(p));
+    if !(text.starts_with('/') || uri) || !text.ends_with(".py") {
+        return Err(format!(
+            "`{text}` must be the launcher's absolute workspace path (or a dbfs:/ or cloud \
+             storage URI) ending in .py"
+        ));
+    }
+    Ok(text.to_string())
 }
 
 impl Cli {
@@ -144,9 +192,24 @@ impl Cli {
                 .ok()
                 .filter(|v| !v.trim().is_empty()),
             job_id: self.job_id,
+            policy: None,
+            fixed_code: false,
+            runner_path: None,
+            caller: None,
             limits: Limits::from_mib(self.max_memory),
             live_progress: false,
         }
+    }
+
+    /// The command's `--policy`, read and checked (a malformed one is a `config` failure).
+    pub fn policy(&self) -> Result<Option<Policy>, Failure> {
+        let arg = match &self.command {
+            Command::Predict { policy, .. } => policy,
+            Command::Run(args) => &args.policy,
+            Command::Serve(args) => &args.policy,
+            _ => return Ok(None),
+        };
+        arg.policy.as_deref().map(crate::policy::read).transpose()
     }
 
     /// The one pooled client of this process: a response head is due when the component
@@ -199,6 +262,22 @@ pub struct ServeArgs {
     /// never exposed with the endpoint. Off by default.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    /// Let callers choose code: `task_overrides`, `runner_path`, cluster init scripts, Docker
+    /// image and environment variables, environment dependencies. Without it, when callers
+    /// are checked (--callers workspace|app) or off loopback, such payloads are refused
+    /// (403 `policy_refused`): every admitted caller would run their code as this deployment.
+    #[arg(long)]
+    pub allow_caller_code: bool,
+
+    /// The launcher one-time runs execute (payloads then need no `runner_path`, which callers
+    /// may not give unless --allow-caller-code).
+    #[arg(long = "runner-path", value_name = "PATH", env = "SDP_AGENT_RUNNER_PATH",
+          value_parser = runner_path)]
+    pub runner_path: Option<String>,
 }
 
 /// `serve --callers`: how a caller proves who it is.

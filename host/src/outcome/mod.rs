@@ -28,6 +28,9 @@ pub enum Success {
         /// The pipeline's datasets, each after those it reads (`[{name, inputs}]`).
         #[serde(skip_serializing_if = "Option::is_none")]
         datasets: Option<Vec<DatasetNode>>,
+        /// Who asked for the run (`run --caller`).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        caller: Option<String>,
     },
     /// A dry run: the withheld requests in order, then the answer's fields, with placeholders.
     /// Nothing was started, so there is no final state to fail on.
@@ -55,6 +58,21 @@ impl Success {
             } => state == "COMPLETED",
             _ => true,
         }
+    }
+}
+
+impl Success {
+    /// The same answer saying who asked for it (a pipeline run's, planned or not).
+    pub fn with_caller(mut self, who: Option<&str>) -> Self {
+        let Some(who) = who else { return self };
+        match &mut self {
+            Success::Pipeline { caller, .. } => *caller = Some(who.to_string()),
+            Success::Planned { result, .. } if result.contains_key("pipeline_id") => {
+                result.insert("caller".into(), Value::from(who));
+            }
+            _ => {}
+        }
+        self
     }
 }
 
@@ -88,6 +106,7 @@ impl From<PipelineResult> for Success {
                         })
                         .collect()
                 }),
+                caller: None,
             },
         )
     }
@@ -146,6 +165,7 @@ mod tests {
             message: "created".into(),
             state: None,
             datasets: None,
+            caller: None,
         };
         assert_eq!(
             s.to_json(),

@@ -221,14 +221,10 @@ mod tests {
         ));
         let engine = engine.clone();
         let new_store = Box::new(move |caller: Option<&str>| {
-            let state = AgentState::new(
-                "http://127.0.0.1:9",
-                None,
-                caller,
-                None,
-                EgressHooks::new(policy.clone(), client.clone()),
-                None,
-            );
+            let mut env = vec![("DATABRICKS_HOST", "http://127.0.0.1:9".to_string())];
+            env.extend(caller.map(|c| ("SDP_AGENT_CALLER", c.to_string())));
+            let hooks = EgressHooks::new(policy.clone(), client.clone());
+            let state = AgentState::new(&env, hooks, None);
             let mut store = Store::new(&engine, state);
             limits::apply(&mut store, Limits::default());
             store

@@ -15,9 +15,10 @@ mod reply;
 mod service;
 mod shutdown;
 
-use crate::agent::Agent;
+use crate::agent::{Agent, AgentOptions};
 use crate::cli::{CallerPolicy, Cli, ServeArgs};
 use crate::component::{Allocation, Runtime, to_anyhow};
+use crate::outcome::Failure;
 use crate::workspace::Workspace;
 use admission::Admission;
 use anyhow::Context as _;
@@ -45,7 +46,15 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match serve(cli, args, policy).await {
+    // A malformed --policy is a config error before anything is loaded or bound.
+    let rules = match rules(cli, args, policy) {
+        Ok(rules) => rules,
+        Err(failure) => {
+            eprintln!("sdp-agent serve: {failure}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match serve(cli, args, policy, rules).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("sdp-agent serve: {e:#}");
@@ -54,11 +63,39 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> ExitCode {
     }
 }
 
-async fn serve(cli: &Cli, args: &ServeArgs, policy: CallerPolicy) -> anyhow::Result<()> {
+/// What every request is held to, besides who may call: the `--policy`, and whether callers
+/// may choose code (not when they are checked or may come from elsewhere, unless
+/// `--allow-caller-code`). Warns when such a server has no pinned job.
+fn rules(cli: &Cli, args: &ServeArgs, callers: CallerPolicy) -> Result<AgentOptions, Failure> {
+    let mut options = cli.agent_options();
+    options.policy = cli.policy()?;
+    let exposed = callers != CallerPolicy::None || !args.listen.ip().is_loopback();
+    options.fixed_code = exposed && !args.allow_caller_code;
+    options.runner_path = args.runner_path.clone();
+    if !args.listen.ip().is_loopback() && cli.job_id.is_none() {
+        eprintln!(
+            "sdp-agent serve: warning: serving on {} without a pinned job (--job-id): every \
+             request submits a one-time run as this deployment{}",
+            args.listen,
+            if options.fixed_code {
+                " (callers cannot choose its code)"
+            } else {
+                ", whose code callers choose (--allow-caller-code)"
+            }
+        );
+    }
+    Ok(options)
+}
+
+async fn serve(
+    cli: &Cli,
+    args: &ServeArgs,
+    policy: CallerPolicy,
+    options: AgentOptions,
+) -> anyhow::Result<()> {
     let workspace = Workspace::from_env(cli.profile.as_deref()).map_err(anyhow::Error::msg)?;
     let concurrency = args.max_concurrency.unwrap_or_else(default_concurrency);
     let timeout = Duration::from_secs(args.request_timeout);
-    let options = cli.agent_options();
     let (pool, memory_reservation) = pool::config(concurrency, options.limits);
     let allocation = Allocation::Pooling {
         pool,

@@ -46,6 +46,11 @@ pub enum Failure {
         repair_rounds: u32,
         errors: Vec<ValidationProblem>,
     },
+    /// The deployment's policy refuses the request; nothing was written or started.
+    PolicyRefused {
+        field: String,
+        rule: String,
+    },
     /// The guest trapped (a bug in it, or the engine stopped it).
     Trap(String),
     /// Host-side setup: environment, flags, credentials config, loading the component.
@@ -96,6 +101,10 @@ impl From<AgentError> for Failure {
                     })
                     .collect(),
             },
+            AgentError::PolicyRefused(r) => Failure::PolicyRefused {
+                field: r.field,
+                rule: r.rule,
+            },
         }
     }
 }
@@ -120,6 +129,7 @@ impl Failure {
             Failure::Transport(_) => "transport",
             Failure::PipelineRefused { .. } => "pipeline_refused",
             Failure::ValidationFailed { .. } => "validation_failed",
+            Failure::PolicyRefused { .. } => "policy_refused",
             Failure::Trap(_) => "trap",
             Failure::Config(_) => "config",
             Failure::Auth(_) => "auth",
@@ -154,6 +164,9 @@ impl Failure {
                 format!("an update of pipeline {id} is already running; nothing new was started")
             }
             Failure::PipelineRefused { reason, .. } => reason.clone(),
+            Failure::PolicyRefused { field, rule } => {
+                format!("refused by the deployment's policy: {field}: {rule}")
+            }
             Failure::ValidationFailed {
                 pipeline_id,
                 update_id,
@@ -217,6 +230,7 @@ impl Failure {
                 repair_rounds: *repair_rounds,
                 errors,
             },
+            Failure::PolicyRefused { field, rule } => Details::Policy { field, rule },
             _ => Details::None {},
         };
         let envelope = Envelope {
@@ -275,6 +289,10 @@ enum Details<'a> {
         update_id: &'a str,
         repair_rounds: u32,
         errors: &'a [ValidationProblem],
+    },
+    Policy {
+        field: &'a str,
+        rule: &'a str,
     },
     None {},
 }

@@ -109,3 +109,17 @@ fn simple_kinds() {
                                       "message": "[TABLE_OR_VIEW_NOT_FOUND] `bronze`"}]}})
     );
 }
+
+#[test]
+fn policy_refused_names_the_field_and_the_rule() {
+    let f = Failure::PolicyRefused {
+        field: "job_id".into(),
+        rule: "this endpoint starts job 7 only".into(),
+    };
+    assert_eq!(
+        parsed(&f),
+        json!({"error": {"kind": "policy_refused",
+                          "message": "refused by the deployment's policy: job_id: this endpoint starts job 7 only",
+                          "field": "job_id", "rule": "this endpoint starts job 7 only"}})
+    );
+}
