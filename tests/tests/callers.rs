@@ -301,7 +301,10 @@ fn the_databricks_python_sdk_passes_its_token() {
         &emu,
         &["--callers", "workspace", "--allow-group", "data-eng"],
     );
-    let records = json!([full_payload(&emu, "from-sdk")]);
+    // Checked callers do not choose the runner: the server's is used.
+    let mut record = full_payload(&emu, "from-sdk");
+    record.as_object_mut().unwrap().remove("runner_path");
+    let records = json!([record]);
     let script = r#"
 import json, sys
 from databricks.sdk import WorkspaceClient

@@ -90,8 +90,10 @@ fn a_payload_job_id_starts_the_job_and_its_run_builds_the_pipeline() {
     assert!(built["pipeline_id"].is_string());
 }
 
+/// The job id of the environment or `--job-id` serves every call, and pins the job: a payload
+/// naming another is refused (`pinned_job.rs` has the rule), the same one is fine.
 #[test]
-fn the_job_id_environment_variable_serves_every_call_and_the_payload_wins() {
+fn the_job_id_environment_variable_serves_every_call_and_pins_the_job() {
     let emu = emulator();
     let job_id = create_job(&emu);
     let other = create_job(&emu);
@@ -103,15 +105,19 @@ fn the_job_id_environment_variable_serves_every_call_and_the_payload_wins() {
     finish(cmd).assert_ok();
     let mut cmd = agent_command(&emu);
     cmd.args(["--job-id", &job_id.to_string(), "predict"])
-        .arg(json!({"question": "q", "job_id": other}).to_string());
+        .arg(json!({"question": "q", "job_id": job_id}).to_string());
     finish(cmd).assert_ok();
+    let mut cmd = agent_command(&emu);
+    cmd.args(["--job-id", &job_id.to_string(), "predict"])
+        .arg(json!({"question": "q", "job_id": other}).to_string());
+    assert_eq!(finish(cmd).kind(), "policy_refused");
     let bodies: Vec<Value> = emu
         .requests()
         .into_iter()
         .filter(|r| r.path.ends_with("/jobs/run-now"))
         .map(|r| r.body["job_id"].clone())
         .collect();
-    assert_eq!(bodies, [json!(job_id), json!(other)]);
+    assert_eq!(bodies, [json!(job_id), json!(job_id)]);
 }
 
 #[test]

@@ -24,10 +24,13 @@ pub fn call(method: &str, url: &str, token: Option<&str>, body: Option<&Value>) 
     Answer::read(method, url, result)
 }
 
-/// `POST /invocations` to the server at `server_url` as `token`, with the full payload `name`.
+/// `POST /invocations` to the server at `server_url` as `token`, with the full payload `name`
+/// less its runner: checked callers do not choose code, the server's `--runner-path` does.
 pub fn invoke(emu: &Emulator, server_url: &str, token: &str, name: &str) -> Answer {
     let url = format!("{server_url}/invocations");
-    call("POST", &url, Some(token), Some(&full_payload(emu, name)))
+    let mut payload = full_payload(emu, name);
+    payload.as_object_mut().unwrap().remove("runner_path");
+    call("POST", &url, Some(token), Some(&payload))
 }
 
 /// An emulator with alice (in `data-eng`) and bob (in `marketing`), each with a token.

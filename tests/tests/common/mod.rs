@@ -6,6 +6,7 @@ pub mod answer;
 pub mod callers;
 pub mod credentials;
 pub mod deploying;
+pub mod jobs;
 pub mod recorder;
 pub mod scoring;
 pub mod servers;
@@ -134,6 +135,7 @@ pub fn agent_command(emu: &Emulator) -> Command {
     cmd.env("DATABRICKS_HOST", emu.url())
         .env_remove("CLAUDE_ENDPOINT_NAME")
         .env_remove("SDP_AGENT_JOB_ID")
+        .env_remove("SDP_AGENT_RUNNER_PATH")
         .env_remove("DATABRICKS_CONFIG_PROFILE")
         // Credentials come from the emulator alone, whatever the developer's shell exports.
         .env_remove("DATABRICKS_CONFIG_FILE")
@@ -251,6 +253,16 @@ pub fn calls(emu: &Emulator, prefix: &str) -> Vec<String> {
     emu.requests()
         .into_iter()
         .filter(|r| r.path.starts_with(prefix))
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect()
+}
+
+/// Every request that may have changed the workspace (anything but a GET), the model's chat
+/// requests aside: the spy that proves a refusal wrote, created, edited and started nothing.
+pub fn workspace_writes(emu: &Emulator) -> Vec<String> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r.method != "GET" && !r.path.starts_with("/serving-endpoints/"))
         .map(|r| format!("{} {}", r.method, r.path))
         .collect()
 }

@@ -35,10 +35,13 @@ pub struct Server {
 }
 
 impl Server {
-    /// `sdp-agent serve --listen 127.0.0.1:0 [extra]` against `emu`.
+    /// `sdp-agent serve --listen 127.0.0.1:0 [extra]` against `emu`, with the operator's
+    /// runner (`SDP_AGENT_RUNNER_PATH`, what `--runner-path` overrides): checked callers may
+    /// not name one.
     pub fn sdp_agent(emu: &Emulator, extra: &[&str]) -> Server {
         let mut cmd = super::agent_command(emu);
         cmd.env("RUST_LOG", "info")
+            .env("SDP_AGENT_RUNNER_PATH", super::RUNNER)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(extra);
         Self::start(Host::SdpAgent, cmd, "sdp-agent serve: listening on ")
