@@ -51,7 +51,8 @@ fn deploy_creates_the_volume_binaries_launcher_job_and_app_once() {
     assert_eq!(settings["max_concurrent_runs"], 100);
     assert_eq!(
         settings["parameters"],
-        json!([{"name": "payload", "default": ""}, {"name": "timeout", "default": "900"}])
+        json!([{"name": "payload", "default": ""}, {"name": "timeout", "default": "900"},
+               {"name": "caller", "default": ""}])
     );
     let task = &settings["tasks"][0];
     assert_eq!(task["spark_python_task"]["python_file"], launcher);

@@ -41,6 +41,9 @@ pub fn settings(name: &str, launcher_path: &str, compute: &Compute) -> Value {
         "parameters": [
             {"name": "payload", "default": ""},
             {"name": "timeout", "default": DEFAULT_TIMEOUT_SECS.to_string()},
+            // Who asked: `serve` sets it to the caller it admitted (run-now refuses a
+            // parameter the job does not define); empty when unknown.
+            {"name": "caller", "default": ""},
         ],
         "max_concurrent_runs": MAX_CONCURRENT_RUNS,
         "tags": {"sdp-agent": env!("CARGO_PKG_VERSION")},
