@@ -41,6 +41,13 @@ impl FilesState {
         }
     }
 
+    /// Removes every file under `folder` (`/Models/c/s/m/<version>/`, a deleted version's).
+    pub fn remove_under(&mut self, folder: &str) {
+        let folder = folder.to_lowercase();
+        self.files
+            .retain(|path, _| !path.to_lowercase().starts_with(&folder));
+    }
+
     /// Every stored path with its size (files of mounted volumes not included).
     pub fn list(&self) -> Vec<(String, usize)> {
         self.files

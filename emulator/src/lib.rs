@@ -27,6 +27,7 @@ mod oauth;
 mod pipelines;
 mod scim;
 mod secrets;
+mod seeds;
 mod server;
 mod serving;
 mod state;

@@ -38,6 +38,8 @@ struct Model {
     info: Map<String, Value>,
     /// By version number (1, 2, ...): the MLflow `ModelVersion` message.
     versions: BTreeMap<u64, Map<String, Value>>,
+    /// The last number given: a deleted version's number is never given again.
+    last_version: u64,
 }
 
 #[derive(Debug, Default)]
@@ -136,6 +138,7 @@ pub async fn create(
     let model = Model {
         info: info.clone(),
         versions: BTreeMap::new(),
+        last_version: 0,
     };
     state.models.models.insert(full_name, model);
     Ok(Json(Value::Object(info)))
@@ -168,7 +171,8 @@ pub async fn create_version(
         .models
         .get_mut(&name)
         .ok_or_else(|| no_model(&name))?;
-    let number = model.versions.keys().next_back().map_or(1, |n| n + 1);
+    model.last_version += 1;
+    let number = model.last_version;
     let now = now_ms();
     let location = format!(
         "{}/versions/{number}",
@@ -248,4 +252,31 @@ pub async fn get_version(State(app): State<SharedApp>, params: Params) -> ApiRes
     let mut state = app.lock();
     let version = version_mut(&mut state.models, name, number)?;
     Ok(Json(json!({"model_version": version.clone()})))
+}
+
+/// `DELETE /api/2.1/unity-catalog/models/{full_name}/versions/{version}` (public UC API), with
+/// the version's files.
+pub async fn delete_version(
+    State(app): State<SharedApp>,
+    Path((full_name, number)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let mut state = app.lock();
+    let state = &mut *state;
+    let model = state
+        .models
+        .models
+        .get_mut(&full_name.to_ascii_lowercase())
+        .ok_or_else(|| no_model(&full_name))?;
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| model.versions.remove(&n))
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Model version {full_name}/{number} does not exist."
+            ))
+        })?;
+    let folder = format!("/Models/{}/{number}/", full_name.replace('.', "/"));
+    state.files.remove_under(&folder);
+    Ok(Json(json!({})))
 }

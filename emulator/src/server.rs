@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use tokio::sync::watch;
 
 use crate::jobs::{self, named, run_now};
@@ -107,6 +107,14 @@ pub fn router(app: SharedApp) -> Router {
         .route(
             "/api/2.0/serving-endpoints/{name}/config",
             put(serving::update_config),
+        )
+        .route(
+            "/api/2.0/serving-endpoints/{name}/tags",
+            patch(serving::patch_tags),
+        )
+        .route(
+            "/api/2.1/unity-catalog/models/{full_name}/versions/{version}",
+            delete(models::delete_version),
         )
         .route("/api/2.0/secrets/list", get(secrets::list))
         .route(oauth::TOKEN_PATH, post(oauth::token))

@@ -1,7 +1,8 @@
 //! Databricks Apps: get, create, update (PATCH), start, and SNAPSHOT deployments from a
 //! workspace folder. Compute comes up (STARTING -> ACTIVE) on the first read after a create
-//! or start; a deployment succeeds on its first read after creation. Nothing is executed:
-//! tests run the app's start script themselves.
+//! or start; a deployment succeeds on its first read after creation (or after as many more as
+//! a test holds it for). While one is in progress the app shows it as `pending_deployment` and
+//! refuses another. Nothing is executed: tests run the app's start script themselves.
 
 mod record;
 mod validate;
@@ -49,9 +50,20 @@ pub async fn create(
             format!("An app with name {name} already exists."),
         ));
     }
+    Ok(Json(insert(state, body, crate::USER_NAME)))
+}
+
+/// Adds the app `body` describes as `creator` made it (create's, or a test's seed); answers
+/// it as GET would.
+pub(crate) fn insert(
+    state: &mut crate::state::State,
+    body: serde_json::Map<String, Value>,
+    creator: &str,
+) -> Value {
+    let name = body["name"].as_str().unwrap_or_default().to_string();
     let now = rfc3339(now_ms());
     let sp_client_id = state.ids.uuid();
-    let mut record = body.clone();
+    let mut record = body;
     record.insert("id".into(), json!(state.ids.uuid()));
     record.insert(
         "url".into(),
@@ -65,16 +77,17 @@ pub async fn create(
     );
     record.insert("create_time".into(), json!(now));
     record.insert("update_time".into(), json!(now));
-    record.insert("creator".into(), json!(crate::USER_NAME));
-    record.insert("updater".into(), json!(crate::USER_NAME));
+    record.insert("creator".into(), json!(creator));
+    record.insert("updater".into(), json!(creator));
     let record = AppRecord {
         app: record,
         compute: "STARTING",
         deployments: Vec::new(),
+        held_reads: 0,
     };
     let answer = record.json();
     state.apps.apps.insert(name, record);
-    Ok(Json(answer))
+    answer
 }
 
 /// `PATCH /api/2.0/apps/{name}` (body: App): replaces what the body sets.
@@ -154,6 +167,12 @@ pub async fn deploy(
             record.compute
         )));
     }
+    if let Some(pending) = record.pending() {
+        return Err(ApiError::conflict(format!(
+            "Cannot deploy app {name}: deployment {} is in progress; wait until it completes",
+            pending["deployment_id"].as_str().unwrap_or_default()
+        )));
+    }
     let now = rfc3339(now_ms());
     let deployment = json!({
         "deployment_id": deployment_id,
@@ -190,7 +209,9 @@ pub async fn get_deployment(
             )
         })?;
     let answer = deployment.clone();
-    if deployment["status"]["state"] == "IN_PROGRESS" {
+    if deployment["status"]["state"] == "IN_PROGRESS" && record.held_reads > 0 {
+        record.held_reads -= 1;
+    } else if deployment["status"]["state"] == "IN_PROGRESS" {
         deployment.insert(
             "status".into(),
             json!({"state": "SUCCEEDED", "message": "App started successfully."}),

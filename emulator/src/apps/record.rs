@@ -13,9 +13,18 @@ pub(super) struct AppRecord {
     pub(super) app: Map<String, Value>,
     pub(super) compute: &'static str,
     pub(super) deployments: Vec<Map<String, Value>>,
+    /// Reads of an in-progress deployment still answered IN_PROGRESS (a test's hold).
+    pub(super) held_reads: u32,
 }
 
 impl AppRecord {
+    /// The deployment in progress, if any.
+    pub(super) fn pending(&self) -> Option<&Map<String, Value>> {
+        self.deployments
+            .iter()
+            .find(|d| d["status"]["state"] == "IN_PROGRESS")
+    }
+
     pub(super) fn json(&self) -> Value {
         let mut out = self.app.clone();
         out.insert(
@@ -37,6 +46,9 @@ impl AppRecord {
         );
         if let Some(d) = running {
             out.insert("active_deployment".into(), Value::Object(d.clone()));
+        }
+        if let Some(d) = self.pending() {
+            out.insert("pending_deployment".into(), Value::Object(d.clone()));
         }
         Value::Object(out)
     }
@@ -66,6 +78,17 @@ impl AppsState {
                 app
             })
             .collect()
+    }
+
+    /// Holds the app's deployment in progress for `reads` more reads (false: none is).
+    pub fn hold_deployment(&mut self, name: &str, reads: u32) -> bool {
+        match self.apps.get_mut(name) {
+            Some(r) if r.pending().is_some() => {
+                r.held_reads = reads;
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The app named `name`, or the API's answer that there is none.

@@ -51,6 +51,8 @@ const MAX_TAGS: usize = 25;
 pub(super) struct Job {
     pub(super) job_id: i64,
     created_time: i64,
+    /// Who created it (`creator_user_name`): the caller, or whoever a test says.
+    creator: String,
     pub(super) settings: Map<String, Value>,
 }
 
@@ -63,8 +65,8 @@ impl Job {
         }
         json!({
             "job_id": self.job_id,
-            "creator_user_name": crate::USER_NAME,
-            "run_as_user_name": crate::USER_NAME,
+            "creator_user_name": self.creator,
+            "run_as_user_name": self.creator,
             "created_time": self.created_time,
             "settings": settings,
         })
@@ -93,6 +95,16 @@ impl NamedJobs {
 
     pub fn contains(&self, job_id: i64) -> bool {
         self.jobs.iter().any(|j| j.job_id == job_id)
+    }
+
+    /// Adds a job `creator` made (create's, or a test's seed without validation).
+    pub(crate) fn seed(&mut self, job_id: i64, settings: Map<String, Value>, creator: &str) {
+        self.jobs.push(Job {
+            job_id,
+            created_time: now_ms(),
+            creator: creator.to_string(),
+            settings,
+        });
     }
 
     /// `{"job_id", "settings"}` of every job, in creation order.
@@ -212,11 +224,7 @@ pub async fn create(
     let mut state = app.lock();
     let state = &mut *state;
     let job_id = state.ids.job_id();
-    state.named_jobs.jobs.push(Job {
-        job_id,
-        created_time: now_ms(),
-        settings: body,
-    });
+    state.named_jobs.seed(job_id, body, crate::USER_NAME);
     Ok(Json(json!({"job_id": job_id})))
 }
 
@@ -227,7 +235,10 @@ pub async fn get(State(app): State<SharedApp>, params: Params) -> ApiResult<Json
     Ok(Json(state.named_jobs.find(job_id)?.json(true)))
 }
 
-/// `GET /api/2.x/jobs/list[?name=EXACT&limit=N&offset=M&expand_tasks=true]`.
+/// `GET /api/2.x/jobs/list[?name=NAME&limit=N&page_token=T&offset=M&expand_tasks=true]`.
+/// As documented (databricks-sdk `JobsAPI.list`): `name` is the exact job name compared
+/// case-insensitively, `limit` defaults to 20 (at most 100), and the next page is asked for
+/// with the answer's `next_page_token` (`offset` is deprecated but still read).
 pub async fn list(State(app): State<SharedApp>, params: Params) -> ApiResult<Json<Value>> {
     let number = |key: &str, default: usize, max: usize| -> ApiResult<usize> {
         match params.get(key) {
@@ -244,15 +255,18 @@ pub async fn list(State(app): State<SharedApp>, params: Params) -> ApiResult<Jso
         0 => 20,
         n => n,
     };
-    let offset = number("offset", 0, usize::MAX)?;
+    let offset = match params.get("page_token") {
+        None | Some("") => number("offset", 0, usize::MAX)?,
+        Some(token) => page_offset(token)?,
+    };
     let expand = params.get("expand_tasks") == Some("true");
-    let name = params.get("name");
+    let name = params.get("name").map(str::to_lowercase);
     let state = app.lock();
     let matching: Vec<&Job> = state
         .named_jobs
         .jobs
         .iter()
-        .filter(|j| name.is_none_or(|n| j.name() == n))
+        .filter(|j| name.as_ref().is_none_or(|n| j.name().to_lowercase() == *n))
         .collect();
     let page: Vec<Value> = matching
         .iter()
@@ -260,13 +274,33 @@ pub async fn list(State(app): State<SharedApp>, params: Params) -> ApiResult<Jso
         .take(limit)
         .map(|j| j.json(expand))
         .collect();
-    let has_more = matching.len() > offset + page.len();
+    let next = offset + page.len();
+    let has_more = matching.len() > next;
     let mut out = json!({"has_more": has_more});
+    if has_more {
+        out["next_page_token"] = json!(page_token(next));
+    }
+    if offset > 0 {
+        out["prev_page_token"] = json!(page_token(offset.saturating_sub(limit)));
+    }
     // Like the real service, no `jobs` key at all when nothing matched.
     if !page.is_empty() {
         out["jobs"] = Value::Array(page);
     }
     Ok(Json(out))
+}
+
+/// Page tokens are opaque to clients: here, the offset of the page in a form no client would
+/// mistake for a number.
+fn page_token(offset: usize) -> String {
+    format!("jobs-page-{offset:x}")
+}
+
+fn page_offset(token: &str) -> ApiResult<usize> {
+    token
+        .strip_prefix("jobs-page-")
+        .and_then(|hex| usize::from_str_radix(hex, 16).ok())
+        .ok_or_else(|| ApiError::invalid(format!("Invalid page_token: '{token}'")))
 }
 
 /// `POST /api/2.x/jobs/reset {job_id, new_settings}`: replaces every setting, keeps the id.

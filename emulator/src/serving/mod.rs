@@ -5,7 +5,11 @@
 //! read once more; another update meanwhile is refused, as on Databricks. Nothing is served:
 //! tests run the model themselves (`mlflow models serve`).
 
+mod tags;
+
 use std::collections::BTreeMap;
+
+pub use tags::patch_tags;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -64,6 +68,8 @@ struct Endpoint {
     detail: Map<String, Value>,
     /// Applied on the next read after it was answered once.
     pending: Option<Map<String, Value>>,
+    /// Reads that still answer the pending config IN_PROGRESS (a test's hold).
+    held_reads: u32,
     config_version: u64,
 }
 
@@ -95,6 +101,36 @@ impl ServingState {
     /// Every endpoint as GET answers it.
     pub fn all(&self) -> Vec<Value> {
         self.endpoints.values().map(Endpoint::json).collect()
+    }
+
+    /// Holds the endpoint's pending config for `reads` more reads (false: none is pending).
+    pub fn hold_update(&mut self, name: &str, reads: u32) -> bool {
+        match self.endpoints.get_mut(name) {
+            Some(e) if e.pending.is_some() => {
+                e.held_reads = reads;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Adds an endpoint `creator` made, its config already applied (no validation: a test's
+    /// seed).
+    pub(crate) fn seed(&mut self, id: String, body: Map<String, Value>, creator: &str) {
+        let name = body["name"].as_str().unwrap_or_default().to_string();
+        let mut detail = body;
+        detail.insert("id".into(), json!(id));
+        detail.insert("creator".into(), json!(creator));
+        detail.insert("creation_timestamp".into(), json!(now_ms()));
+        self.endpoints.insert(
+            name,
+            Endpoint {
+                detail,
+                pending: None,
+                held_reads: 0,
+                config_version: 1,
+            },
+        );
     }
 
     /// The endpoint named `name`, or the API's answer that there is none.
@@ -307,6 +343,7 @@ pub async fn create(
     let endpoint = Endpoint {
         detail,
         pending: Some(pending),
+        held_reads: 0,
         config_version: 1,
     };
     let answer = endpoint.json();
@@ -319,7 +356,9 @@ pub async fn get(State(app): State<SharedApp>, Path(name): Path<String>) -> ApiR
     let mut state = app.lock();
     let endpoint = state.serving.get_mut(&name)?;
     let answer = endpoint.json();
-    if let Some(mut applied) = endpoint.pending.take() {
+    if endpoint.pending.is_some() && endpoint.held_reads > 0 {
+        endpoint.held_reads -= 1;
+    } else if let Some(mut applied) = endpoint.pending.take() {
         applied.remove("start_time");
         endpoint
             .detail
