@@ -9,10 +9,11 @@ cluster this script:
    Workspace API); further parameters are passed to ``sdp-agent`` as global options, e.g.
    ``--timeout 4500``;
 2. finds the ``sdp-agent`` binary for the machine's CPU (``platform.machine()``: x86_64/amd64 ->
-   ``x86_64``, aarch64/arm64 -> ``aarch64``), in order: ``$SDP_AGENT_BIN``;
-   ``sdp-agent-<arch>`` then ``sdp-agent`` next to this file; ``sdp-agent-<arch>`` in the
-   volume folder named by ``sdp_agent_deploy.json`` next to this file (``sdp-agent deploy``
-   writes it); ``/Workspace/Shared/sdp-agent/bin/sdp-agent``; ``sdp-agent`` on ``PATH``.
+   ``x86_64``, aarch64/arm64 -> ``aarch64``): ``$SDP_AGENT_BIN``; else, deployed by
+   ``sdp-agent deploy`` (``sdp_agent_deploy.json`` next to this file names the version's volume
+   folder), ``sdp-agent-<arch>`` in that folder and nothing else; else, in order,
+   ``sdp-agent-<arch>`` then ``sdp-agent`` next to this file,
+   ``/Workspace/Shared/sdp-agent/bin/sdp-agent``, ``sdp-agent`` on ``PATH``.
    Workspace and volume files often lack the exec bit (or live on a noexec mount), so such a
    binary is copied to a temp dir and made executable;
 3. finds the workspace URL and the run identity's token the way the Databricks SDK's runtime
@@ -107,13 +108,15 @@ def candidate_binaries(settings):
         # An explicit choice is not second-guessed: if it is wrong, say so.
         return [from_env]
     by_arch = arch_binary_name()
+    volume_path = settings.get("volume_path")
+    if volume_path:
+        # Deployed by `sdp-agent deploy`: exactly the version it uploaded, never an older
+        # binary someone left next to this file.
+        return [os.path.join(volume_path, by_arch or BINARY_NAME)]
     found = []
     if by_arch:
         found.append(os.path.join(this_dir(), by_arch))
     found.append(os.path.join(this_dir(), BINARY_NAME))
-    volume_path = settings.get("volume_path")
-    if by_arch and volume_path:
-        found.append(os.path.join(volume_path, by_arch))
     found.append(SHARED_BINARY)
     on_path = shutil.which(BINARY_NAME)
     if on_path:

@@ -1,7 +1,9 @@
-//! `sdp-agent deploy --bundle DIR`: the Databricks Asset Bundle it writes parses (PyYAML), its
-//! resources survive the databricks-sdk dataclasses and are what `deploy` sends for the same
-//! flags (once the bundle's references are resolved), no request is made, and DIR is only
-//! ever a new folder or an earlier bundle of ours.
+//! `sdp-agent deploy --bundle DIR`: the Databricks Asset Bundle it writes parses (PyYAML), is
+//! valid against the Databricks CLI's bundle JSON schema with one key per resource (what
+//! `databricks bundle validate` checks first), its resources survive the databricks-sdk
+//! dataclasses and are what `deploy` sends for the same flags (once the bundle's references
+//! are resolved), no request is made, and DIR is only ever a new folder or an earlier bundle
+//! of ours.
 
 mod common;
 
@@ -12,7 +14,9 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-const JOB_REF: &str = "${resources.jobs.sdp_agent.id}";
+const JOB_REF: &str = "${resources.jobs.sdp_agent_job.id}";
+/// What the app's volume resource names: the bundle's volume, by reference.
+const VOLUME_REF: &str = "${resources.volumes.sdp_agent_volume.catalog_name}.${resources.volumes.sdp_agent_volume.schema_name}.${resources.volumes.sdp_agent_volume.name}";
 /// The flags of the model-serving bundle and of the deploy it is compared with.
 const SERVING: &[&str] = &[
     "--serve",
@@ -53,6 +57,7 @@ fn resolve(value: &Value, deployed: &Value, emu: &sdp_emulator::Emulator) -> Val
         (JOB_REF, deployed["job_id"].to_string()),
         ("${var.model_version}", "1".to_string()),
         ("${workspace.host}", emu.url()),
+        (VOLUME_REF, VOLUME.to_string()),
         ("./sdp_agent_launcher.py", launcher.to_string()),
     ];
     let mut text = value.to_string();
@@ -60,6 +65,34 @@ fn resolve(value: &Value, deployed: &Value, emu: &sdp_emulator::Emulator) -> Val
         text = text.replace(from, &to);
     }
     serde_json::from_str(&text).unwrap()
+}
+
+/// The problems `databricks bundle validate` would find first in `doc` (databricks.yml): the
+/// CLI's bundle JSON schema (vendored in tests/vendor/databricks-cli/) and its unique-key rule.
+fn cli_problems(doc: &Value) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut child = Command::new("python3")
+        .arg(root.join("tests/common/bundle_schema.py"))
+        .arg(root.join("vendor/databricks-cli/jsonschema.json"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(doc.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() || !out.stdout.is_empty(),
+        "bundle_schema.py failed: {stderr}"
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The body of the one write `call` that the emulator received.
@@ -86,15 +119,21 @@ fn the_bundle_declares_what_deploy_sends_and_sends_nothing() {
     let doc = databricks_yml(&root);
     assert_eq!(doc["bundle"]["name"], "sdp-agent");
     let resources = &doc["resources"];
-    let job = &resources["jobs"]["sdp_agent"];
-    let app = &resources["apps"]["sdp_agent"];
-    let volume = &resources["volumes"]["sdp_agent"];
+    let job = &resources["jobs"]["sdp_agent_job"];
+    let app = &resources["apps"]["sdp_agent_app"];
+    let volume = &resources["volumes"]["sdp_agent_volume"];
     assert_eq!(app["source_code_path"], "./app");
     assert_eq!(
         job["tasks"][0]["spark_python_task"]["python_file"],
         "./sdp_agent_launcher.py"
     );
     assert_eq!(app["resources"][0]["job"]["id"], JOB_REF);
+    // The volume by reference: the bundle creates it before the app that reads it.
+    assert_eq!(
+        app["resources"][1]["uc_securable"]["securable_full_name"],
+        VOLUME_REF
+    );
+    assert_eq!(doc["bundle"]["databricks_cli_version"], ">= 0.253.0");
 
     // The sources deploy imports, next to databricks.yml.
     let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
@@ -124,7 +163,7 @@ fn the_bundle_declares_what_deploy_sends_and_sends_nothing() {
     assert_eq!(next[1][5], target, "{next:?}");
     assert_eq!(
         next.last().unwrap(),
-        &json!(["databricks", "bundle", "run", "sdp_agent"])
+        &json!(["databricks", "bundle", "run", "sdp_agent_app"])
     );
 
     let mut app_body = app.clone();
@@ -160,7 +199,7 @@ fn a_model_serving_bundle_declares_the_endpoint_deploy_creates() {
     let doc = databricks_yml(&dir.0);
     let resources = &doc["resources"];
     assert!(resources.get("apps").is_none(), "{resources}");
-    let endpoint = &resources["model_serving_endpoints"]["sdp_agent"];
+    let endpoint = &resources["model_serving_endpoints"]["sdp_agent_endpoint"];
     let entity = &endpoint["config"]["served_entities"][0];
     assert_eq!(entity["entity_version"], "${var.model_version}");
     assert!(doc["variables"]["model_version"]["description"].is_string());
@@ -177,7 +216,7 @@ fn a_model_serving_bundle_declares_the_endpoint_deploy_creates() {
         .map(|step| step[1].as_str().unwrap().to_string())
         .collect();
     assert_eq!(next[..3], ["package-model", "-c", "bundle"], "{next:?}");
-    let job = &resources["jobs"]["sdp_agent"];
+    let job = &resources["jobs"]["sdp_agent_job"];
     assert_sdk_accepts(&[
         json!({"call": "POST /api/2.0/serving-endpoints", "body": endpoint}),
         json!({"call": "POST /api/2.2/jobs/create", "body": job}),
@@ -227,5 +266,34 @@ fn a_bundle_is_rewritten_in_place_and_a_foreign_folder_refused() {
         .arg(&dir.0)
         .stdin(Stdio::null());
     assert_eq!(cmd.output().unwrap().status.code(), Some(2));
+    assert!(emu.requests().is_empty(), "{:?}", emu.requests());
+}
+
+/// What `databricks bundle validate` checks before anything else: the configuration against
+/// the CLI's published bundle schema, and no key shared by two resources (each type's key
+/// used to be `sdp_agent`, which every bundle command refused).
+#[test]
+fn every_bundle_is_valid_for_the_databricks_cli() {
+    let emu = emulator();
+    let dist = dist();
+    for serve in ["app", "model-serving", "none"] {
+        let dir = TempDir::new(&format!("bundle-schema-{serve}"));
+        bundle(&emu, &dist.0, &dir.0, &["--serve", serve]).assert_ok();
+        let doc = databricks_yml(&dir.0);
+        assert_eq!(cli_problems(&doc), "", "--serve {serve}: {doc:#}");
+    }
+    // The check itself sees both kinds of problem.
+    let dir = TempDir::new("bundle-schema-bad");
+    bundle(&emu, &dist.0, &dir.0, &[]).assert_ok();
+    let mut doc = databricks_yml(&dir.0);
+    let job = doc["resources"]["jobs"]["sdp_agent_job"].take();
+    doc["resources"]["jobs"] = json!({"sdp_agent_app": job});
+    doc["resources"]["volumes"]["sdp_agent_volume"]["volume_type"] = json!("SHARED");
+    let problems = cli_problems(&doc);
+    assert!(
+        problems.contains("same key: sdp_agent_app")
+            && problems.contains("resources/volumes/sdp_agent_volume/volume_type"),
+        "{problems}"
+    );
     assert!(emu.requests().is_empty(), "{:?}", emu.requests());
 }

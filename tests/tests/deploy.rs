@@ -27,11 +27,11 @@ fn deploy_creates_the_volume_binaries_launcher_job_and_app_once() {
     assert_eq!(binaries[0]["arch"], "x86_64");
     let uploaded = format!("{VOLUME_PATH}/sdp-agent-x86_64");
     assert_eq!(binaries[0]["path"], uploaded);
-    assert_eq!(binaries[0]["sha256"], sha256(&agent_bin()));
+    assert_eq!(binaries[0]["sha256"], sha256(&release_binary(&dist)));
     let bytes = emu
         .volume_file(&uploaded)
         .expect("the binary is in the volume");
-    assert_eq!(bytes, std::fs::read(agent_bin()).unwrap());
+    assert_eq!(bytes, std::fs::read(release_binary(&dist)).unwrap());
     assert_eq!(emu.volumes().len(), 1);
     assert_eq!(emu.volumes()[0]["volume_type"], "MANAGED");
 
@@ -86,10 +86,12 @@ fn deploy_creates_the_volume_binaries_launcher_job_and_app_once() {
             .any(|r| r["uc_securable"]["permission"] == "READ_VOLUME"),
         "{resources:?}"
     );
+    // Nothing on the model: predict never queries it (the job's runs do, as the job's run
+    // identity), and granting CAN_QUERY needs CAN_MANAGE on the endpoint.
     assert!(
         resources
             .iter()
-            .any(|r| r["serving_endpoint"]["permission"] == "CAN_QUERY"),
+            .all(|r| r.get("serving_endpoint").is_none()),
         "{resources:?}"
     );
     assert_eq!(app["deployments"][0]["status"]["state"], "SUCCEEDED");
@@ -177,7 +179,10 @@ fn dry_run_sends_only_reads_and_lists_the_writes_in_order() {
         "POST /api/2.0/apps/sdp-agent/deployments",
     ];
     assert_eq!(plan, expected);
-    assert_eq!(out["plan"][1]["body"]["sha256"], sha256(&agent_bin()));
+    assert_eq!(
+        out["plan"][1]["body"]["sha256"],
+        sha256(&release_binary(&dist))
+    );
 }
 
 #[test]

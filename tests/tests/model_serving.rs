@@ -60,7 +60,7 @@ fn deploy_registers_the_model_and_serves_it_from_one_endpoint() {
     );
     assert_eq!(
         file("data/sdp-agent-x86_64").expect("the binary"),
-        std::fs::read(agent_bin()).unwrap()
+        std::fs::read(release_binary(&dist)).unwrap()
     );
 
     let endpoints = emu.serving_endpoints();
@@ -81,8 +81,25 @@ fn deploy_registers_the_model_and_serves_it_from_one_endpoint() {
         })
     );
 
-    // Again: the same job, model and endpoint; a new version, served by the updated config.
-    let second = deploy(&emu, &dist.0, &["--serve", "model-serving"])
+    // The version records its binaries: a rerun with the same ones serves it again, without
+    // a new version (a ~50 MB upload) or a config update.
+    let again = deploy(&emu, &dist.0, &["--serve", "model-serving"])
+        .assert_ok()
+        .clone();
+    assert_eq!(again["model_version"], "1");
+    let tags = &emu.models()[0]["versions"][0]["tags"];
+    assert_eq!(
+        tags,
+        &json!([{"key": "sdp_agent_binaries",
+                 "value": format!("sdp-agent-x86_64:{}", sha256(&release_binary(&dist)))}])
+    );
+    assert_eq!(emu.models()[0]["versions"].as_array().unwrap().len(), 1);
+    assert_eq!(emu.serving_endpoints()[0]["config"]["config_version"], 1);
+
+    // Other binaries: the same job, model and endpoint; a new version, served by the updated
+    // config.
+    let rebuilt = rebuilt_dist();
+    let second = deploy(&emu, &rebuilt.0, &["--serve", "model-serving"])
         .assert_ok()
         .clone();
     assert_eq!(second["job_id"], job_id);

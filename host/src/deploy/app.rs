@@ -1,7 +1,8 @@
 //! `--serve app`: a Databricks App named NAME running `sdp-agent serve` (see
 //! `host/launcher/sdp_agent_app.py`), allowed to run the job and read the volume, then a
-//! SNAPSHOT deployment of the app folder, waited for.
+//! SNAPSHOT deployment of the app folder (after any deployment still in progress), waited for.
 
+use super::ownership::APP_MARK;
 use super::rest::{Rest, Retry};
 use super::wait::{self, Step};
 use crate::outcome::Failure;
@@ -19,34 +20,36 @@ pub struct Deployed {
 pub const JOB_RESOURCE: &str = "sdp-agent-job";
 
 /// The App body for create and update (and a bundle's app resource): its name, and the grants
-/// its service principal needs. `job` is the job id, or what stands for it.
-pub fn body(name: &str, job: &str, volume: &str, claude_endpoint: &str) -> Value {
+/// its service principal needs: running the job and reading the binaries. No `CAN_QUERY` on
+/// the model: predict never asks it (the job's runs do, as the job's run identity), and
+/// granting it would need CAN_MANAGE on that endpoint. `job` is the job id and `volume` the
+/// volume's full name, or what stands for them.
+pub fn body(name: &str, job: &str, volume: &str) -> Value {
     json!({
         "name": name,
-        "description": "sdp-agent: request in words -> Spark Declarative Pipeline (MLflow scoring protocol under /api/). Managed by `sdp-agent deploy`.",
+        "description": format!("sdp-agent: request in words -> Spark Declarative Pipeline (MLflow scoring protocol under /api/). {APP_MARK}"),
         "resources": [
             {"name": JOB_RESOURCE, "description": "the job predict starts (run-now)",
              "job": {"id": job, "permission": "CAN_MANAGE_RUN"}},
             {"name": "sdp-agent-binaries", "description": "the sdp-agent binaries",
              "uc_securable": {"securable_full_name": volume, "securable_type": "VOLUME", "permission": "READ_VOLUME"}},
-            {"name": "claude", "description": "the model that fills in missing config",
-             "serving_endpoint": {"name": claude_endpoint, "permission": "CAN_QUERY"}},
         ],
     })
 }
 
 /// Creates or updates the app, waits for its compute, deploys `source_code_path` and waits
 /// for the deployment.
+/// `existing` is the app of that name as read before (`ownership::survey`).
 pub async fn deploy(
     rest: &Rest,
     body: &Value,
+    existing: Option<Value>,
     source_code_path: &str,
     limit: Duration,
 ) -> Result<Deployed, Failure> {
     let name = body["name"].as_str().unwrap_or_default();
     let path = format!("/api/2.0/apps/{name}");
-    let existing = rest.get_optional(&path).await?;
-    let written = match existing {
+    let written = match &existing {
         None => {
             rest.write(Method::POST, "/api/2.0/apps", body, Retry::Never)
                 .await?
@@ -69,6 +72,26 @@ pub async fn deploy(
     }
     let deadline = Instant::now() + limit;
     let app = wait_for_compute(rest, &path, written, deadline).await?;
+    // A deployment still in progress (an earlier deploy that timed out, say) is waited for,
+    // not raced: one deployment at a time, ours last so it holds the sources just imported.
+    if let Some(pending) = app["pending_deployment"]["deployment_id"].as_str() {
+        let pending_path = format!("{deployments}/{pending}");
+        wait::until(
+            rest,
+            &pending_path,
+            None,
+            deadline,
+            "the app's deployment in progress",
+            |d| match wait::text(d, "/status/state") {
+                "IN_PROGRESS" | "" => Step::Pending {
+                    state: "IN_PROGRESS".to_string(),
+                    post: None,
+                },
+                _ => Step::Done,
+            },
+        )
+        .await?;
+    }
     let started = rest
         .write(Method::POST, &deployments, &deployment, Retry::Never)
         .await?

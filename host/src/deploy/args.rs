@@ -1,7 +1,7 @@
 //! `sdp-agent deploy`'s flags and the checks of their values that need no workspace.
 
 use super::job::Compute;
-use super::serving::ModelName;
+use super::model_version::ModelName;
 use crate::outcome::Failure;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
@@ -36,7 +36,7 @@ pub struct DeployArgs {
     pub secret_scope: Option<String>,
 
     /// Foundation Model endpoint that fills in missing config (CLAUDE_ENDPOINT_NAME of the
-    /// served predict and of the job's runs; the app may query it).
+    /// served predict and of the job's runs).
     #[arg(long, value_name = "ENDPOINT", default_value = DEFAULT_CLAUDE_ENDPOINT)]
     pub claude_endpoint: String,
 
@@ -59,6 +59,11 @@ pub struct DeployArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub wait_timeout: u64,
 
+    /// Take over a job, app or serving endpoint named NAME that deploy did not make (it lacks
+    /// deploy's tag): without this flag, deploy refuses to touch it.
+    #[arg(long)]
+    pub adopt: bool,
+
     /// Send only reads; print the writes that would be made.
     #[arg(long)]
     pub dry_run: bool,
@@ -74,6 +79,18 @@ pub enum Serve {
     App,
     ModelServing,
     None,
+}
+
+impl Serve {
+    /// Who runs the uploaded binaries on an image not ours (so they must be static), if any:
+    /// with `--serve none` only the job's clusters run them.
+    pub fn image_runner(self) -> Option<&'static str> {
+        match self {
+            Serve::App => Some("a Databricks App"),
+            Serve::ModelServing => Some("Model Serving"),
+            Serve::None => None,
+        }
+    }
 }
 
 /// `catalog.schema.volume` (or `catalog.schema.model`).

@@ -1,8 +1,10 @@
 //! Which release binaries `deploy` uploads: `sdp-agent-<arch>-unknown-linux-musl` for each
 //! Databricks CPU, from `--dist` (default `./dist`) or next to the running binary, and the
 //! running binary itself for its own CPU when nothing else covers it (Linux only: it is what
-//! runs on the workspace's machines).
+//! runs on the workspace's machines). Each is checked to be an ELF executable for its CPU;
+//! what an App or Model Serving runs must also be statically linked (`require_static`).
 
+use super::elf;
 use crate::outcome::Failure;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -15,6 +17,8 @@ pub const ARCHES: [(&str, u16); 2] = [("x86_64", 62), ("aarch64", 183)];
 pub struct Binary {
     pub arch: &'static str,
     pub path: PathBuf,
+    /// The dynamic loader it asks for (`PT_INTERP`); None when statically linked.
+    pub interpreter: Option<String>,
 }
 
 impl Binary {
@@ -72,16 +76,15 @@ pub fn find(dist: Option<&Path>) -> Result<Vec<Binary>, Failure> {
             .map(|d| d.join(release_name(arch)))
             .find(|p| p.is_file());
         if let Some(path) = candidate {
-            check_elf(&path, arch, machine)?;
-            found.push(Binary { arch, path });
+            found.push(inspect(path, arch, machine)?);
         }
     }
     let own = ARCHES.iter().find(|(a, _)| *a == std::env::consts::ARCH);
     if cfg!(target_os = "linux")
-        && let (Some((arch, _)), Some(exe)) = (own, exe)
+        && let (Some((arch, machine)), Some(exe)) = (own, exe)
         && !found.iter().any(|b| b.arch == *arch)
     {
-        found.push(Binary { arch, path: exe });
+        found.push(inspect(exe, arch, *machine)?);
     }
     if found.is_empty() {
         return Err(Failure::Config(format!(
@@ -94,22 +97,38 @@ pub fn find(dist: Option<&Path>) -> Result<Vec<Binary>, Failure> {
 }
 
 /// A binary that would not run on the CPU it is uploaded for is refused here, not on a
-/// cluster: it must be a 64-bit little-endian ELF for that machine.
-fn check_elf(path: &Path, arch: &str, machine: u16) -> Result<(), Failure> {
-    use std::io::Read;
-    let mut head = [0u8; 20];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
+/// cluster: it must be a 64-bit little-endian ELF executable for that machine.
+fn inspect(path: PathBuf, arch: &'static str, machine: u16) -> Result<Binary, Failure> {
+    let bytes = std::fs::read(&path)
         .map_err(|e| Failure::Config(format!("{}: cannot read: {e}", path.display())))?;
-    let is_elf64_le = head[..4] == *b"\x7fELF" && head[4] == 2 && head[5] == 1;
-    let found = u16::from_le_bytes([head[18], head[19]]);
-    if is_elf64_le && found == machine {
-        Ok(())
-    } else {
-        Err(Failure::Config(format!(
-            "{}: not a 64-bit Linux binary for {arch} (ELF machine {found}, expected {machine})",
-            path.display()
-        )))
+    let found = elf::inspect(&bytes)
+        .map_err(|why| Failure::Config(format!("{}: {why}", path.display())))?;
+    if found.machine != machine {
+        return Err(Failure::Config(format!(
+            "{}: not a 64-bit Linux binary for {arch} (ELF machine {}, expected {machine})",
+            path.display(),
+            found.machine
+        )));
+    }
+    Ok(Binary {
+        arch,
+        path,
+        interpreter: found.interpreter,
+    })
+}
+
+/// What an App or Model Serving runs must be statically linked: their images' C library
+/// (Apps: Ubuntu 22.04, glibc 2.35) is not the one a local build linked against, and a
+/// mismatch fails only when the app or endpoint starts. `for_what` names who runs it.
+pub fn require_static(found: &[Binary], for_what: &str) -> Result<(), Failure> {
+    match found.iter().find(|b| b.interpreter.is_some()) {
+        None => Ok(()),
+        Some(b) => Err(Failure::Config(format!(
+            "{}: dynamically linked (it needs {}), but {for_what} runs it on an image whose C library is not ours to choose: build static binaries with scripts/release (dist/{}) or pass --dist DIR",
+            b.path.display(),
+            b.interpreter.as_deref().unwrap_or_default(),
+            release_name(b.arch),
+        ))),
     }
 }
 

@@ -4,8 +4,10 @@
 //! Each resource is built by the function that builds `deploy`'s request body (the volume's
 //! create body, `job::settings`, `app::body`, the serving endpoint's create body); only what
 //! a bundle names differently changes: the launcher is a bundle file (`./sdp_agent_launcher.py`),
-//! the job id `${resources.jobs.sdp_agent.id}`, the workspace `${workspace.host}`, the model
-//! version `${var.model_version}`.
+//! the job id `${resources.jobs.sdp_agent_job.id}`, the app's volume the volume resource's
+//! names (so the bundle creates the volume before the app), the workspace `${workspace.host}`,
+//! the model version `${var.model_version}`. Each resource has a key of its own: the CLI
+//! refuses a key shared across resource types (`validate.UniqueResourceKeys`).
 //!
 //! What a bundle cannot carry is the release binaries: it syncs files into the workspace file
 //! system (10 MB per file), and uploads artifacts to a volume only when that volume exists
@@ -21,8 +23,14 @@ use std::path::{Path, PathBuf};
 
 /// Lists what an earlier `--bundle` wrote, so a rewrite may replace it (and only it).
 const MARKER: &str = ".sdp-agent-bundle.json";
-/// The key of every resource in databricks.yml (`bundle run sdp_agent` starts the app).
-const KEY: &str = "sdp_agent";
+/// The resources' keys in databricks.yml (`bundle run sdp_agent_app` starts the app).
+const VOLUME_KEY: &str = "sdp_agent_volume";
+const JOB_KEY: &str = "sdp_agent_job";
+const APP_KEY: &str = "sdp_agent_app";
+const ENDPOINT_KEY: &str = "sdp_agent_endpoint";
+/// The oldest Databricks CLI whose bundles know every field written here: app resources of
+/// type `uc_securable` came with v0.253.0 (its bundle schema is the first to have them).
+const CLI_VERSION: &str = ">= 0.253.0";
 /// Where the model-serving steps write the pyfunc model: inside DIR, never synced.
 const MODEL_DIR: &str = "sdp-agent-model";
 
@@ -37,6 +45,9 @@ pub fn write(args: &DeployArgs, dir: &Path) -> Result<Value, Failure> {
         ),
     };
     let found = binaries::find(args.dist.as_deref())?;
+    if let Some(runner) = args.serve.image_runner() {
+        binaries::require_static(&found, runner)?;
+    }
     let files = files(args, &root)?;
     let previous = previous_files(dir)?;
 
@@ -102,7 +113,7 @@ pub fn write(args: &DeployArgs, dir: &Path) -> Result<Value, Failure> {
     }
     next.extend(uploads);
     if args.serve == Serve::App {
-        next.push(json!(["databricks", "bundle", "run", KEY]));
+        next.push(json!(["databricks", "bundle", "run", APP_KEY]));
     }
     Ok(json!({
         "bundle_dir": dir.display().to_string(),
@@ -119,12 +130,15 @@ pub fn write(args: &DeployArgs, dir: &Path) -> Result<Value, Failure> {
 fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure> {
     let volume_path = args.release_path();
     let launcher = format!("./{}", sources::LAUNCHER_NAME);
-    let job_id = format!("${{resources.jobs.{KEY}.id}}");
+    let job_id = format!("${{resources.jobs.{JOB_KEY}.id}}");
     let mut resources = Map::new();
-    resources.insert("volumes".into(), json!({KEY: args.volume.create_body()}));
+    resources.insert(
+        "volumes".into(),
+        json!({VOLUME_KEY: args.volume.create_body()}),
+    );
     resources.insert(
         "jobs".into(),
-        json!({KEY: job::settings(&args.name, &launcher, &args.compute())}),
+        json!({JOB_KEY: job::settings(&args.name, &launcher, &args.compute())}),
     );
     let mut files = vec![
         (
@@ -137,7 +151,7 @@ fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure
         ),
     ];
     let mut doc = json!({
-        "bundle": {"name": args.name},
+        "bundle": {"name": args.name, "databricks_cli_version": CLI_VERSION},
         "workspace": {"root_path": root},
         // The marker, and the model directory the model-serving steps write, stay local.
         "sync": {"exclude": [MARKER, format!("{MODEL_DIR}/**")]},
@@ -145,14 +159,13 @@ fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure
     });
     match args.serve {
         Serve::App => {
-            let mut app = app::body(
-                &args.name,
-                &job_id,
-                &args.volume.full_name(),
-                &args.claude_endpoint,
-            );
+            // The volume's names from its resource: the app depends on it, so it comes second.
+            let volume = ["catalog_name", "schema_name", "name"]
+                .map(|field| format!("${{resources.volumes.{VOLUME_KEY}.{field}}}"))
+                .join(".");
+            let mut app = app::body(&args.name, &job_id, &volume);
             app["source_code_path"] = format!("./{}", sources::APP_DIR).into();
-            resources.insert("apps".into(), json!({KEY: app}));
+            resources.insert("apps".into(), json!({APP_KEY: app}));
             let yaml = sources::app_yaml(
                 &volume_path,
                 sources::JobId::FromResource(app::JOB_RESOURCE),
@@ -178,7 +191,10 @@ fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure
                 credentials: serving::credential_refs(scope, &[CLIENT_ID_KEY, CLIENT_SECRET_KEY])?,
             };
             let body = endpoint.create_body(endpoint.entity("${var.model_version}"));
-            resources.insert("model_serving_endpoints".into(), json!({KEY: body}));
+            resources.insert(
+                "model_serving_endpoints".into(),
+                json!({ENDPOINT_KEY: body}),
+            );
             doc["variables"] = json!({"model_version": {
                 "description": format!("the version of {} to serve: register one first (see the README, \"As a bundle\")",
                                        endpoint.model.full_name()),

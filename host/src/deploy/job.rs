@@ -1,8 +1,10 @@
 //! The job that runs the agent's `run`: one `spark_python_task` on the deployed launcher whose
 //! argument is the `payload` job parameter (base64 of the payload JSON, or `@path` of a staged
-//! copy, as `predict` sends it with run-now), then `--timeout` from the `timeout` parameter. Found by exact name and reset, or created: one job per name, same id on
-//! every deploy.
+//! copy, as `predict` sends it with run-now), then `--timeout` from the `timeout` parameter.
+//! Found by name (as Jobs compares names: ignoring case) and reset, or created: one job per
+//! name, same id on every deploy.
 
+use super::ownership::TAG_KEY;
 use super::rest::{Rest, Retry};
 use crate::deadline::DEFAULT_TIMEOUT_SECS;
 use crate::outcome::Failure;
@@ -46,7 +48,7 @@ pub fn settings(name: &str, launcher_path: &str, compute: &Compute) -> Value {
             {"name": "caller", "default": ""},
         ],
         "max_concurrent_runs": MAX_CONCURRENT_RUNS,
-        "tags": {"sdp-agent": env!("CARGO_PKG_VERSION")},
+        "tags": {TAG_KEY: env!("CARGO_PKG_VERSION")},
     });
     match compute {
         Compute::Serverless => {
@@ -62,25 +64,53 @@ pub fn settings(name: &str, launcher_path: &str, compute: &Compute) -> Value {
     settings
 }
 
-/// Creates the job named in `settings`, or resets the one that has that name. Answers its id
-/// (None in a dry run that would create it). Two jobs of that name are an error: which one
-/// to replace is not ours to guess.
-pub async fn create_or_reset(rest: &Rest, settings: &Value) -> Result<Option<i64>, Failure> {
-    let name = settings["name"].as_str().unwrap_or_default();
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("name", name)
-        .finish();
-    let listed = rest.get(&format!("/api/2.2/jobs/list?{query}")).await?;
-    let ids: Vec<i64> = listed
-        .get("jobs")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|j| j.pointer("/settings/name").and_then(Value::as_str) == Some(name))
-        .filter_map(|j| j.get("job_id").and_then(Value::as_i64))
-        .collect();
-    match ids.as_slice() {
-        [] => {
+/// Every job named `name`: `jobs/list?name=` compares names case-insensitively and answers a
+/// page at a time (20 by default), so every page is read and compared the same way.
+pub async fn named(rest: &Rest, name: &str) -> Result<Vec<Value>, Failure> {
+    let wanted = name.to_lowercase();
+    let mut found = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query.append_pair("name", name).append_pair("limit", "100");
+        if let Some(t) = &token {
+            query.append_pair("page_token", t);
+        }
+        let page = rest
+            .get(&format!("/api/2.2/jobs/list?{}", query.finish()))
+            .await?;
+        found.extend(
+            page.get("jobs")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter(|j| {
+                    j.pointer("/settings/name")
+                        .and_then(Value::as_str)
+                        .is_some_and(|n| n.to_lowercase() == wanted)
+                })
+                .cloned(),
+        );
+        token = page
+            .get("next_page_token")
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string);
+        if token.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+/// Creates the job of `settings`, or resets `existing` (the one of that name, found by
+/// `ownership::survey`). Answers its id (None in a dry run that would create it).
+pub async fn create_or_reset(
+    rest: &Rest,
+    settings: &Value,
+    existing: Option<i64>,
+) -> Result<Option<i64>, Failure> {
+    match existing {
+        None => {
             let created = rest
                 .write(Method::POST, "/api/2.2/jobs/create", settings, Retry::Never)
                 .await?;
@@ -94,15 +124,11 @@ pub async fn create_or_reset(rest: &Rest, settings: &Value) -> Result<Option<i64
                 })
                 .transpose()
         }
-        [id] => {
+        Some(id) => {
             let body = json!({"job_id": id, "new_settings": settings});
             rest.write(Method::POST, "/api/2.2/jobs/reset", &body, Retry::Safe)
                 .await?;
-            Ok(Some(*id))
+            Ok(Some(id))
         }
-        many => Err(Failure::Config(format!(
-            "{} jobs are named {name:?} (ids {many:?}): delete or rename all but one, or deploy with another --name",
-            many.len()
-        ))),
     }
 }

@@ -11,7 +11,10 @@ mod app;
 mod args;
 mod binaries;
 mod bundle;
+mod elf;
 mod job;
+mod model_version;
+mod ownership;
 mod package;
 mod rest;
 mod serving;
@@ -67,6 +70,9 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
     let workspace = Workspace::from_env(profile).map_err(Failure::Config)?;
     args::check_name(&args.name, args.serve)?;
     let found = binaries::find(args.dist.as_deref())?;
+    if let Some(runner) = args.serve.image_runner() {
+        binaries::require_static(&found, runner)?;
+    }
     let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
     let auth = Arc::new(Authenticator::new(
         &workspace.credentials,
@@ -81,6 +87,9 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
         Serve::ModelServing => Some(serving::credential_vars(&rest, scope).await?),
         _ => None,
     };
+
+    // 0. What exists of that name, and whether it is ours to update: before any write.
+    let existing = ownership::survey(&rest, args).await?;
 
     // 1. The volume.
     let volume = &args.volume;
@@ -103,11 +112,9 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
         let bytes = binary.read()?;
         let (target, entry) = binary.listing(&volume_path, &bytes);
         uploaded.push(entry);
-        rest.upload(
-            &format!("/api/2.0/fs/files{target}?overwrite=true"),
-            Bytes::from(bytes),
-        )
-        .await?;
+        let path = rest::files_api_path(&target);
+        rest.upload(&format!("{path}?overwrite=true"), Bytes::from(bytes))
+            .await?;
     }
 
     // 3. The launcher, in the workspace folder.
@@ -137,7 +144,7 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
 
     // 4. The job.
     let settings = job::settings(&args.name, &launcher_path, &args.compute());
-    let job_id = job::create_or_reset(&rest, &settings).await?;
+    let job_id = job::create_or_reset(&rest, &settings, existing.job_id).await?;
     // In a dry run of a first deploy the job id is not known yet.
     let job = job_id.map_or_else(|| "<job_id>".to_string(), |id| id.to_string());
 
@@ -166,9 +173,9 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
             sources::APP_SCRIPT.as_bytes(),
         )
         .await?;
-        let body = app::body(&args.name, &job, &volume.full_name(), &args.claude_endpoint);
+        let body = app::body(&args.name, &job, &volume.full_name());
         let limit = Duration::from_secs(args.wait_timeout);
-        let deployed = app::deploy(&rest, &body, &app_dir, limit).await?;
+        let deployed = app::deploy(&rest, &body, existing.app, &app_dir, limit).await?;
         out.insert("app_name".into(), json!(args.name));
         out.insert("app_url".into(), json!(deployed.url));
         out.insert("app_source_path".into(), json!(app_dir));
@@ -189,7 +196,8 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
         // The version is built from the binaries of this release folder.
         let files = package::files(&found)?;
         let wait = Duration::from_secs(args.wait_timeout);
-        out.extend(serving::deploy(&rest, endpoint, &volume_path, files, wait).await?);
+        let found = existing.endpoint;
+        out.extend(serving::deploy(&rest, endpoint, found, &volume_path, files, wait).await?);
     }
     if rest.dry_run() {
         out.insert("dry_run".into(), json!(true));

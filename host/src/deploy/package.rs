@@ -151,6 +151,7 @@ fn write(dir: &Path, files: &[ModelFile]) -> Result<(), Failure> {
 /// Writes the model directory; answers what it wrote.
 pub fn run(args: &PackageArgs) -> Result<Value, Failure> {
     let found = binaries::find(args.dist.as_deref())?;
+    binaries::require_static(&found, "Model Serving")?;
     let files = files(&found)?;
     write(&args.dir, &files)?;
     let listed: Vec<Value> = files

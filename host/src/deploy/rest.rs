@@ -15,6 +15,7 @@ use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -123,6 +124,21 @@ impl Rest {
             .send(method.clone(), path, Payload::Json(text), retry)
             .await?;
         ok_json(method.as_str(), path, answer).map(Some)
+    }
+
+    /// A DELETE (with `--dry-run`, recorded); an absent resource is already deleted.
+    pub async fn delete(&self, path: &str) -> Result<(), Failure> {
+        if self.dry_run {
+            self.record(&Method::DELETE, path, Value::Null);
+            return Ok(());
+        }
+        let answer = self
+            .send(Method::DELETE, path, Payload::None, Retry::Safe)
+            .await?;
+        match answer.status {
+            StatusCode::NOT_FOUND => Ok(()),
+            _ => ok_json("DELETE", path, answer).map(drop),
+        }
     }
 
     /// Uploads raw bytes (Files API `PUT …?overwrite=true`: repeating it is harmless). The
@@ -292,6 +308,21 @@ fn upstream(method: &str, path: &str, answer: &Answer) -> Failure {
         message,
         request: format!("{method} {}", path.split('?').next().unwrap_or(path)),
     }
+}
+
+/// What the Files API is asked for a file at `path` (`/Volumes/…`, `/Models/…`): each
+/// segment percent-encoded (a name may hold any letter; only unreserved ASCII stays as is).
+pub fn files_api_path(path: &str) -> String {
+    const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    let encoded: Vec<String> = path
+        .split('/')
+        .map(|segment| utf8_percent_encode(segment, SEGMENT).to_string())
+        .collect();
+    format!("/api/2.0/fs/files{}", encoded.join("/"))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {

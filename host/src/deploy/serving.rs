@@ -1,15 +1,16 @@
 //! `--serve model-serving`: the pyfunc model (`package.rs`) registered in Unity Catalog as a
-//! new model version, served by a Model Serving endpoint named NAME (created, or its config
-//! updated), whose environment names the workspace, the job and the credentials (secret
-//! references: Model Serving's automatic auth does not cover Jobs).
+//! model version (`model_version.rs`), served by a Model Serving endpoint named NAME (created,
+//! or its config updated), whose environment names the workspace, the job and the credentials
+//! (secret references: Model Serving's automatic auth does not cover Jobs).
 //!
-//! REST calls, in order: `GET`/`POST /api/2.1/unity-catalog/models` (public UC API); MLflow's
-//! `POST /api/2.0/mlflow/unity-catalog/model-versions/create`, the files through the Files API
-//! under `/Models/<catalog>/<schema>/<model>/<version>/` (what MLflow's
-//! `DatabricksSDKModelsArtifactRepository` does), `POST …/model-versions/finalize`; then
-//! `GET /api/2.0/serving-endpoints/{name}` and `POST /api/2.0/serving-endpoints` or
+//! A rerun is safe: an update still in progress is waited for (Model Serving refuses a second
+//! one), the served version is reused when it holds the same binaries, and a config that
+//! would not change is not sent again. REST calls: `GET /api/2.0/serving-endpoints/{name}`
+//! (read by `ownership::survey`), then `POST /api/2.0/serving-endpoints` or
 //! `PUT /api/2.0/serving-endpoints/{name}/config`, waited for.
 
+use super::model_version::{self, ModelName};
+use super::ownership::{self, TAG_KEY};
 use super::package::ModelFile;
 use super::rest::{Rest, Retry};
 use super::wait::{self, Step};
@@ -26,27 +27,6 @@ use std::time::{Duration, Instant};
 pub const CLIENT_ID_KEY: &str = "client-id";
 pub const CLIENT_SECRET_KEY: &str = "client-secret";
 pub const TOKEN_KEY: &str = "token";
-
-/// `catalog.schema.model`.
-pub struct ModelName {
-    pub catalog: String,
-    pub schema: String,
-    pub name: String,
-}
-
-impl ModelName {
-    pub fn new(catalog: &str, schema: &str, name: &str) -> Self {
-        Self {
-            catalog: catalog.to_string(),
-            schema: schema.to_string(),
-            name: name.to_string(),
-        }
-    }
-
-    pub fn full_name(&self) -> String {
-        format!("{}.{}.{}", self.catalog, self.schema, self.name)
-    }
-}
 
 /// What `deploy` serves and where.
 pub struct Endpoint<'a> {
@@ -85,24 +65,42 @@ impl Endpoint<'_> {
         json!({
             "name": self.name,
             "config": {"served_entities": [entity]},
-            "tags": [{"key": "sdp-agent", "value": env!("CARGO_PKG_VERSION")}],
+            "tags": [{"key": TAG_KEY, "value": env!("CARGO_PKG_VERSION")}],
         })
     }
 }
 
-/// Registers the model version and creates or updates the endpoint; answers deploy's
-/// output fields for it.
+/// Registers the model version (or reuses the served one when it holds these very binaries)
+/// and creates or updates the endpoint; answers deploy's output fields for it. `found` is the
+/// endpoint as read before (`ownership::survey`): ours, or adopted.
 pub async fn deploy(
     rest: &Rest,
     endpoint: Endpoint<'_>,
+    found: Option<Value>,
     source: &str,
     files: Vec<ModelFile>,
     wait: Duration,
 ) -> Result<Map<String, Value>, Failure> {
+    let path = format!("/api/2.0/serving-endpoints/{}", endpoint.name);
+    let deadline = Instant::now() + wait;
+    // Model Serving refuses a config update while one is in progress (an earlier deploy that
+    // timed out, say): wait for it first, then look at what it serves.
+    let found = match found {
+        Some(seen) if wait::text(&seen, "/state/config_update") == "IN_PROGRESS" => {
+            Some(settled(rest, &path, seen, deadline).await?)
+        }
+        other => other,
+    };
     let model = &endpoint.model;
-    let version = register(rest, model, source, files).await?;
+    let served = found
+        .as_ref()
+        .and_then(|e| model_version::served(e, &model.full_name()));
+    let version = match model_version::reusable(rest, model, served, &files).await? {
+        Some(version) => version,
+        None => model_version::register(rest, model, source, files).await?,
+    };
     let entity = endpoint.entity(&version);
-    create_or_update(rest, &endpoint, entity, wait).await?;
+    create_or_update(rest, &endpoint, found, entity, deadline).await?;
     let url = endpoint.workspace_url.trim_end_matches('/');
     let mut out = Map::new();
     out.insert("endpoint_name".into(), json!(endpoint.name));
@@ -163,84 +161,17 @@ fn missing_secrets(scope: &str, why: &str) -> Failure {
     )
 }
 
-/// Registers `files` as a new version of `model` (the model created when missing) and
-/// answers the version (`"<version>"` in a dry run).
-async fn register(
-    rest: &Rest,
-    model: &ModelName,
-    source: &str,
-    files: Vec<ModelFile>,
-) -> Result<String, Failure> {
-    let full_name = model.full_name();
-    let info = format!("/api/2.1/unity-catalog/models/{full_name}");
-    if rest.get_optional(&info).await?.is_none() {
-        let body = json!({
-            "catalog_name": model.catalog, "schema_name": model.schema, "name": model.name,
-            "comment": "sdp-agent: request in words -> Spark Declarative Pipeline. Managed by `sdp-agent deploy`.",
-        });
-        rest.write(
-            Method::POST,
-            "/api/2.1/unity-catalog/models",
-            &body,
-            Retry::Never,
-        )
-        .await?;
-    }
-    let body = json!({
-        "name": full_name,
-        "source": source,
-        "description": format!("sdp-agent {}", env!("CARGO_PKG_VERSION")),
-    });
-    let created = rest
-        .write(
-            Method::POST,
-            "/api/2.0/mlflow/unity-catalog/model-versions/create",
-            &body,
-            Retry::Never,
-        )
-        .await?;
-    let version = match created {
-        None => "<version>".to_string(),
-        Some(answer) => answer
-            .pointer("/model_version/version")
-            .and_then(|v| {
-                v.as_str()
-                    .map(str::to_string)
-                    .or_else(|| v.as_i64().map(|n| n.to_string()))
-            })
-            .ok_or_else(|| {
-                Failure::Transport(format!(
-                    "model-versions/create answered without a version: {answer}"
-                ))
-            })?,
-    };
-    let base = format!(
-        "/api/2.0/fs/files/Models/{}/{}/{}/{version}",
-        model.catalog, model.schema, model.name
-    );
-    for file in files {
-        rest.upload(&format!("{base}/{}?overwrite=true", file.path), file.bytes)
-            .await?;
-    }
-    rest.write(
-        Method::POST,
-        "/api/2.0/mlflow/unity-catalog/model-versions/finalize",
-        &json!({"name": full_name, "version": version}),
-        Retry::Safe,
-    )
-    .await?;
-    Ok(version)
-}
-
-/// Creates the endpoint or updates its config, then waits until the config is in place.
+/// Creates the endpoint or updates its config (unless it already serves `entity` as is),
+/// tags an adopted one as deploy's, then waits until the config is in place.
 async fn create_or_update(
     rest: &Rest,
     endpoint: &Endpoint<'_>,
+    found: Option<Value>,
     entity: Value,
-    limit: Duration,
+    deadline: Instant,
 ) -> Result<(), Failure> {
     let path = format!("/api/2.0/serving-endpoints/{}", endpoint.name);
-    let written = match rest.get_optional(&path).await? {
+    let written = match &found {
         None => {
             let body = endpoint.create_body(entity);
             rest.write(
@@ -251,7 +182,16 @@ async fn create_or_update(
             )
             .await?
         }
-        Some(_) => {
+        Some(current) => {
+            if !ownership::endpoint_is_ours(current) {
+                let tag =
+                    json!({"add_tags": [{"key": TAG_KEY, "value": env!("CARGO_PKG_VERSION")}]});
+                rest.write(Method::PATCH, &format!("{path}/tags"), &tag, Retry::Safe)
+                    .await?;
+            }
+            if serves(current, &entity) {
+                return Ok(());
+            }
             let body = json!({"served_entities": [entity]});
             rest.write(Method::PUT, &format!("{path}/config"), &body, Retry::Safe)
                 .await?
@@ -259,8 +199,51 @@ async fn create_or_update(
     };
     match written {
         None => Ok(()), // dry run
-        Some(first) => wait_for_config(rest, &path, first, Instant::now() + limit).await,
+        Some(first) => wait_for_config(rest, &path, first, deadline).await,
     }
+}
+
+/// Whether the endpoint's one served entity is already `entity` (same model version and
+/// settings): then a config update would change nothing.
+fn serves(endpoint: &Value, entity: &Value) -> bool {
+    let served = endpoint["config"]["served_entities"].as_array();
+    let [current] = served.map(Vec::as_slice).unwrap_or_default() else {
+        return false;
+    };
+    [
+        "entity_name",
+        "entity_version",
+        "workload_size",
+        "scale_to_zero_enabled",
+        "environment_vars",
+    ]
+    .iter()
+    .all(|k| current[k] == entity[k])
+}
+
+/// Waits until a config update in progress is over, whatever its outcome; answers the
+/// endpoint as last read.
+async fn settled(
+    rest: &Rest,
+    path: &str,
+    first: Value,
+    deadline: Instant,
+) -> Result<Value, Failure> {
+    wait::until(
+        rest,
+        path,
+        Some(first),
+        deadline,
+        "the serving endpoint's config update in progress",
+        |endpoint| match wait::text(endpoint, "/state/config_update") {
+            "IN_PROGRESS" => Step::Pending {
+                state: "IN_PROGRESS".to_string(),
+                post: None,
+            },
+            _ => Step::Done,
+        },
+    )
+    .await
 }
 
 /// Waits until `config_update` is NOT_UPDATING; an UPDATE_FAILED is an error.

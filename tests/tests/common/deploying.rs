@@ -41,15 +41,99 @@ impl Drop for TempDir {
     }
 }
 
-/// A dist folder holding the built agent as the x86_64 release binary (a link, not a copy).
+/// The x86_64 release binary's name in a dist folder.
+pub const RELEASE_X86_64: &str = "sdp-agent-x86_64-unknown-linux-musl";
+
+/// A dist folder holding a statically linked stand-in for the x86_64 release binary: deploy
+/// uploads only static binaries for an App or Model Serving, and the test build of the agent
+/// is dynamic. The stand-in (`static_agent`) execs the built agent, so what runs is the agent.
 pub fn dist() -> TempDir {
     let dir = TempDir::new("dist");
-    std::os::unix::fs::symlink(
-        agent_bin(),
-        dir.0.join("sdp-agent-x86_64-unknown-linux-musl"),
-    )
-    .unwrap();
+    std::fs::copy(static_agent(), dir.0.join(RELEASE_X86_64)).unwrap();
     dir
+}
+
+/// Like `dist`, with a binary of other bytes (a rebuild): the stand-in with bytes appended,
+/// which an ELF loader ignores.
+pub fn rebuilt_dist() -> TempDir {
+    let dir = TempDir::new("dist-rebuilt");
+    let mut bytes = std::fs::read(static_agent()).unwrap();
+    bytes.extend_from_slice(b"\0rebuilt");
+    let path = dir.0.join(RELEASE_X86_64);
+    std::fs::write(&path, bytes).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir
+}
+
+/// A dist folder holding the built agent itself (dynamically linked) as the release binary.
+pub fn dynamic_dist() -> TempDir {
+    let dir = TempDir::new("dist-dynamic");
+    std::os::unix::fs::symlink(agent_bin(), dir.0.join(RELEASE_X86_64)).unwrap();
+    dir
+}
+
+/// The release binary of `dist`.
+pub fn release_binary(dist: &TempDir) -> PathBuf {
+    dist.0.join(RELEASE_X86_64)
+}
+
+/// A static executable (glibc, `crt-static`: no PT_INTERP) that execs the built agent with
+/// its own arguments: compiled once per agent build, with the rustc that builds the tests.
+pub fn static_agent() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let agent = agent_bin();
+            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+            let stamp = std::fs::metadata(&agent)
+                .and_then(|m| m.modified())
+                .map(|t| format!("{t:?}"))
+                .unwrap_or_default();
+            let key = sha256_of(format!("{}|{stamp}", agent.display()).as_bytes());
+            let out = dir.join(format!("static-agent-{}", &key[..16]));
+            if out.is_file() {
+                return out;
+            }
+            let source = dir.join(format!("static-agent-{}.rs", std::process::id()));
+            let program = format!(
+                "use std::os::unix::process::CommandExt;\n\
+                 fn main() {{\n\
+                     let agent = {agent:?};\n\
+                     let err = std::process::Command::new(agent).args(std::env::args_os().skip(1)).exec();\n\
+                     eprintln!(\"static stand-in: cannot exec {{agent}}: {{err}}\");\n\
+                     std::process::exit(127);\n\
+                 }}\n",
+                agent = agent.display().to_string()
+            );
+            std::fs::write(&source, program).unwrap();
+            let partial = dir.join(format!("static-agent-{}.part", std::process::id()));
+            let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+            let status = Command::new(rustc)
+                .args(["--edition", "2021", "-C", "target-feature=+crt-static", "-o"])
+                .arg(&partial)
+                .arg(&source)
+                .status()
+                .expect("rustc runs");
+            assert!(status.success(), "building the static stand-in failed");
+            let _ = std::fs::remove_file(&source);
+            // A rename is atomic: test binaries running at once never see half a file.
+            std::fs::rename(&partial, &out).unwrap();
+            out
+        })
+        .clone()
+}
+
+fn sha256_of(bytes: &[u8]) -> String {
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
 
 pub fn deploy(emu: &Emulator, dist: &Path, extra: &[&str]) -> Outcome {

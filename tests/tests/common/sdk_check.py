@@ -86,6 +86,18 @@ def update_endpoint_config(body):
     return problems
 
 
+def patch_endpoint_tags(body):
+    problems = keywords(serving.ServingEndpointsAPI.patch)({"name": None, **body})
+    for tag in body.get("add_tags", []):
+        problems += roundtrip(serving.EndpointTag)(tag)
+    return problems
+
+
+def no_body(body):
+    # ModelVersionsAPI.delete(full_name, version): both in the path.
+    return [] if body in (None, {}) else ["a DELETE carries no body: %s" % json.dumps(body)]
+
+
 CHECKS = [
     (r"POST /api/2\.[12]/jobs/create$", roundtrip(jobs.JobSettings)),
     (r"POST /api/2\.[12]/jobs/reset$", reset),
@@ -102,6 +114,8 @@ CHECKS = [
     (r"POST /api/2\.0/mlflow/unity-catalog/model-versions/finalize$", mlflow_message("FinalizeModelVersionRequest")),
     (r"POST /api/2\.0/serving-endpoints$", create_endpoint),
     (r"PUT /api/2\.0/serving-endpoints/[^/]+/config$", update_endpoint_config),
+    (r"PATCH /api/2\.0/serving-endpoints/[^/]+/tags$", patch_endpoint_tags),
+    (r"DELETE /api/2\.1/unity-catalog/models/[^/]+/versions/[^/]+$", no_body),
 ]
 
 
