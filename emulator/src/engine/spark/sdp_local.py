@@ -295,7 +295,8 @@ def _with_expectations(func, expectations):
         return df.where(F.expr(quality_condition(name, query._sdp_expectations)))
 
     query._sdp_function = base
-    query._sdp_expectations = known + expectations
+    # Source order: a decorator above the ones already applied comes first.
+    query._sdp_expectations = expectations + known
     return query
 
 
