@@ -17,10 +17,7 @@ pub fn check(
     if !required {
         return Ok(());
     }
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match given.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) {
+    match bearer(headers) {
         Some(token) if Some(token) == pat => Ok(()),
         Some(token) => match issued(token) {
             TokenStatus::Valid => Ok(()),
@@ -33,6 +30,12 @@ pub fn check(
             "Credential was not sent or was of an unsupported type for this API.",
         )),
     }
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let given = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    given.strip_prefix("Bearer ").map(str::trim)
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use crate::auth;
 use crate::body::ParsedBody;
 use crate::error::ApiError;
 use crate::oauth;
+use crate::oidc;
 use crate::state::SharedApp;
 
 /// Workspace imports carry up to 10 MB of base64; leave headroom.
@@ -108,8 +109,9 @@ async fn answer(
             return fault.response();
         }
     }
-    // The token endpoint authenticates clients itself (HTTP Basic), not with a bearer token.
-    if path != oauth::TOKEN_PATH {
+    // The token endpoint authenticates clients itself (HTTP Basic), not with a bearer token;
+    // the OAuth metadata and keys are public.
+    if path != oauth::TOKEN_PATH && !oidc::is_public(path) {
         let now = std::time::Instant::now();
         let checked = auth::check(
             app.auth_required(),
@@ -119,6 +121,16 @@ async fn answer(
         );
         if let Err(err) = checked {
             return err.into_response();
+        }
+        if let Some(token) = auth::bearer(request.headers())
+            && !app.token_allows(token, path)
+        {
+            return ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                "PERMISSION_DENIED",
+                "Provided OAuth token does not have required scopes",
+            )
+            .into_response();
         }
     }
     request.extensions_mut().insert(parsed);

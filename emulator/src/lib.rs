@@ -2,8 +2,9 @@
 //! run-now), Pipelines (SDP), Workspace files, Unity Catalog (metastore assignment, volumes with
 //! the Files API, registered models and their versions), Databricks Apps, Model Serving
 //! endpoints for custom models, secret scopes, Foundation Model chat, the OAuth M2M token
-//! endpoint and SCIM identities (`Me`, users by name, with their groups), with the real
-//! paths, shapes and error codes.
+//! endpoint with its OAuth metadata and signing keys (tokens are JWTs) and SCIM identities
+//! (`Me`, users and service principals by name, with their groups), with the real paths,
+//! shapes and error codes.
 //! End-to-end tests script it (chat replies, faults, run execution) and inspect what the
 //! client sent; the offline demo answers chat from a deterministic demo model.
 
@@ -24,6 +25,7 @@ mod ids;
 mod jobs;
 mod models;
 mod oauth;
+mod oidc;
 mod pipelines;
 mod scim;
 mod secrets;
@@ -129,6 +131,23 @@ impl Emulator {
         let mut state = self.app.lock();
         let state = &mut *state;
         state.scim.add(&mut state.ids, token, user);
+    }
+
+    /// An OAuth access token for the workspace user (or service principal) `user_name`, as an
+    /// OAuth app obtains one for its user: a JWT for `scope` (space-separated, e.g. `all-apis`
+    /// or `iam.current-user:read`), expiring in `expires_in_secs` (negative: already expired).
+    /// Routes accept it within its scope; SCIM `Me` answers that identity.
+    pub fn user_token(&self, user_name: &str, scope: &str, expires_in_secs: i64) -> String {
+        let issuer = format!("{}/oidc", self.app.url);
+        self.app.lock().oauth.issue(
+            &self.app.signing_key,
+            oauth::NewToken {
+                issuer: &issuer,
+                subject: user_name,
+                scope,
+                expires_in_secs,
+            },
+        )
     }
 
     /// Access tokens `POST /oidc/v1/token` has issued, in order.

@@ -1,8 +1,9 @@
 //! OAuth machine-to-machine: `POST /oidc/v1/token` (client credentials grant, RFC 6749 §4.4)
-//! and the access tokens it issued, which every other route accepts until they expire.
+//! and the access tokens it issued (JWTs, see [`crate::oidc`]), which every other route accepts
+//! until they expire, within their scope.
 
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -11,12 +12,11 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use serde_json::json;
 
+use crate::oidc::{ALL_APIS as SCOPE, SigningKey};
 use crate::state::SharedApp;
 
 /// The workspace's token endpoint; the gate lets it through without a bearer token.
 pub const TOKEN_PATH: &str = "/oidc/v1/token";
-/// The only scope a workspace M2M token is issued for.
-const SCOPE: &str = "all-apis";
 
 /// One access token handed out by the token endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,12 +25,21 @@ pub struct IssuedToken {
     pub access_token: String,
 }
 
-/// Tokens issued so far, with their expiry.
+/// What a token was issued for.
+#[derive(Debug)]
+struct Grant {
+    /// The client id (M2M: its service principal) or the user it acts for.
+    subject: String,
+    scopes: Vec<String>,
+    expires: Instant,
+}
+
+/// Tokens issued so far, with what they were issued for.
 #[derive(Debug, Default)]
 pub struct OAuthState {
     /// In issue order, for `Emulator::issued_tokens`.
     issued: Vec<IssuedToken>,
-    expiry: HashMap<String, Instant>,
+    grants: HashMap<String, Grant>,
 }
 
 /// What the gate learns about a bearer token.
@@ -41,33 +50,70 @@ pub enum TokenStatus {
     Unknown,
 }
 
+/// What to put in a new token.
+pub struct NewToken<'a> {
+    pub issuer: &'a str,
+    pub subject: &'a str,
+    pub scope: &'a str,
+    /// Negative: already expired (for tests of expiry).
+    pub expires_in_secs: i64,
+}
+
 impl OAuthState {
     pub fn status(&self, token: &str, now: Instant) -> TokenStatus {
-        match self.expiry.get(token) {
-            Some(expires) if now < *expires => TokenStatus::Valid,
+        match self.grants.get(token) {
+            Some(grant) if now < grant.expires => TokenStatus::Valid,
             Some(_) => TokenStatus::Expired,
             None => TokenStatus::Unknown,
         }
     }
 
-    /// The client an access token was issued to (expired or not).
-    pub fn client_of(&self, token: &str) -> Option<String> {
-        self.issued
-            .iter()
-            .find(|t| t.access_token == token)
-            .map(|t| t.client_id.clone())
+    /// The client (or user) an access token was issued to (expired or not).
+    pub fn subject_of(&self, token: &str) -> Option<String> {
+        self.grants.get(token).map(|g| g.subject.clone())
+    }
+
+    /// The scopes of an issued token (`None` for any other token).
+    pub fn scopes_of(&self, token: &str) -> Option<Vec<String>> {
+        self.grants.get(token).map(|g| g.scopes.clone())
     }
 
     pub fn issued(&self) -> Vec<IssuedToken> {
         self.issued.clone()
     }
 
-    fn issue(&mut self, client_id: &str, ttl: Duration) -> String {
-        let access_token = format!("emu-oauth-{}", uuid::Uuid::new_v4().simple());
-        self.expiry
-            .insert(access_token.clone(), Instant::now() + ttl);
+    /// A signed access token (RFC 9068 claims), remembered until the emulator stops.
+    pub fn issue(&mut self, key: &SigningKey, new: NewToken<'_>) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        let claims = serde_json::json!({
+            "iss": new.issuer,
+            "sub": new.subject,
+            "aud": new.subject,
+            "client_id": new.subject,
+            "scope": new.scope,
+            "iat": now,
+            "exp": now + new.expires_in_secs,
+            "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        let access_token = key.sign(&claims);
+        let ttl = Duration::from_secs(new.expires_in_secs.unsigned_abs());
+        let expires = if new.expires_in_secs >= 0 {
+            Instant::now() + ttl
+        } else {
+            Instant::now().checked_sub(ttl).unwrap_or_else(Instant::now)
+        };
+        self.grants.insert(
+            access_token.clone(),
+            Grant {
+                subject: new.subject.to_string(),
+                scopes: new.scope.split_whitespace().map(str::to_string).collect(),
+                expires,
+            },
+        );
         self.issued.push(IssuedToken {
-            client_id: client_id.to_string(),
+            client_id: new.subject.to_string(),
             access_token: access_token.clone(),
         });
         access_token
@@ -178,10 +224,16 @@ fn grant(
         return Err(OAuthError::invalid_client("Client authentication failed"));
     }
     let ttl_secs = app.config.oauth_token_ttl_secs;
-    let access_token = app
-        .lock()
-        .oauth
-        .issue(&client_id, Duration::from_secs(ttl_secs));
+    let issuer = format!("{}/oidc", app.url);
+    let access_token = app.lock().oauth.issue(
+        &app.signing_key,
+        NewToken {
+            issuer: &issuer,
+            subject: &client_id,
+            scope: SCOPE,
+            expires_in_secs: i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2),
+        },
+    );
     Ok(json!({
         "access_token": access_token,
         "token_type": "Bearer",
@@ -241,10 +293,23 @@ fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), OAuthError
 mod tests {
     use super::*;
 
+    fn issue(state: &mut OAuthState, key: &SigningKey, expires_in_secs: i64) -> String {
+        state.issue(
+            key,
+            NewToken {
+                issuer: "http://x/oidc",
+                subject: "c1",
+                scope: SCOPE,
+                expires_in_secs,
+            },
+        )
+    }
+
     #[test]
     fn issued_tokens_expire() {
+        let key = SigningKey::generate();
         let mut state = OAuthState::default();
-        let token = state.issue("c1", Duration::from_secs(10));
+        let token = issue(&mut state, &key, 10);
         let now = Instant::now();
         assert_eq!(state.status(&token, now), TokenStatus::Valid);
         assert_eq!(
@@ -252,9 +317,13 @@ mod tests {
             TokenStatus::Expired
         );
         assert_eq!(state.status("other", now), TokenStatus::Unknown);
-        let second = state.issue("c1", Duration::from_secs(10));
+        let second = issue(&mut state, &key, 10);
         assert_ne!(token, second, "every grant is a fresh token");
         assert_eq!(state.issued().len(), 2);
+        assert_eq!(token.split('.').count(), 3, "a JWT");
+        assert_eq!(state.scopes_of(&token), Some(vec![SCOPE.to_string()]));
+        let old = issue(&mut state, &key, -60);
+        assert_eq!(state.status(&old, Instant::now()), TokenStatus::Expired);
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! Identities (SCIM 2.0): `GET /api/2.0/preview/scim/v2/Me` answers who the bearer token
 //! belongs to, with the groups it is a direct member of; `GET …/Users?filter=userName eq "…"`
-//! finds a user by name. Every user added here has a token of its own that the whole
-//! workspace accepts, like a personal access token.
+//! finds a user by name, `GET …/ServicePrincipals?filter=applicationId eq "…"` a service
+//! principal by application id. Every identity added here has a token of its own that the
+//! whole workspace accepts, like a personal access token.
 //!
 //! The configured personal access token belongs to [`crate::USER_NAME`] (in `admins`); an
 //! OAuth M2M token belongs to the service principal of its client, whose `userName` is the
@@ -21,8 +22,10 @@ use crate::state::SharedApp;
 
 pub const ME_PATH: &str = "/api/2.0/preview/scim/v2/Me";
 pub const USERS_PATH: &str = "/api/2.0/preview/scim/v2/Users";
+pub const SERVICE_PRINCIPALS_PATH: &str = "/api/2.0/preview/scim/v2/ServicePrincipals";
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const SERVICE_PRINCIPAL_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServicePrincipal";
 const WORKSPACE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:workspace:2.0:User";
 const LIST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -36,6 +39,9 @@ pub struct WorkspaceUser {
     pub display_name: String,
     /// Display names of the groups it is a direct member of.
     pub groups: Vec<String>,
+    /// A service principal (listed by `ServicePrincipals`, not `Users`); its `user_name` is
+    /// its application id.
+    pub service_principal: bool,
 }
 
 impl WorkspaceUser {
@@ -46,6 +52,17 @@ impl WorkspaceUser {
             user_name: user_name.to_string(),
             display_name: display.to_string(),
             groups: Vec::new(),
+            service_principal: false,
+        }
+    }
+
+    /// A service principal named by its application id (a UUID), in no group.
+    pub fn service_principal(application_id: &str, display_name: &str) -> Self {
+        Self {
+            user_name: application_id.to_string(),
+            display_name: display_name.to_string(),
+            groups: Vec::new(),
+            service_principal: true,
         }
     }
 
@@ -113,17 +130,33 @@ impl ScimState {
             .position(|r| r.user.user_name.eq_ignore_ascii_case(user_name))
     }
 
-    /// The SCIM `User` resource.
-    fn resource(&self, record: &Record) -> Value {
-        let user = &record.user;
-        let groups: Vec<Value> = user
-            .groups
+    fn group_refs(&self, user: &WorkspaceUser) -> Vec<Value> {
+        user.groups
             .iter()
             .map(|name| {
                 let id = self.groups.get(name).cloned().unwrap_or_default();
                 json!({"display": name, "type": "direct", "value": id, "$ref": format!("Groups/{id}")})
             })
-            .collect();
+            .collect()
+    }
+
+    /// The SCIM `ServicePrincipal` resource.
+    fn principal_resource(&self, record: &Record) -> Value {
+        let principal = &record.user;
+        json!({
+            "schemas": [SERVICE_PRINCIPAL_SCHEMA],
+            "id": record.id,
+            "applicationId": principal.user_name,
+            "displayName": principal.display_name,
+            "active": true,
+            "groups": self.group_refs(principal),
+        })
+    }
+
+    /// The SCIM `User` resource (also what `Me` answers for a service principal).
+    fn resource(&self, record: &Record) -> Value {
+        let user = &record.user;
+        let groups = self.group_refs(user);
         let mut resource = json!({
             "schemas": [USER_SCHEMA, WORKSPACE_USER_SCHEMA],
             "id": record.id,
@@ -151,14 +184,16 @@ pub async fn me(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
     let mut state = app.lock();
     let state = &mut *state;
     let by_token = token.and_then(|t| state.scim.tokens.get(t).copied());
-    let index = match (by_token, token.and_then(|t| state.oauth.client_of(t))) {
+    let index = match (by_token, token.and_then(|t| state.oauth.subject_of(t))) {
         (Some(index), _) => index,
-        // A service principal is known to the workspace from its first token on.
-        (None, Some(client_id)) => match state.scim.index_of(&client_id) {
+        // An OAuth token's subject: a user added before, or the service principal of an M2M
+        // client, known to the workspace from its first token on.
+        (None, Some(subject)) => match state.scim.index_of(&subject) {
             Some(index) => index,
-            None => state
-                .scim
-                .add_user(&mut state.ids, WorkspaceUser::new(&client_id)),
+            None => state.scim.add_user(
+                &mut state.ids,
+                WorkspaceUser::service_principal(&subject, &subject),
+            ),
         },
         // The personal access token, or any request when auth is off.
         (None, None) => match state.scim.index_of(crate::USER_NAME) {
@@ -171,7 +206,7 @@ pub async fn me(State(app): State<SharedApp>, headers: HeaderMap) -> Response {
 
 /// `GET /api/2.0/preview/scim/v2/Users[?filter=userName eq "NAME"]`.
 pub async fn list_users(State(app): State<SharedApp>, params: Params) -> Response {
-    let wanted = match params.get("filter").map(parse_filter) {
+    let wanted = match params.get("filter").map(|f| parse_filter(f, "userName")) {
         None => None,
         Some(Ok(name)) => Some(name),
         Some(Err(message)) => return scim_error(StatusCode::BAD_REQUEST, &message),
@@ -181,6 +216,7 @@ pub async fn list_users(State(app): State<SharedApp>, params: Params) -> Respons
         .scim
         .users
         .iter()
+        .filter(|r| !r.user.service_principal)
         .filter(|r| {
             wanted
                 .as_deref()
@@ -188,6 +224,36 @@ pub async fn list_users(State(app): State<SharedApp>, params: Params) -> Respons
         })
         .map(|r| state.scim.resource(r))
         .collect();
+    list_response(found)
+}
+
+/// `GET /api/2.0/preview/scim/v2/ServicePrincipals[?filter=applicationId eq "ID"]`.
+pub async fn list_service_principals(State(app): State<SharedApp>, params: Params) -> Response {
+    let wanted = match params
+        .get("filter")
+        .map(|f| parse_filter(f, "applicationId"))
+    {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(message)) => return scim_error(StatusCode::BAD_REQUEST, &message),
+    };
+    let state = app.lock();
+    let found: Vec<Value> = state
+        .scim
+        .users
+        .iter()
+        .filter(|r| r.user.service_principal)
+        .filter(|r| {
+            wanted
+                .as_deref()
+                .is_none_or(|id| r.user.user_name.eq_ignore_ascii_case(id))
+        })
+        .map(|r| state.scim.principal_resource(r))
+        .collect();
+    list_response(found)
+}
+
+fn list_response(found: Vec<Value>) -> Response {
     Json(json!({
         "schemas": [LIST_SCHEMA],
         "totalResults": found.len(),
@@ -198,16 +264,17 @@ pub async fn list_users(State(app): State<SharedApp>, params: Params) -> Respons
     .into_response()
 }
 
-/// The one filter this emulator understands: `userName eq "VALUE"` (attribute and operator
-/// case-insensitive, as SCIM says).
-fn parse_filter(filter: &str) -> Result<String, String> {
-    let unsupported = || format!("Unsupported filter: {filter}. Supported: userName eq \"VALUE\"");
+/// The one filter this emulator understands: `ATTRIBUTE eq "VALUE"` on the one attribute
+/// that names the resource (attribute and operator case-insensitive, as SCIM says).
+fn parse_filter(filter: &str, named_by: &str) -> Result<String, String> {
+    let unsupported =
+        || format!("Unsupported filter: {filter}. Supported: {named_by} eq \"VALUE\"");
     let mut words = filter.trim().splitn(3, ' ');
     let (Some(attribute), Some(operator), Some(value)) = (words.next(), words.next(), words.next())
     else {
         return Err(unsupported());
     };
-    if !attribute.eq_ignore_ascii_case("userName") || !operator.eq_ignore_ascii_case("eq") {
+    if !attribute.eq_ignore_ascii_case(named_by) || !operator.eq_ignore_ascii_case("eq") {
         return Err(unsupported());
     }
     let value = value.trim();
@@ -233,9 +300,12 @@ mod tests {
 
     #[test]
     fn filters() {
-        assert_eq!(parse_filter(r#"userName eq "a@b.com""#).unwrap(), "a@b.com");
         assert_eq!(
-            parse_filter(r#"USERNAME EQ "a b""#).unwrap(),
+            parse_filter(r#"userName eq "a@b.com""#, "userName").unwrap(),
+            "a@b.com"
+        );
+        assert_eq!(
+            parse_filter(r#"USERNAME EQ "a b""#, "userName").unwrap(),
             "a b",
             "case-insensitive attribute and operator"
         );
@@ -247,7 +317,7 @@ mod tests {
             "userName eq x",
             r#"userName eq "a" or userName eq "b""#,
         ] {
-            assert!(parse_filter(bad).is_err(), "{bad}");
+            assert!(parse_filter(bad, "userName").is_err(), "{bad}");
         }
     }
 
@@ -276,5 +346,23 @@ mod tests {
         scim.add(&mut ids, "t3", WorkspaceUser::new("A@x.com"));
         assert_eq!(by_token(&scim, "t3")["id"], a["id"]);
         assert!(scim.knows("t1") && scim.knows("t3") && !scim.knows("t4"));
+        assert_eq!(
+            parse_filter(r#"applicationId eq "9f0c""#, "applicationId").unwrap(),
+            "9f0c"
+        );
+    }
+
+    #[test]
+    fn service_principals_are_their_own_resource() {
+        let mut ids = Ids::default();
+        let mut scim = ScimState::default();
+        let sp = WorkspaceUser::service_principal("9f0c1a52", "etl-bot").in_groups(&["data-eng"]);
+        scim.add(&mut ids, "t-sp", sp);
+        let record = &scim.users[scim.tokens["t-sp"]];
+        let resource = scim.principal_resource(record);
+        assert_eq!(resource["applicationId"], "9f0c1a52");
+        assert_eq!(resource["displayName"], "etl-bot");
+        assert_eq!(resource["groups"][0]["display"], "data-eng");
+        assert_eq!(resource["schemas"][0], SERVICE_PRINCIPAL_SCHEMA);
     }
 }

@@ -13,8 +13,8 @@ use crate::jobs::{self, named, run_now};
 use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
 use crate::{
-    apps, files, foundation_models, gate, models, oauth, scim, secrets, serving, unity_catalog,
-    volumes, workspace,
+    apps, files, foundation_models, gate, models, oauth, oidc, scim, secrets, serving,
+    unity_catalog, volumes, workspace,
 };
 
 pub fn router(app: SharedApp) -> Router {
@@ -118,8 +118,15 @@ pub fn router(app: SharedApp) -> Router {
         )
         .route("/api/2.0/secrets/list", get(secrets::list))
         .route(oauth::TOKEN_PATH, post(oauth::token))
+        .route(oidc::METADATA_PATH, get(oidc::metadata))
+        .route(oidc::OPENID_PATH, get(oidc::metadata))
+        .route(oidc::JWKS_PATH, get(oidc::jwks))
         .route(scim::ME_PATH, get(scim::me))
         .route(scim::USERS_PATH, get(scim::list_users))
+        .route(
+            scim::SERVICE_PRINCIPALS_PATH,
+            get(scim::list_service_principals),
+        )
         .fallback(gate::not_found)
         .method_not_allowed_fallback(gate::not_found)
         .layer(axum::middleware::from_fn_with_state(

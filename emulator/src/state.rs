@@ -14,6 +14,7 @@ use crate::jobs::JobsState;
 use crate::jobs::named::NamedJobs;
 use crate::models::ModelsState;
 use crate::oauth::{OAuthState, TokenStatus};
+use crate::oidc::SigningKey;
 use crate::pipelines::PipelinesState;
 use crate::scim::{ScimState, WorkspaceUser};
 use crate::secrets::SecretsState;
@@ -47,6 +48,8 @@ pub struct State {
 pub struct App {
     pub config: EmulatorConfig,
     pub url: String,
+    /// Signs the OAuth tokens this workspace issues; published at `/oidc/jwks.json`.
+    pub signing_key: SigningKey,
     state: Mutex<State>,
 }
 
@@ -73,6 +76,7 @@ impl App {
         Ok(Arc::new(Self {
             config,
             url,
+            signing_key: SigningKey::generate(),
             state: Mutex::new(state),
         }))
     }
@@ -84,6 +88,15 @@ impl App {
             return TokenStatus::Valid;
         }
         state.oauth.status(token, now)
+    }
+
+    /// Whether a valid `token` may call `path`: any token but an OAuth token of a narrower
+    /// scope than `all-apis`.
+    pub fn token_allows(&self, token: &str, path: &str) -> bool {
+        self.lock()
+            .oauth
+            .scopes_of(token)
+            .is_none_or(|scopes| crate::oidc::scope_allows(&scopes, path))
     }
 
     /// Whether requests need a bearer token at all.
