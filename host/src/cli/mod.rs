@@ -248,8 +248,8 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout: u64,
 
-    /// Who may call (every route but /ping and /health). Required to listen on an address other
-    /// than loopback; on loopback the default is `none`.
+    /// Who may call (every route but /ping, /health and /api/ping). Required to listen on an
+    /// address other than loopback; on loopback the default is `none`.
     #[arg(long, value_name = "POLICY", value_enum)]
     pub callers: Option<CallerPolicy>,
 
@@ -258,10 +258,34 @@ pub struct ServeArgs {
     #[arg(long = "allow-group", value_name = "G")]
     pub allow_group: Vec<String>,
 
+    /// Also accept OAuth tokens (JWTs) issued for scope S besides `all-apis` (repeatable).
+    /// Tokens for other scopes were minted for something else (another app's users) and are
+    /// refused before the workspace is asked.
+    #[arg(long = "accept-scope", value_name = "S")]
+    pub accept_scope: Vec<String>,
+
+    /// Identity checks (uncached callers) allowed per second from one client address; bursts
+    /// of twice as many. Beyond it: 429 with Retry-After. Cached callers are never limited.
+    #[arg(long, value_name = "N", default_value_t = 10,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub checks_per_address: u32,
+
+    /// Identity checks allowed per second from all clients together (behind a proxy every
+    /// caller shares one address). Beyond it: 429 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub checks_per_second: u32,
+
     /// Serve Prometheus metrics at `GET http://ADDR/metrics`: a port of its own, so they are
-    /// never exposed with the endpoint. Off by default.
+    /// never exposed with the endpoint. Off by default; an address other than loopback needs
+    /// --metrics-public.
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<SocketAddr>,
+
+    /// Allow --metrics-listen on an address other than loopback (the metrics are not
+    /// authenticated: anyone who reaches the port reads them).
+    #[arg(long)]
+    pub metrics_public: bool,
 
     #[command(flatten)]
     pub policy: PolicyArg,
@@ -313,6 +337,8 @@ mod tests {
         assert_eq!(args.request_timeout, 60);
         assert_eq!((args.callers, args.allow_group.len()), (None, 0));
         assert_eq!(args.metrics_listen, None);
+        assert!(!args.metrics_public && args.accept_scope.is_empty());
+        assert_eq!((args.checks_per_address, args.checks_per_second), (10, 50));
 
         let args = serve_args(&["--listen", "0.0.0.0:0", "--max-concurrency", "2"]).unwrap();
         assert_eq!(args.listen.port(), 0);
@@ -337,6 +363,8 @@ mod tests {
             &["--listen", "localhost"],
             &["--callers", "everyone"],
             &["--metrics-listen", "9464"],
+            &["--checks-per-address", "0"],
+            &["--checks-per-second", "0"],
         ] {
             assert!(serve_args(bad).is_err(), "{bad:?}");
         }

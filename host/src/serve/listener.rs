@@ -55,7 +55,7 @@ pub async fn serve(
         let service = service.clone();
         let handler = service_fn(move |request| {
             let service = service.clone();
-            async move { Ok::<_, Infallible>(service.handle(request).await) }
+            async move { Ok::<_, Infallible>(service.handle(request, peer).await) }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), handler));
         tokio::spawn(async move {

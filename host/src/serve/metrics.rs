@@ -122,7 +122,7 @@ impl Metrics {
         );
         registry.register(
             "callers",
-            "Caller checks by outcome: admitted, unauthenticated (401), denied (403), unavailable (503)",
+            "Caller checks by outcome: admitted, unauthenticated (401), denied (403), limited (429), unavailable (503)",
             callers.clone(),
         );
         registry.register(
@@ -173,7 +173,8 @@ impl Metrics {
             None => "admitted",
             Some(Refusal::Unauthenticated { .. }) => "unauthenticated",
             Some(Refusal::Denied(_)) => "denied",
-            Some(Refusal::Unavailable(_)) => "unavailable",
+            Some(Refusal::Limited { .. }) => "limited",
+            Some(Refusal::Unavailable { .. }) => "unavailable",
         };
         self.callers.get_or_create(&CallerLabels { outcome }).inc();
     }
@@ -187,8 +188,9 @@ impl Metrics {
     }
 }
 
-/// The route label of a path: the component's routes, or `other` (so that scanning for random
-/// paths cannot grow the label set).
+/// The route label of a path: the component's routes (those a Databricks App serves under
+/// `/api/` with labels of their own), or `other` (so that scanning for random paths cannot
+/// grow the label set).
 pub fn route(path: &str) -> &'static str {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
     match segments.as_slice() {
@@ -196,6 +198,10 @@ pub fn route(path: &str) -> &'static str {
         ["health"] => "/health",
         ["version"] => "/version",
         ["invocations"] => "/invocations",
+        ["api", "ping"] => "/api/ping",
+        ["api", "health"] => "/api/health",
+        ["api", "version"] => "/api/version",
+        ["api", "invocations"] => "/api/invocations",
         ["serving-endpoints", _, "invocations"] => "/serving-endpoints/{name}/invocations",
         _ => "other",
     }
@@ -209,6 +215,9 @@ mod tests {
     fn routes_are_a_closed_set() {
         assert_eq!(route("/ping/"), "/ping");
         assert_eq!(route("/invocations"), "/invocations");
+        assert_eq!(route("/api/invocations"), "/api/invocations");
+        assert_eq!(route("/api/ping"), "/api/ping");
+        assert_eq!(route("/api/other"), "other");
         assert_eq!(
             route("/serving-endpoints/x/invocations"),
             "/serving-endpoints/{name}/invocations"

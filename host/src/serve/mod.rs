@@ -27,14 +27,20 @@ use http::header::HeaderValue;
 use invoke::Invoker;
 use metrics::Metrics;
 use service::Service;
+use std::num::NonZeroU32;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub async fn run(cli: &Cli, args: &ServeArgs) -> ExitCode {
     // Flags that do not add up are a usage error: one line, exit 2, nothing loaded.
-    let in_app = callers::in_app();
-    let policy = match callers::choose(args.listen, args.callers, &args.allow_group, in_app) {
+    let app_port = callers::app_port();
+    let policy = match callers::choose(
+        args.listen,
+        args.callers,
+        &args.allow_group,
+        app_port.as_deref(),
+    ) {
         Ok((policy, warning)) => {
             if let Some(warning) = warning {
                 eprintln!("sdp-agent serve: {warning}");
@@ -46,6 +52,10 @@ pub async fn run(cli: &Cli, args: &ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(usage) = metrics_http::check_listen(args.metrics_listen, args.metrics_public) {
+        eprintln!("sdp-agent serve: {usage}");
+        return ExitCode::from(2);
+    }
     // A malformed --policy is a config error before anything is loaded or bound.
     let rules = match rules(cli, args, policy) {
         Ok(rules) => rules,
@@ -116,11 +126,16 @@ async fn serve(
     let agent = Arc::new(agent);
     let gate = Gate::new(
         policy,
-        args.allow_group.clone(),
+        &args.allow_group,
         &workspace.url,
         client,
         agent.authenticator(),
         callers::CHECK_TIMEOUT.min(timeout),
+        callers::CheckSettings {
+            accept_scopes: args.accept_scope.clone(),
+            per_address: NonZeroU32::new(args.checks_per_address).unwrap_or(NonZeroU32::MIN),
+            overall: NonZeroU32::new(args.checks_per_second).unwrap_or(NonZeroU32::MIN),
+        },
     );
     let new_store = Box::new(move |caller: Option<&str>| agent.new_store(caller));
     let invoker = Invoker::new(pre, new_store, timeout, metrics.traps.clone());
@@ -147,6 +162,7 @@ async fn serve(
         ),
         invoker,
         gate,
+        loopback: callers::Loopback::of(addr),
         metrics,
         max_body_bytes: args.max_body_bytes,
         timeout,

@@ -11,8 +11,15 @@ use std::time::Duration;
 pub type Reply = Response<Full<Bytes>>;
 
 pub fn error(status: StatusCode, code: &str, message: &str) -> Reply {
-    let body = serde_json::json!({"error_code": code, "message": message}).to_string();
-    let mut reply = Response::new(Full::new(Bytes::from(body)));
+    json(
+        status,
+        &serde_json::json!({"error_code": code, "message": message}),
+    )
+}
+
+/// `value` as a JSON answer.
+pub fn json(status: StatusCode, value: &serde_json::Value) -> Reply {
+    let mut reply = Response::new(Full::new(Bytes::from(value.to_string())));
     *reply.status_mut() = status;
     reply
         .headers_mut()
@@ -51,18 +58,35 @@ pub fn refused(refusal: &Refusal) -> Reply {
             reply
         }
         Refusal::Denied(reason) => error(StatusCode::FORBIDDEN, "PERMISSION_DENIED", reason),
-        Refusal::Unavailable(reason) => {
-            let mut reply = error(
+        Refusal::Limited { retry_after } => retry_later(
+            error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "REQUEST_LIMIT_EXCEEDED",
+                "too many new callers to check at once; retry later",
+            ),
+            *retry_after,
+        ),
+        Refusal::Unavailable {
+            reason,
+            retry_after,
+        } => retry_later(
+            error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "TEMPORARILY_UNAVAILABLE",
                 &format!("cannot check who is calling: {reason}; retry later"),
-            );
-            reply
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            reply
-        }
+            ),
+            *retry_after,
+        ),
     }
+}
+
+/// `reply` with `Retry-After` in whole seconds (at least 1).
+fn retry_later(mut reply: Reply, after: Duration) -> Reply {
+    let secs = after.as_secs().max(1) + u64::from(after.subsec_nanos() > 0);
+    reply
+        .headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(secs));
+    reply
 }
 
 pub fn too_large(limit: u64) -> Reply {
@@ -70,6 +94,18 @@ pub fn too_large(limit: u64) -> Reply {
         StatusCode::PAYLOAD_TOO_LARGE,
         "BAD_REQUEST",
         &format!("request body exceeds {limit} bytes (--max-body-bytes)"),
+    )
+}
+
+/// The body did not arrive within `limit` of the headers.
+pub fn slow_body(limit: Duration) -> Reply {
+    error(
+        StatusCode::REQUEST_TIMEOUT,
+        "REQUEST_TIMEOUT",
+        &format!(
+            "the request body did not arrive within {}s",
+            limit.as_secs()
+        ),
     )
 }
 

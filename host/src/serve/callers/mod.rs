@@ -1,33 +1,43 @@
 //! Who may call the endpoint (`--callers`, `--allow-group`): the identity behind each request,
 //! checked before it takes a slot, and cached briefly so a burst costs one check per caller.
 //!
-//! - `workspace`: `Authorization: Bearer <Databricks token>`, checked with SCIM `Me` using the
-//!   caller's own token (never the deployment's).
+//! - `workspace`: `Authorization: Bearer <Databricks token>`: an OAuth token must be this
+//!   workspace's, for its APIs ([`audience`]); then SCIM `Me` with the caller's own token
+//!   (never the deployment's) says who it is.
 //! - `app`: behind the Databricks Apps proxy, which authenticates users and names them in
 //!   `X-Forwarded-Email`; groups are looked up with the app's own credentials.
 //! - `none`: no check.
 //!
 //! The caller's token serves this check only: [`strip_credentials`] removes it before the
 //! request reaches the component, and it is never logged (cache keys are its SHA-256).
+//!
+//! Only uncached checks cost the workspace anything, so only they are limited ([`limits`]).
 
+mod app;
+mod audience;
+mod flags;
+mod limits;
+mod loopback;
 mod scim;
 
 use crate::auth::Authenticator;
 use crate::cli::CallerPolicy;
 use crate::client::HttpClient;
-use crate::env::APP_PORT_ENV;
+use audience::{Audience, Verdict};
+pub use flags::{app_port, choose};
 use http::HeaderMap;
-use http::header::{AUTHORIZATION, COOKIE, HeaderName, HeaderValue, PROXY_AUTHORIZATION};
+use http::header::{AUTHORIZATION, COOKIE, HeaderName, PROXY_AUTHORIZATION};
+use limits::{CheckLimits, Held};
+pub use loopback::Loopback;
 use moka::future::Cache;
 use scim::Scim;
 pub use scim::{CheckFailed, Identity};
 use sha2::{Digest, Sha256};
-use std::net::SocketAddr;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// The identity headers the Apps proxy sets, most specific first.
-const APP_IDENTITY_HEADERS: [&str; 2] = ["x-forwarded-email", "x-forwarded-preferred-username"];
 /// Set by the Apps proxy when the app acts on behalf of the user: the user's own token.
 const APP_USER_TOKEN: &str = "x-forwarded-access-token";
 /// How long an answer (admit or refusal) is reused.
@@ -36,53 +46,8 @@ const CACHE_TTL: Duration = Duration::from_secs(60);
 const CACHE_CAPACITY: u64 = 10_000;
 /// Longest wait for one identity check.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// The policy `serve` runs with, or the one-line usage error (exit 2) when the flags do not
-/// add up. `in_app`: whether this process runs as a Databricks App. The second value is a
-/// warning to print at start.
-pub fn choose(
-    listen: SocketAddr,
-    callers: Option<CallerPolicy>,
-    groups: &[String],
-    in_app: bool,
-) -> Result<(CallerPolicy, Option<String>), String> {
-    let loopback = listen.ip().is_loopback();
-    let policy = match callers {
-        Some(policy) => policy,
-        None if loopback => CallerPolicy::None,
-        None => {
-            return Err(format!(
-                "refusing to listen on {listen} without --callers: say who may call it \
-                 (--callers workspace, app or none)"
-            ));
-        }
-    };
-    if groups.iter().any(|g| g.trim().is_empty()) {
-        return Err("--allow-group: a group name cannot be empty".into());
-    }
-    match policy {
-        CallerPolicy::None if !groups.is_empty() => {
-            Err("--allow-group needs --callers workspace or app (none checks nobody)".into())
-        }
-        CallerPolicy::App if !in_app => Err(format!(
-            "--callers app trusts the headers of the Databricks Apps proxy, so it only runs \
-             inside an App ({APP_PORT_ENV} is not set); use --callers workspace elsewhere"
-        )),
-        CallerPolicy::None if !loopback => Ok((
-            policy,
-            Some(format!(
-                "warning: --callers none on {listen}: anyone who can reach this port can start \
-                 job runs with this deployment's credentials"
-            )),
-        )),
-        _ => Ok((policy, None)),
-    }
-}
-
-/// Whether this process runs as a Databricks App.
-pub fn in_app() -> bool {
-    std::env::var(APP_PORT_ENV).is_ok_and(|v| !v.trim().is_empty())
-}
+/// `Retry-After` when nothing says better.
+const RETRY_SOON: Duration = Duration::from_secs(1);
 
 /// A request's caller, once admitted.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -96,10 +61,52 @@ pub struct Caller {
 pub enum Refusal {
     /// No credentials, or credentials the workspace does not accept (401).
     Unauthenticated { reason: String, bad_token: bool },
-    /// A known identity outside every `--allow-group` (403).
+    /// A known identity outside every `--allow-group`, or a request from a web page (403).
     Denied(String),
+    /// Too many uncached checks from this address or from everybody (429).
+    Limited { retry_after: Duration },
     /// The identity could not be checked (503).
-    Unavailable(String),
+    Unavailable {
+        reason: String,
+        retry_after: Duration,
+    },
+}
+
+impl From<Held> for Refusal {
+    fn from(held: Held) -> Self {
+        match held {
+            Held::Limited { retry_after } => Refusal::Limited { retry_after },
+            Held::WorkspaceBusy { retry_after } => Refusal::Unavailable {
+                reason: "the workspace is throttling identity checks (HTTP 429)".into(),
+                retry_after,
+            },
+        }
+    }
+}
+
+impl From<CheckFailed> for Refusal {
+    fn from(failed: CheckFailed) -> Self {
+        Refusal::Unavailable {
+            reason: failed.message,
+            retry_after: failed.back_off.unwrap_or(RETRY_SOON),
+        }
+    }
+}
+
+/// Why an uncached check did not happen or did not conclude (never cached).
+#[derive(Debug)]
+enum Unchecked {
+    Held(Held),
+    Failed(CheckFailed),
+}
+
+impl From<Arc<Unchecked>> for Refusal {
+    fn from(unchecked: Arc<Unchecked>) -> Self {
+        match &*unchecked {
+            Unchecked::Held(held) => held.clone().into(),
+            Unchecked::Failed(failed) => failed.clone().into(),
+        }
+    }
 }
 
 /// What a lookup found; refusals are cached too, so a bad token does not cost a check each time.
@@ -116,23 +123,38 @@ enum Mode {
     App(Arc<Authenticator>),
 }
 
+/// What `serve`'s flags say about tokens and checks: scopes accepted besides `all-apis`
+/// (`--accept-scope`), and how many uncached checks are allowed (`--checks-per-address`,
+/// `--checks-per-second`).
+#[derive(Clone, Debug)]
+pub struct CheckSettings {
+    pub accept_scopes: Vec<String>,
+    pub per_address: NonZeroU32,
+    pub overall: NonZeroU32,
+}
+
 /// The caller check of one server.
 pub struct Gate {
     mode: Mode,
+    /// `--allow-group`, lower-cased: groups match by display name, whatever the case.
     groups: Vec<String>,
+    audience: Audience,
     scim: Scim,
     cache: Cache<[u8; 32], Lookup>,
+    limits: CheckLimits,
+    check_timeout: Duration,
 }
 
 impl Gate {
     /// `auth` is the deployment's (used only in app mode, for group lookups).
     pub fn new(
         policy: CallerPolicy,
-        groups: Vec<String>,
+        groups: &[String],
         workspace_url: &str,
         client: HttpClient,
         auth: Arc<Authenticator>,
         check_timeout: Duration,
+        settings: CheckSettings,
     ) -> Self {
         let mode = match policy {
             CallerPolicy::None => Mode::Open,
@@ -141,24 +163,40 @@ impl Gate {
         };
         Self {
             mode,
-            groups,
+            groups: groups.iter().map(|g| g.trim().to_lowercase()).collect(),
+            audience: Audience::new(
+                workspace_url,
+                &settings.accept_scopes,
+                client.clone(),
+                check_timeout,
+            ),
             scim: Scim::new(workspace_url, client, check_timeout),
             cache: Cache::builder()
                 .max_capacity(CACHE_CAPACITY)
                 .time_to_live(CACHE_TTL)
                 .build(),
+            limits: CheckLimits::new(settings.per_address, settings.overall),
+            check_timeout,
         }
     }
 
-    /// The caller of a request with these headers (`None` when callers are not checked).
-    pub async fn check(&self, headers: &HeaderMap) -> Result<Option<Caller>, Refusal> {
+    /// The caller of a request with these headers, from `client` (`None` when callers are not
+    /// checked).
+    pub async fn check(
+        &self,
+        headers: &HeaderMap,
+        client: IpAddr,
+    ) -> Result<Option<Caller>, Refusal> {
         let identity = match &self.mode {
             Mode::Open => return Ok(None),
-            Mode::Workspace => self.workspace_identity(headers).await?,
+            Mode::Workspace => self.workspace_identity(headers, client).await?,
             Mode::App(auth) => self.app_identity(headers, auth).await?,
         };
-        let allowed =
-            self.groups.is_empty() || identity.groups.iter().any(|g| self.groups.contains(g));
+        let allowed = self.groups.is_empty()
+            || identity
+                .groups
+                .iter()
+                .any(|g| self.groups.contains(&g.to_lowercase()));
         if !allowed {
             return Err(Refusal::Denied(format!(
                 "{} is not in any group allowed to call this endpoint (--allow-group)",
@@ -170,23 +208,32 @@ impl Gate {
         }))
     }
 
-    async fn workspace_identity(&self, headers: &HeaderMap) -> Result<Arc<Identity>, Refusal> {
-        let Some(authorization) = bearer(headers) else {
+    async fn workspace_identity(
+        &self,
+        headers: &HeaderMap,
+        client: IpAddr,
+    ) -> Result<Arc<Identity>, Refusal> {
+        let Some(token) = bearer(headers) else {
             return Err(Refusal::Unauthenticated {
                 reason: "this endpoint needs a Databricks token: Authorization: Bearer <token>"
                     .into(),
                 bad_token: false,
             });
         };
-        let key = key("token", authorization.as_bytes());
-        let lookup = self
-            .cache
-            .try_get_with(key, async {
-                let found = self.scim.me(authorization).await?;
-                Ok::<_, CheckFailed>(found.map_or(Lookup::Unknown, |i| Lookup::Known(Arc::new(i))))
-            })
-            .await
-            .map_err(|e: Arc<CheckFailed>| Refusal::Unavailable(e.to_string()))?;
+        // Every time, cached or not: cheap with the keys at hand, and an expiry is exact.
+        match self.audience.check(token).await {
+            Ok(()) => {}
+            Err(Verdict::Refused(reason)) => {
+                return Err(Refusal::Unauthenticated {
+                    reason,
+                    bad_token: true,
+                });
+            }
+            Err(Verdict::Unchecked(failed)) => return Err(failed.into()),
+        }
+        let key = key("token", token.as_bytes());
+        let check = self.checked(Some(client), self.scim.me(token));
+        let lookup = self.cache.try_get_with(key, check).await?;
         match lookup {
             Lookup::Known(identity) => Ok(identity),
             Lookup::Unknown => Err(Refusal::Unauthenticated {
@@ -201,54 +248,71 @@ impl Gate {
         headers: &HeaderMap,
         auth: &Authenticator,
     ) -> Result<Arc<Identity>, Refusal> {
-        let Some(user_name) = APP_IDENTITY_HEADERS
-            .iter()
-            .find_map(|h| headers.get(*h)?.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        else {
-            return Err(Refusal::Unauthenticated {
-                reason: "no X-Forwarded-Email: requests must come through the Databricks Apps \
-                         proxy"
-                    .into(),
-                bad_token: false,
-            });
-        };
+        let user_name = app::caller(headers).map_err(|reason| Refusal::Unauthenticated {
+            reason,
+            bad_token: false,
+        })?;
         // Without groups the proxy's word is all there is to know.
         if self.groups.is_empty() {
             return Ok(Arc::new(Identity {
-                user_name: user_name.to_string(),
+                user_name,
                 groups: Vec::new(),
             }));
         }
         let key = key("user", user_name.to_ascii_lowercase().as_bytes());
+        let find = async {
+            let authorization = auth
+                .header()
+                .await
+                .map_err(|e| CheckFailed::new(format!("the app's own credentials: {e}")))?;
+            self.scim.find_user(&user_name, authorization).await
+        };
+        // Every request comes from the proxy: only the overall rate means anything.
         let lookup = self
             .cache
-            .try_get_with(key, async {
-                let authorization = auth
-                    .header()
-                    .await
-                    .map_err(|e| CheckFailed(format!("the app's own credentials: {e}")))?;
-                let found = self.scim.find_user(user_name, authorization).await?;
-                Ok::<_, CheckFailed>(found.map_or(Lookup::Unknown, |i| Lookup::Known(Arc::new(i))))
-            })
-            .await
-            .map_err(|e: Arc<CheckFailed>| Refusal::Unavailable(e.to_string()))?;
+            .try_get_with(key, self.checked(None, find))
+            .await?;
         match lookup {
             Lookup::Known(identity) => Ok(identity),
             Lookup::Unknown => Err(Refusal::Denied(format!(
-                "{user_name} is not a user of this workspace"
+                "{user_name} is not a user or service principal of this workspace"
             ))),
+        }
+    }
+
+    /// One uncached check, run once however many requests wait for it: within the rates for
+    /// `client`, in one of the few places for checks in flight; a 429 from the workspace
+    /// pauses every check for as long as it asks.
+    async fn checked(
+        &self,
+        client: Option<IpAddr>,
+        check: impl Future<Output = Result<Option<Identity>, CheckFailed>>,
+    ) -> Result<Lookup, Unchecked> {
+        self.limits.admit(client).map_err(Unchecked::Held)?;
+        let Some(_slot) = self.limits.slot(self.check_timeout).await else {
+            return Err(Unchecked::Failed(CheckFailed::new(
+                "too many identity checks are waiting on the workspace",
+            )));
+        };
+        match check.await {
+            Ok(found) => Ok(found.map_or(Lookup::Unknown, |i| Lookup::Known(Arc::new(i)))),
+            Err(failed) => {
+                if let Some(wait) = failed.back_off {
+                    self.limits.pause(wait);
+                }
+                Err(Unchecked::Failed(failed))
+            }
         }
     }
 }
 
-/// The `Authorization` value when it is a bearer token (the scheme is case-insensitive).
-fn bearer(headers: &HeaderMap) -> Option<HeaderValue> {
-    let value = headers.get(AUTHORIZATION)?;
-    let text = value.to_str().ok()?;
-    let (scheme, token) = text.split_once(' ')?;
-    (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty()).then(|| value.clone())
+/// The bearer token of `Authorization`: the scheme is case-insensitive and surrounding
+/// whitespace is not part of the token, so one token is one cache entry however it is sent.
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let text = headers.get(AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, token) = text.split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// Cache key: a digest, so the cache never holds a token.
@@ -282,43 +346,14 @@ mod tests {
     }
 
     #[test]
-    fn policy_from_the_flags() {
-        let local: SocketAddr = "127.0.0.1:8080".parse().unwrap();
-        let v6_local: SocketAddr = "[::1]:8080".parse().unwrap();
-        let open: SocketAddr = "0.0.0.0:8080".parse().unwrap();
-        let groups = vec!["data-eng".to_string()];
-        let (workspace, app, nobody) = (
-            CallerPolicy::Workspace,
-            CallerPolicy::App,
-            CallerPolicy::None,
-        );
-        assert_eq!(choose(local, None, &[], false), Ok((nobody, None)));
-        assert_eq!(choose(v6_local, None, &[], false), Ok((nobody, None)));
-        let refused = choose(open, None, &[], false).unwrap_err();
-        assert!(
-            refused.contains("--callers") && !refused.contains('\n'),
-            "{refused}"
-        );
-        let (policy, warning) = choose(open, Some(nobody), &[], false).unwrap();
-        assert_eq!(policy, nobody);
-        assert!(warning.unwrap().contains("anyone"));
-        assert_eq!(
-            choose(open, Some(workspace), &groups, false),
-            Ok((workspace, None))
-        );
-        let err = choose(local, Some(nobody), &groups, false).unwrap_err();
-        assert!(err.contains("--allow-group"), "{err}");
-        let err = choose(local, Some(workspace), &["".into()], false).unwrap_err();
-        assert!(err.contains("empty"), "{err}");
-        let outside = choose(open, Some(app), &[], false).unwrap_err();
-        assert!(outside.contains(APP_PORT_ENV), "{outside}");
-        assert_eq!(choose(open, Some(app), &groups, true), Ok((app, None)));
-    }
-
-    #[test]
     fn bearer_tokens_only() {
-        assert!(bearer(&headers(&[("authorization", "Bearer abc")])).is_some());
-        assert!(bearer(&headers(&[("authorization", "bearer abc")])).is_some());
+        for sent in ["Bearer abc", "bearer abc", "BEARER  abc ", " Bearer\tabc"] {
+            assert_eq!(
+                bearer(&headers(&[("authorization", sent)])),
+                Some("abc"),
+                "{sent}"
+            );
+        }
         assert!(bearer(&headers(&[("authorization", "Basic YTpi")])).is_none());
         assert!(bearer(&headers(&[("authorization", "Bearer  ")])).is_none());
         assert!(bearer(&headers(&[])).is_none());
