@@ -1,5 +1,7 @@
 //! Who may call `sdp-agent serve` (`--callers`, `--allow-group`), against the emulator's SCIM
-//! identities. What operators see (`--metrics-listen`) is in `metrics.rs`.
+//! identities. What a token proves and what checking it costs is in `callers_tokens.rs`, the
+//! Databricks Apps proxy's headers in `callers_app.rs`, what operators see (`--metrics-listen`)
+//! in `metrics.rs`.
 
 mod common;
 
@@ -243,53 +245,6 @@ fn binding_every_address_without_a_policy_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("DATABRICKS_APP_PORT"), "{stderr}");
-}
-
-/// Inside an App, the proxy's X-Forwarded-Email names the caller; groups come from SCIM with
-/// the app's own credentials.
-#[test]
-fn app_callers_are_named_by_the_apps_proxy() {
-    let emu = workspace();
-    let mut cmd = agent_command(&emu);
-    cmd.env("RUST_LOG", "info")
-        .env("DATABRICKS_APP_PORT", "8000")
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(["--callers", "app", "--allow-group", "data-eng"]);
-    let server = Server::start(
-        servers::Host::SdpAgent,
-        cmd,
-        "sdp-agent serve: listening on ",
-    );
-    let url = format!("{}/version", server.url);
-    let as_user = |email: Option<&str>| {
-        let mut request = http_agent().get(&url);
-        if let Some(email) = email {
-            request = request.set("X-Forwarded-Email", email);
-        }
-        match request.call() {
-            Ok(r) | Err(ureq::Error::Status(_, r)) => r.status(),
-            Err(e) => panic!("{e}"),
-        }
-    };
-    assert_eq!(as_user(None), 401, "not through the proxy");
-    assert_eq!(as_user(Some("bob@example.com")), 403);
-    assert_eq!(as_user(Some("nobody@example.com")), 403);
-    assert_eq!(as_user(Some("alice@example.com")), 200);
-    assert_eq!(as_user(Some("alice@example.com")), 200);
-    // Looked up once per user, with the deployment's token (never a caller's).
-    let lookups: Vec<_> = emu
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/api/2.0/preview/scim/v2/Users")
-        .collect();
-    assert_eq!(lookups.len(), 3, "{lookups:?}");
-    let deployment = format!("Bearer {}", emu.token().unwrap());
-    assert!(
-        lookups
-            .iter()
-            .all(|r| r.authorization.as_deref() == Some(&deployment))
-    );
-    log_with(&server, "alice@example.com GET /version 200 ");
 }
 
 /// The official Python SDK as a real client: `WorkspaceClient(host=serve_url, token=...)`

@@ -17,13 +17,7 @@ fn metrics_count_requests_callers_and_upstream_calls() {
         &emu,
         &["--callers", "workspace", "--metrics-listen", "127.0.0.1:0"],
     );
-    let log = server.log();
-    let metrics_addr = log
-        .lines()
-        .find_map(|l| l.split("metrics on http://").nth(1))
-        .and_then(|rest| rest.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("no metrics address in\n{log}"))
-        .to_string();
+    let metrics_addr = metrics_addr(&server);
     let url = |path: &str| format!("{}{path}", server.url);
     for _ in 0..3 {
         assert_eq!(call("GET", &url("/ping"), None, None).status, 200);
@@ -90,4 +84,88 @@ fn metrics_count_requests_callers_and_upstream_calls() {
     ] {
         assert_eq!(value(series), expected, "{series}");
     }
+}
+
+/// The metrics address `serve` printed.
+fn metrics_addr(server: &Server) -> String {
+    let log = server.log();
+    log.lines()
+        .find_map(|l| l.split("metrics on http://").nth(1))
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics address in\n{log}"))
+        .to_string()
+}
+
+/// Before: 16 idle sockets held every place of the metrics port and scrapes hung. Now a
+/// connection that sends no request within the header-read timeout gives its place back.
+/// Databricks App routes (`/api/...`) are counted under their own labels.
+#[test]
+fn idle_sockets_cannot_starve_scrapes() {
+    let emu = workspace();
+    let server = Server::sdp_agent(
+        &emu,
+        &["--callers", "workspace", "--metrics-listen", "127.0.0.1:0"],
+    );
+    let metrics = metrics_addr(&server);
+    let idle: Vec<std::net::TcpStream> = (0..32)
+        .map(|_| std::net::TcpStream::connect(&metrics).expect("connects"))
+        .collect();
+    assert_eq!(
+        call("GET", &format!("{}/api/ping", server.url), None, None).status,
+        200
+    );
+    let api_version = format!("{}/api/version", server.url);
+    assert_eq!(call("GET", &api_version, Some(ALICE), None).status, 200);
+    let started = std::time::Instant::now();
+    let scrape = ureq::AgentBuilder::new()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .get(&format!("http://{metrics}/metrics"))
+        .call()
+        .expect("a scrape despite 32 idle sockets");
+    let text = scrape.into_string().unwrap();
+    println!(
+        "scrape answered after {:.1}s behind 32 idle sockets",
+        started.elapsed().as_secs_f64()
+    );
+    for line in [
+        r#"sdp_agent_http_requests_total{route="/api/ping",status="200"} 1"#,
+        r#"sdp_agent_http_requests_total{route="/api/version",status="200"} 1"#,
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing from\n{text}"
+        );
+    }
+    drop(idle);
+}
+
+/// The metrics are not authenticated: serving them beyond loopback takes `--metrics-public`.
+#[test]
+fn public_metrics_take_a_flag() {
+    let emu = workspace();
+    let mut cmd = common::agent_command(&emu);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--metrics-listen",
+        "0.0.0.0:0",
+    ]);
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("--metrics-public"), "{stderr}");
+    let public = Server::sdp_agent(&emu, &["--metrics-listen", "0.0.0.0:0", "--metrics-public"]);
+    let port = metrics_addr(&public)
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let scrape = http_agent()
+        .get(&format!("http://127.0.0.1:{port}/metrics"))
+        .call()
+        .expect("served with --metrics-public");
+    assert_eq!(scrape.status(), 200);
 }
