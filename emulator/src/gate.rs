@@ -132,6 +132,9 @@ async fn answer(
             )
             .into_response();
         }
+        let token = auth::bearer(request.headers());
+        let caller = app.caller(token);
+        request.extensions_mut().insert(caller);
     }
     request.extensions_mut().insert(parsed);
     let response = next.run(request).await;

@@ -21,11 +21,13 @@ mod fields;
 mod files;
 mod foundation_models;
 mod gate;
+mod identity;
 mod ids;
 mod jobs;
 mod models;
 mod oauth;
 mod oidc;
+mod permissions;
 mod pipelines;
 mod scim;
 mod secrets;
@@ -33,6 +35,7 @@ mod seeds;
 mod server;
 mod serving;
 mod state;
+mod uc_grants;
 mod unity_catalog;
 mod volumes;
 mod workspace;
@@ -227,6 +230,9 @@ impl Emulator {
         if let Ok(pipeline) = state.pipelines.get_mut(&id) {
             pipeline.creator = creator.to_string();
         }
+        state
+            .permissions
+            .set_owner(permissions::ObjectType::Pipelines, &id, creator);
         id
     }
 

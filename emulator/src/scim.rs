@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use crate::body::Params;
+use crate::identity::Caller;
 use crate::ids::Ids;
 use crate::state::SharedApp;
 
@@ -122,6 +123,35 @@ impl ScimState {
     /// Whether `token` belongs to a user added here.
     pub fn knows(&self, token: &str) -> bool {
         self.tokens.contains_key(token)
+    }
+
+    /// The user `token` belongs to, as a request's identity.
+    pub fn caller_of_token(&self, token: &str) -> Option<Caller> {
+        let record = &self.users[*self.tokens.get(token)?];
+        Some(Caller {
+            name: record.user.user_name.clone(),
+            groups: record.user.groups.clone(),
+        })
+    }
+
+    /// The groups of the identity named `name`, when it is known here.
+    pub fn groups_of(&self, name: &str) -> Option<Vec<String>> {
+        self.index_of(name)
+            .map(|i| self.users[i].user.groups.clone())
+    }
+
+    /// Whether a group of that display name exists (`users` and `admins` always do).
+    pub fn has_group(&self, name: &str) -> bool {
+        [crate::identity::USERS, crate::identity::ADMINS]
+            .iter()
+            .chain(
+                self.groups
+                    .keys()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .iter(),
+            )
+            .any(|g| g.eq_ignore_ascii_case(name))
     }
 
     fn index_of(&self, user_name: &str) -> Option<usize> {

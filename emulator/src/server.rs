@@ -13,8 +13,8 @@ use crate::jobs::{self, named, run_now};
 use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
 use crate::{
-    apps, files, foundation_models, gate, models, oauth, oidc, scim, secrets, serving,
-    unity_catalog, volumes, workspace,
+    apps, files, foundation_models, gate, models, oauth, oidc, permissions, scim, secrets, serving,
+    uc_grants, unity_catalog, volumes, workspace,
 };
 
 pub fn router(app: SharedApp) -> Router {
@@ -117,6 +117,16 @@ pub fn router(app: SharedApp) -> Router {
             delete(models::delete_version),
         )
         .route("/api/2.0/secrets/list", get(secrets::list))
+        .route(
+            "/api/2.1/unity-catalog/permissions/{securable_type}/{full_name}",
+            get(uc_grants::get).patch(uc_grants::update),
+        )
+        .route(
+            "/api/2.0/permissions/{object_type}/{id}",
+            get(permissions::get)
+                .put(permissions::set)
+                .patch(permissions::update),
+        )
         .route(oauth::TOKEN_PATH, post(oauth::token))
         .route(oidc::METADATA_PATH, get(oidc::metadata))
         .route(oidc::OPENID_PATH, get(oidc::metadata))

@@ -9,16 +9,19 @@ use crate::faults::Faults;
 use crate::files::FilesState;
 use crate::foundation_models::ChatState;
 use crate::gate::RecordedRequest;
+use crate::identity::Caller;
 use crate::ids::Ids;
 use crate::jobs::JobsState;
 use crate::jobs::named::NamedJobs;
 use crate::models::ModelsState;
 use crate::oauth::{OAuthState, TokenStatus};
 use crate::oidc::SigningKey;
+use crate::permissions::PermissionsState;
 use crate::pipelines::PipelinesState;
 use crate::scim::{ScimState, WorkspaceUser};
 use crate::secrets::SecretsState;
 use crate::serving::ServingState;
+use crate::uc_grants::UcGrants;
 use crate::volumes::VolumesState;
 use crate::workspace::WorkspaceState;
 
@@ -42,6 +45,8 @@ pub struct State {
     pub scim: ScimState,
     /// Tables read from `--data` files (`data.rs`), for the local engine.
     pub data_tables: Vec<crate::data::DataTable>,
+    pub permissions: PermissionsState,
+    pub uc_grants: UcGrants,
 }
 
 /// Everything a handler needs: fixed configuration, the served URL, and the mutable state.
@@ -97,6 +102,26 @@ impl App {
             .oauth
             .scopes_of(token)
             .is_none_or(|scopes| crate::oidc::scope_allows(&scopes, path))
+    }
+
+    /// The identity behind a bearer token the gate accepted: a user's own token, an OAuth
+    /// token's service principal (its client id), else the workspace's own admin identity
+    /// (the personal access token, or any request when auth is off).
+    pub fn caller(&self, token: Option<&str>) -> Caller {
+        let state = self.lock();
+        let Some(token) = token else {
+            return Caller::owner();
+        };
+        if let Some(caller) = state.scim.caller_of_token(token) {
+            return caller;
+        }
+        match state.oauth.client_of(token) {
+            Some(client_id) => Caller {
+                groups: state.scim.groups_of(&client_id).unwrap_or_default(),
+                name: client_id,
+            },
+            None => Caller::owner(),
+        }
     }
 
     /// Whether requests need a bearer token at all.

@@ -91,6 +91,13 @@ impl AppsState {
         }
     }
 
+    /// The application ids of every app's service principal.
+    pub fn service_principals(&self) -> impl Iterator<Item = &str> {
+        self.apps
+            .values()
+            .filter_map(|r| r.app.get("service_principal_client_id")?.as_str())
+    }
+
     /// The app named `name`, or the API's answer that there is none.
     pub(super) fn get_mut(&mut self, name: &str) -> ApiResult<&mut AppRecord> {
         self.apps.get_mut(name).ok_or_else(|| no_such_app(name))

@@ -14,6 +14,7 @@ use crate::state::SharedApp;
 
 mod compute;
 pub mod named;
+mod run_as;
 pub mod run_now;
 mod validate;
 

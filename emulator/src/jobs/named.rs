@@ -4,12 +4,15 @@ use axum::Json;
 use axum::extract::State;
 use serde_json::{Map, Value, json};
 
+use super::run_as;
 use super::validate::validate_submit;
 use crate::body::{JsonBody, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::fields::{field, item_obj, known_keys, opt_array, opt_int, opt_obj, opt_str, req_str};
+use crate::identity::Caller;
 use crate::ids::now_ms;
-use crate::state::SharedApp;
+use crate::permissions::{self, ObjectType};
+use crate::state::{SharedApp, State as Workspace};
 
 /// The fields of `JobSettings` (databricks-sdk 0.16x `jobs.JobSettings`).
 const SETTINGS_KEYS: &[&str] = &[
@@ -57,16 +60,19 @@ pub(super) struct Job {
 }
 
 impl Job {
-    fn json(&self, with_tasks: bool) -> Value {
+    /// As get and list answer it; `owner` holds IS_OWNER (the creator unless changed).
+    fn json(&self, with_tasks: bool, owner: &str) -> Value {
         let mut settings = self.settings.clone();
         if !with_tasks {
             settings.remove("tasks");
             settings.remove("job_clusters");
         }
+        // "Write-only setting" (JobSettings.run_as): answered as run_as_user_name.
+        settings.remove("run_as");
         json!({
             "job_id": self.job_id,
             "creator_user_name": self.creator,
-            "run_as_user_name": self.creator,
+            "run_as_user_name": run_as::user_name(&self.settings, owner),
             "created_time": self.created_time,
             "settings": settings,
         })
@@ -114,6 +120,14 @@ impl NamedJobs {
             .map(|j| json!({"job_id": j.job_id, "settings": j.settings}))
             .collect()
     }
+}
+
+/// Who holds IS_OWNER on the job.
+fn owner<'a>(state: &'a Workspace, job: &'a Job) -> &'a str {
+    state
+        .permissions
+        .owner(ObjectType::Jobs, &job.job_id.to_string())
+        .unwrap_or(&job.creator)
 }
 
 /// Jobs answers an unknown job id with 400, as for a bad parameter.
@@ -211,6 +225,7 @@ fn job_id_param(params: &Params) -> ApiResult<i64> {
 /// `POST /api/2.x/jobs/create` (JobSettings plus `access_control_list`).
 pub async fn create(
     State(app): State<SharedApp>,
+    caller: Caller,
     JsonBody(mut body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     if let Some(acl) = body.remove("access_control_list")
@@ -221,10 +236,17 @@ pub async fn create(
         ));
     }
     validate_settings(&body, "")?;
+    let run_as = run_as::parse(&body, "")?;
     let mut state = app.lock();
     let state = &mut *state;
+    if let Some(principal) = &run_as {
+        run_as::check(&app, state, &caller, principal)?;
+    }
     let job_id = state.ids.job_id();
-    state.named_jobs.seed(job_id, body, crate::USER_NAME);
+    state
+        .permissions
+        .set_owner(ObjectType::Jobs, &job_id.to_string(), &caller.name);
+    state.named_jobs.seed(job_id, body, &caller.name);
     Ok(Json(json!({"job_id": job_id})))
 }
 
@@ -232,7 +254,8 @@ pub async fn create(
 pub async fn get(State(app): State<SharedApp>, params: Params) -> ApiResult<Json<Value>> {
     let job_id = job_id_param(&params)?;
     let state = app.lock();
-    Ok(Json(state.named_jobs.find(job_id)?.json(true)))
+    let job = state.named_jobs.find(job_id)?;
+    Ok(Json(job.json(true, owner(&state, job))))
 }
 
 /// `GET /api/2.x/jobs/list[?name=NAME&limit=N&page_token=T&offset=M&expand_tasks=true]`.
@@ -272,7 +295,7 @@ pub async fn list(State(app): State<SharedApp>, params: Params) -> ApiResult<Jso
         .iter()
         .skip(offset)
         .take(limit)
-        .map(|j| j.json(expand))
+        .map(|j| j.json(expand, owner(&state, j)))
         .collect();
     let next = offset + page.len();
     let has_more = matching.len() > next;
@@ -306,6 +329,7 @@ fn page_offset(token: &str) -> ApiResult<usize> {
 /// `POST /api/2.x/jobs/reset {job_id, new_settings}`: replaces every setting, keeps the id.
 pub async fn reset(
     State(app): State<SharedApp>,
+    caller: Caller,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     known_keys(&body, &["job_id", "new_settings"], "")?;
@@ -314,7 +338,21 @@ pub async fn reset(
         return Err(ApiError::invalid("Missing required field: new_settings"));
     };
     validate_settings(settings, "new_settings")?;
+    let run_as = run_as::parse(settings, "new_settings")?;
     let mut state = app.lock();
+    state.named_jobs.find(job_id)?;
+    let id = job_id.to_string();
+    if !permissions::allows(&state, &caller, ObjectType::Jobs, &id, "CAN_MANAGE") {
+        return Err(permissions::denied(
+            &caller,
+            "CAN_MANAGE",
+            &format!("job {id}"),
+            "resetting it",
+        ));
+    }
+    if let Some(principal) = &run_as {
+        run_as::check(&app, &state, &caller, principal)?;
+    }
     let job = state
         .named_jobs
         .jobs

@@ -14,7 +14,9 @@ use serde_json::{Map, Value, json};
 
 use crate::body::{JsonBody, Params};
 use crate::error::{ApiError, ApiResult};
+use crate::identity::Caller;
 use crate::ids::{Ids, now_ms};
+use crate::permissions::ObjectType;
 use crate::state::SharedApp;
 use like::LikePattern;
 use spec::{Mode, validate_settings};
@@ -157,6 +159,7 @@ fn check_name_free(
 /// `POST /api/2.0/pipelines`.
 pub async fn create(
     State(app): State<SharedApp>,
+    caller: Caller,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let spec = validate_settings(&body, Mode::Create)?;
@@ -167,7 +170,11 @@ pub async fn create(
     }
     let state = &mut *state;
     let id = state.pipelines.insert(&mut state.ids, spec);
+    state
+        .permissions
+        .set_owner(ObjectType::Pipelines, &id, &caller.name);
     let pipeline = state.pipelines.get_mut(&id)?;
+    pipeline.creator = caller.name;
     Ok(Json(
         json!({"pipeline_id": id, "effective_settings": pipeline.spec}),
     ))

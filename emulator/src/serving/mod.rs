@@ -21,7 +21,9 @@ use crate::fields::{
     field, item_obj, known_keys, opt_array, opt_bool, opt_enum, opt_obj, opt_str, opt_str_map,
     req_str,
 };
+use crate::identity::Caller;
 use crate::ids::now_ms;
+use crate::permissions::ObjectType;
 use crate::state::{SharedApp, State as Workspace};
 
 /// The fields of `serving.CreateServingEndpoint`.
@@ -74,6 +76,10 @@ struct Endpoint {
 }
 
 impl Endpoint {
+    fn id(&self) -> Option<&str> {
+        self.detail.get("id").and_then(Value::as_str)
+    }
+
     fn json(&self) -> Value {
         let mut out = self.detail.clone();
         let updating = self.pending.is_some();
@@ -131,6 +137,11 @@ impl ServingState {
                 config_version: 1,
             },
         );
+    }
+
+    /// Whether an endpoint has this `id` (what the Permissions API names endpoints by).
+    pub fn has_id(&self, id: &str) -> bool {
+        self.endpoints.values().any(|e| e.id() == Some(id))
     }
 
     /// The endpoint named `name`, or the API's answer that there is none.
@@ -292,6 +303,7 @@ fn config(
 /// `POST /api/2.0/serving-endpoints` (body: CreateServingEndpoint).
 pub async fn create(
     State(app): State<SharedApp>,
+    caller: Caller,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     known_keys(&body, CREATE_KEYS, "")?;
@@ -322,10 +334,14 @@ pub async fn create(
     pending.insert("config_version".into(), json!(1));
     pending.insert("start_time".into(), json!(now_ms()));
     let now = now_ms();
+    let id = state.ids.uuid().replace('-', "");
+    state
+        .permissions
+        .set_owner(ObjectType::ServingEndpoints, &id, &caller.name);
     let mut detail = json!({
         "name": name,
-        "id": state.ids.uuid().replace('-', ""),
-        "creator": crate::USER_NAME,
+        "id": id,
+        "creator": caller.name,
         "creation_timestamp": now,
         "last_updated_timestamp": now,
         "permission_level": "CAN_MANAGE",

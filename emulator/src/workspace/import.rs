@@ -12,6 +12,8 @@ use super::tree::{Kind, Object, canonical, parent};
 use crate::body::JsonBody;
 use crate::error::{ApiError, ApiResult};
 use crate::fields::{opt_bool, opt_str, req_str};
+use crate::identity::Caller;
+use crate::permissions::{self, ObjectType};
 use crate::state::SharedApp;
 
 const LANGUAGES: &[&str] = &["SQL", "PYTHON", "SCALA", "R"];
@@ -58,6 +60,7 @@ fn notebook_path(path: &str) -> String {
 /// `POST /api/2.0/workspace/import {path, format, language, content, overwrite}`.
 pub async fn import(
     State(app): State<SharedApp>,
+    caller: Caller,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let path = canonical(req_str(&body, "path", "")?)?;
@@ -90,6 +93,13 @@ pub async fn import(
     };
     let mut state = app.lock();
     let state = &mut *state;
+    match state.workspace.objects.get(&path) {
+        Some(existing) if existing.kind != Kind::Directory && overwrite => {
+            permissions::check_edit(state, &caller, &path)?
+        }
+        Some(_) => {}
+        None => permissions::check_create(state, &caller, &path)?,
+    }
     let objects = &mut state.workspace.objects;
     let parent_path = parent(&path);
     match objects.get(parent_path) {
@@ -107,7 +117,18 @@ pub async fn import(
             )));
         }
         Some(existing) => existing.object_id,
-        None => state.ids.object_id(),
+        None => {
+            let id = state.ids.object_id();
+            // The creator manages what it created.
+            let kind = match kind {
+                Kind::Notebook => ObjectType::Notebooks,
+                _ => ObjectType::Files,
+            };
+            state
+                .permissions
+                .set_owner(kind, &id.to_string(), &caller.name);
+            id
+        }
     };
     let object = Object {
         kind,

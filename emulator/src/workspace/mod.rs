@@ -13,9 +13,12 @@ use serde_json::{Value, json};
 use crate::body::{JsonBody, Params};
 use crate::error::{ApiError, ApiResult};
 use crate::fields::req_str;
+use crate::identity::Caller;
+use crate::permissions::{self, ObjectType};
 use crate::state::SharedApp;
 pub use import::import;
 pub use tree::WorkspaceState;
+pub(crate) use tree::parent;
 use tree::{Kind, canonical};
 
 const FORMATS: &[&str] = &[
@@ -50,12 +53,21 @@ fn path_param(params: &Params) -> ApiResult<&str> {
 /// `POST /api/2.0/workspace/mkdirs {path}`.
 pub async fn mkdirs(
     State(app): State<SharedApp>,
+    caller: Caller,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let path = canonical(req_str(&body, "path", "")?)?;
     let mut state = app.lock();
     let state = &mut *state;
-    state.workspace.ensure_dirs(&mut state.ids, &path)?;
+    if state.workspace.object_at(&path).is_none() {
+        permissions::check_create(state, &caller, &path)?;
+    }
+    // "Users automatically have the Can Manage permission for folders they create."
+    for id in state.workspace.ensure_dirs(&mut state.ids, &path)? {
+        state
+            .permissions
+            .set_owner(ObjectType::Directories, &id.to_string(), &caller.name);
+    }
     Ok(Json(json!({})))
 }
 

@@ -60,7 +60,7 @@ impl Default for WorkspaceState {
 }
 
 /// Canonical form of an absolute path: no `/Workspace` prefix, no trailing slash.
-pub(super) fn canonical(path: &str) -> ApiResult<String> {
+pub(crate) fn canonical(path: &str) -> ApiResult<String> {
     if !path.starts_with('/') {
         return Err(ApiError::invalid(format!(
             "Path ({path}) doesn't start with '/'"
@@ -78,7 +78,7 @@ pub(super) fn canonical(path: &str) -> ApiResult<String> {
     })
 }
 
-pub(super) fn parent(path: &str) -> &str {
+pub(crate) fn parent(path: &str) -> &str {
     match path.rfind('/') {
         Some(0) | None => "/",
         Some(i) => &path[..i],
@@ -86,8 +86,10 @@ pub(super) fn parent(path: &str) -> &str {
 }
 
 impl WorkspaceState {
-    /// Creates `path` and its missing parents as directories (mkdirs semantics).
-    pub(super) fn ensure_dirs(&mut self, ids: &mut Ids, path: &str) -> ApiResult<()> {
+    /// Creates `path` and its missing parents as directories (mkdirs semantics); the ids of
+    /// the folders it created.
+    pub(super) fn ensure_dirs(&mut self, ids: &mut Ids, path: &str) -> ApiResult<Vec<i64>> {
+        let mut created = Vec::new();
         let mut prefix = String::new();
         for segment in path.split('/').filter(|s| !s.is_empty()) {
             prefix.push('/');
@@ -101,11 +103,12 @@ impl WorkspaceState {
                 Some(_) => {}
                 None => {
                     let dir = Object::directory(ids.object_id());
+                    created.push(dir.object_id);
                     self.objects.insert(prefix.clone(), dir);
                 }
             }
         }
-        Ok(())
+        Ok(created)
     }
 
     /// Seeds a FILE, creating its parents (test setup, so a clash is simply overwritten).
@@ -138,6 +141,21 @@ impl WorkspaceState {
             object_id: ids.object_id(),
         };
         self.objects.insert(path, object);
+    }
+
+    /// The object id and type name (`DIRECTORY`, ...) at a canonical path.
+    pub fn object_at(&self, path: &str) -> Option<(i64, &'static str)> {
+        self.objects
+            .get(path)
+            .map(|obj| (obj.object_id, obj.kind.name()))
+    }
+
+    /// The canonical path and type name of the object with id `object_id`.
+    pub fn find_by_id(&self, object_id: i64) -> Option<(String, &'static str)> {
+        self.objects
+            .iter()
+            .find(|(_, obj)| obj.object_id == object_id)
+            .map(|(path, obj)| (path.clone(), obj.kind.name()))
     }
 
     /// `FILE`, `NOTEBOOK` or `DIRECTORY` at `path`, if anything is there.

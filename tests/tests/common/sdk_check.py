@@ -15,7 +15,7 @@ import json
 import re
 import sys
 
-from databricks.sdk.service import apps, catalog, jobs, serving, workspace
+from databricks.sdk.service import apps, catalog, jobs, pipelines, serving, workspace
 
 
 def roundtrip(cls):
@@ -98,7 +98,38 @@ def no_body(body):
     return [] if body in (None, {}) else ["a DELETE carries no body: %s" % json.dumps(body)]
 
 
+def object_permissions(entry_cls):
+    """PUT/PATCH /api/2.0/permissions/{type}/{id}: the SDK's set/update_permissions body, each
+    entry the type's own AccessControlRequest (so its permission level is one of the type's)."""
+
+    def check(body):
+        problems = ["%s: not a parameter of a permissions request" % k for k in body if k != "access_control_list"]
+        for entry in body.get("access_control_list", []):
+            # An unknown permission level is dropped by from_dict, so the round trip shows it.
+            problems += roundtrip(entry_cls)(entry)
+            named = [k for k in ("user_name", "group_name", "service_principal_name") if k in entry]
+            if len(named) != 1:
+                problems.append("%s: names %d principals, not one" % (entry_cls.__name__, len(named)))
+        return problems
+
+    return check
+
+
+def uc_permissions(body):
+    problems = keywords(catalog.GrantsAPI.update)({"securable_type": None, "full_name": None, **body})
+    for change in body.get("changes", []):
+        problems += roundtrip(catalog.PermissionsChange)(change)
+    return problems
+
+
+PERMISSIONS = r"(PUT|PATCH) /api/2\.0/permissions/"
+
 CHECKS = [
+    (PERMISSIONS + r"(directories|files|notebooks)/[^/]+$", object_permissions(workspace.WorkspaceObjectAccessControlRequest)),
+    (PERMISSIONS + r"jobs/[^/]+$", object_permissions(jobs.JobAccessControlRequest)),
+    (PERMISSIONS + r"pipelines/[^/]+$", object_permissions(pipelines.PipelineAccessControlRequest)),
+    (PERMISSIONS + r"serving-endpoints/[^/]+$", object_permissions(serving.ServingEndpointAccessControlRequest)),
+    (r"PATCH /api/2\.1/unity-catalog/permissions/[^/]+/[^/]+$", uc_permissions),
     (r"POST /api/2\.[12]/jobs/create$", roundtrip(jobs.JobSettings)),
     (r"POST /api/2\.[12]/jobs/reset$", reset),
     (r"POST /api/2\.[12]/jobs/run-now$", run_now),
