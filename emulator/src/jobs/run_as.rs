@@ -22,8 +22,7 @@ pub fn parse(settings: &Map<String, Value>, ctx: &str) -> ApiResult<Option<Princ
     known_keys(run_as, KEYS, &ctx)?;
     let named: Vec<Principal> = [
         opt_str(run_as, "user_name", &ctx)?.map(|n| Principal::User(n.to_string())),
-        opt_str(run_as, "service_principal_name", &ctx)?
-            .map(|n| Principal::ServicePrincipal(n.to_string())),
+        opt_str(run_as, "service_principal_name", &ctx)?.map(|n| Principal::Service(n.to_string())),
         opt_str(run_as, "group_name", &ctx)?.map(|n| Principal::Group(n.to_string())),
     ]
     .into_iter()
@@ -54,7 +53,7 @@ pub fn check(
         Principal::User(name) => caller.is(name) || caller.is_admin(),
         Principal::Group(name) => caller.in_group(name) || caller.is_admin(),
         // Needs the servicePrincipal/user role on it; admins have it on every one.
-        Principal::ServicePrincipal(name) => caller.is(name) || caller.is_admin(),
+        Principal::Service(name) => caller.is(name) || caller.is_admin(),
     };
     if allowed {
         Ok(())

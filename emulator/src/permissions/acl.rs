@@ -98,7 +98,8 @@ impl ObjectType {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Principal {
     User(String),
-    ServicePrincipal(String),
+    /// A service principal, by application id.
+    Service(String),
     Group(String),
 }
 
@@ -106,14 +107,14 @@ impl Principal {
     fn key(&self) -> &'static str {
         match self {
             Self::User(_) => "user_name",
-            Self::ServicePrincipal(_) => "service_principal_name",
+            Self::Service(_) => "service_principal_name",
             Self::Group(_) => "group_name",
         }
     }
 
     pub fn name(&self) -> &str {
         match self {
-            Self::User(n) | Self::ServicePrincipal(n) | Self::Group(n) => n,
+            Self::User(n) | Self::Service(n) | Self::Group(n) => n,
         }
     }
 
@@ -123,14 +124,14 @@ impl Principal {
         if name.contains('@') {
             Self::User(name.to_string())
         } else {
-            Self::ServicePrincipal(name.to_string())
+            Self::Service(name.to_string())
         }
     }
 
     /// Whether this principal covers `caller` (itself, or a group it is in).
     pub fn covers(&self, caller: &Caller) -> bool {
         match self {
-            Self::User(n) | Self::ServicePrincipal(n) => caller.is(n),
+            Self::User(n) | Self::Service(n) => caller.is(n),
             Self::Group(g) => caller.in_group(g),
         }
     }
@@ -182,7 +183,7 @@ pub fn parse_request(body: &Map<String, Value>, kind: ObjectType) -> ApiResult<V
             opt_str(entry, "user_name", &ctx)?.map(|n| Principal::User(n.to_string())),
             opt_str(entry, "group_name", &ctx)?.map(|n| Principal::Group(n.to_string())),
             opt_str(entry, "service_principal_name", &ctx)?
-                .map(|n| Principal::ServicePrincipal(n.to_string())),
+                .map(|n| Principal::Service(n.to_string())),
         ]
         .into_iter()
         .flatten()
@@ -297,10 +298,7 @@ mod tests {
             {"service_principal_name": "abc", "permission_level": "CAN_MANAGE_RUN"},
         ]}));
         let grants = parse_request(&ok, ObjectType::Jobs).unwrap();
-        assert_eq!(
-            grants[1].principal,
-            Principal::ServicePrincipal("abc".into())
-        );
+        assert_eq!(grants[1].principal, Principal::Service("abc".into()));
         let err = parse_request(&ok, ObjectType::Directories).unwrap_err();
         assert!(err.message.contains("CAN_VIEW"), "{}", err.message);
         for bad in [

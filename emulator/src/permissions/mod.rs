@@ -170,7 +170,7 @@ fn resolve(state: &Workspace, kind: ObjectType, id: &str) -> ApiResult<Option<St
 fn unknown_kind(principal: &Principal) -> &'static str {
     match principal {
         Principal::User(_) => "user",
-        Principal::ServicePrincipal(_) => "service principal",
+        Principal::Service(_) => "service principal",
         Principal::Group(_) => "group",
     }
 }
@@ -180,7 +180,7 @@ pub(crate) fn known_principal(app: &SharedApp, state: &Workspace, principal: &Pr
     match principal {
         Principal::User(name) => state.scim.groups_of(name).is_some(),
         Principal::Group(name) => state.scim.has_group(name),
-        Principal::ServicePrincipal(id) => {
+        Principal::Service(id) => {
             state.scim.groups_of(id).is_some()
                 || app
                     .config
@@ -361,7 +361,7 @@ mod tests {
             ObjectType::Directories,
             &dir,
             vec![Grant {
-                principal: Principal::ServicePrincipal("sp-1".into()),
+                principal: Principal::Service("sp-1".into()),
                 level: "CAN_READ",
             }],
         );
