@@ -115,7 +115,7 @@ impl App {
         if let Some(caller) = state.scim.caller_of_token(token) {
             return caller;
         }
-        match state.oauth.client_of(token) {
+        match state.oauth.subject_of(token) {
             Some(client_id) => Caller {
                 groups: state.scim.groups_of(&client_id).unwrap_or_default(),
                 name: client_id,
