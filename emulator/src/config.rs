@@ -8,6 +8,7 @@ use crate::scim::WorkspaceUser;
 
 pub use crate::demo_model::DemoFlaw;
 pub use crate::engine::Engine;
+pub use crate::foundation_models::ModelConfig;
 
 /// Knobs for one emulator instance. `Default` gives a realistic workspace that needs a token.
 #[derive(Clone)]
@@ -55,6 +56,9 @@ pub struct EmulatorConfig {
     /// A directory of real files the workspace starts with (`--data`, see `data.rs`):
     /// `DIR/<catalog>/<schema>/<volume>/…` is the volume's `/Volumes/…`. Default none.
     pub data: Option<std::path::PathBuf>,
+    /// Who else answers the chat route: a real model (`--model-url`), a recording
+    /// (`--replay`), and whether exchanges are recorded. Default: the emulator itself.
+    pub model: ModelConfig,
 }
 
 impl Default for EmulatorConfig {
@@ -74,6 +78,7 @@ impl Default for EmulatorConfig {
             engine: Engine::Structural,
             demo_flaw: DemoFlaw::None,
             data: None,
+            model: ModelConfig::default(),
         }
     }
 }

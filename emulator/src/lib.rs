@@ -46,10 +46,14 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::sync::watch;
 
-pub use config::{DemoFlaw, EmulatorConfig, Engine, RunExecutor, RunOutcome, SubmittedRun};
+pub use config::{
+    DemoFlaw, EmulatorConfig, Engine, ModelConfig, RunExecutor, RunOutcome, SubmittedRun,
+};
 pub use engine::{EngineArgs, EngineKind, SparkEngine};
 pub use faults::Fault;
-pub use foundation_models::ChatReply;
+pub use foundation_models::{
+    ChatReply, MODEL_TOKEN_ENV, ModelArgs, ModelUpstream, ModelUsage, Recording, recording_key,
+};
 pub use gate::RecordedRequest;
 pub use oauth::IssuedToken;
 pub use scim::WorkspaceUser;
@@ -172,6 +176,11 @@ impl Emulator {
     /// Bodies received by any chat endpoint, in order.
     pub fn chat_requests(&self) -> Vec<Value> {
         self.app.lock().chat.requests.clone()
+    }
+
+    /// Chat answers given with success so far, and the tokens their `usage` reported.
+    pub fn model_usage(&self) -> ModelUsage {
+        self.app.lock().chat.usage
     }
 
     pub fn inject_fault(&self, fault: Fault) {

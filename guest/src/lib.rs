@@ -82,6 +82,11 @@ impl Guest for Component {
                         .collect()
                 }),
                 plan: r.plan.map(planned),
+                model: wit::ModelUsage {
+                    calls: r.model.calls,
+                    prompt_tokens: r.model.prompt_tokens,
+                    completion_tokens: r.model.completion_tokens,
+                },
             })
             .map_err(Into::into)
     }

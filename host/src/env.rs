@@ -38,3 +38,5 @@ pub const CALLER_CODE_ENV: &str = "SDP_AGENT_CALLER_CODE";
 pub const CALLER_CODE_REFUSED: &str = "refused";
 /// The launcher of one-time runs (`serve --runner-path`), passed through to the guest.
 pub const RUNNER_PATH_ENV: &str = "SDP_AGENT_RUNNER_PATH";
+// The model endpoint's token for `demo`/`eval --model-url` (SDP_AGENT_MODEL_TOKEN) is declared
+// once, beside the proxy that sends it: `sdp_emulator::MODEL_TOKEN_ENV`.

@@ -1,8 +1,9 @@
 //! Serves an emulated Databricks workspace (default config, chat answered by the demo
-//! model) until Ctrl-C; handy for manual use and for pointing other hosts at it.
+//! model, or forwarded to `--model-url`) until Ctrl-C; handy for manual use and for pointing
+//! other hosts at it.
 
 use clap::Parser;
-use sdp_emulator::{DemoFlaw, Emulator, EmulatorConfig, EngineArgs};
+use sdp_emulator::{DemoFlaw, Emulator, EmulatorConfig, EngineArgs, ModelArgs};
 
 #[derive(Parser)]
 #[command(about = "Serve a local emulated Databricks workspace on 127.0.0.1")]
@@ -25,6 +26,8 @@ struct Args {
     oauth_token_ttl: u64,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    model: ModelArgs,
     /// The demo model's first answer in a conversation has a mistake (`table`, the default,
     /// `column` or `streaming`); a repair request gets what its errors name fixed.
     #[arg(long, env = "SDP_AGENT_DEMO_FLAW", value_enum, num_args = 0..=1, require_equals = true,
@@ -54,6 +57,7 @@ async fn main() -> anyhow::Result<()> {
         engine: args.engine.engine()?,
         data: args.engine.data.clone(),
         demo_flaw: args.demo_flaw,
+        model: args.model.model()?,
         ..EmulatorConfig::default()
     };
     let emulator = Emulator::start_on_port(config, args.port).await?;

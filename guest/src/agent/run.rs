@@ -9,6 +9,7 @@ use crate::databricks::client::{backoff, outcome_unknown};
 use crate::databricks::events::{self, Dataset};
 use crate::databricks::pipelines::{self, Existing};
 use crate::databricks::plan::PlannedCall;
+use crate::databricks::serving::Usage;
 use crate::databricks::updates::{self, Kind, Started};
 use crate::databricks::{WorkspaceClient, unity_catalog};
 use crate::error::{Error, Result};
@@ -29,6 +30,8 @@ pub struct PipelineResult {
     pub datasets: Option<Vec<Dataset>>,
     /// Plan mode: the withheld writes (ids they would have made are placeholders).
     pub plan: Option<Vec<PlannedCall>>,
+    /// What the model's answers cost (zero when it was not asked).
+    pub model: Usage,
 }
 
 pub async fn run(text: &str) -> Result<PipelineResult> {
@@ -167,6 +170,10 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         state,
         datasets: (!datasets.is_empty()).then_some(datasets),
         plan: ws.planned(),
+        model: conversation
+            .as_ref()
+            .map(Conversation::usage)
+            .unwrap_or_default(),
     })
 }
 

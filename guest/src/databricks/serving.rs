@@ -13,6 +13,28 @@ pub struct Message {
     pub content: String,
 }
 
+/// What the answers so far cost, from each answer's `usage` (absent counts as no tokens).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub calls: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+}
+
+impl Usage {
+    fn add(&mut self, answer: &Value) {
+        let tokens = |key: &str| {
+            answer
+                .pointer(&format!("/usage/{key}"))
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+        };
+        self.calls += 1;
+        self.prompt_tokens += tokens("prompt_tokens");
+        self.completion_tokens += tokens("completion_tokens");
+    }
+}
+
 /// Output budget of the first request, and of the one retry when the answer was cut off.
 const MAX_TOKENS: u32 = 8192;
 const MAX_TOKENS_RETRY: u32 = 32000;
@@ -24,6 +46,7 @@ pub struct Chat<'a> {
     endpoint: String,
     /// Sent until the endpoint rejects it (some models take no `temperature`).
     temperature: bool,
+    usage: Usage,
 }
 
 impl<'a> Chat<'a> {
@@ -32,7 +55,13 @@ impl<'a> Chat<'a> {
             ws,
             endpoint: endpoint.to_string(),
             temperature: true,
+            usage: Usage::default(),
         }
+    }
+
+    /// Every answer received so far, a cut one asked again included (it was paid for).
+    pub fn usage(&self) -> Usage {
+        self.usage
     }
 
     /// Sends the conversation and returns the answer's text. An answer cut off at
@@ -89,6 +118,7 @@ impl<'a> Chat<'a> {
                 }
                 Err(e) => return Err(e),
             };
+            self.usage.add(&answer);
             if answer
                 .pointer("/choices/0/finish_reason")
                 .and_then(Value::as_str)

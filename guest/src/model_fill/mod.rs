@@ -6,7 +6,7 @@ mod prompt;
 mod repair;
 
 use crate::databricks::WorkspaceClient;
-use crate::databricks::serving::{Chat, Message};
+use crate::databricks::serving::{Chat, Message, Usage};
 use crate::error::{Error, Result};
 use crate::pipeline_config::PartialConfig;
 
@@ -23,6 +23,11 @@ pub struct Conversation<'a> {
 }
 
 impl Conversation<'_> {
+    /// What the conversation's answers cost so far.
+    pub fn usage(&self) -> Usage {
+        self.chat.usage()
+    }
+
     fn push(&mut self, role: &'static str, content: String) {
         self.messages.push(Message { role, content });
     }

@@ -31,6 +31,9 @@ pub enum Success {
         /// Who asked for the run (`run --caller`).
         #[serde(skip_serializing_if = "Option::is_none")]
         caller: Option<String>,
+        /// What the run's model calls cost; absent when the model answered nothing.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        model: Option<ModelCost>,
     },
     /// A dry run: the withheld requests in order, then the answer's fields, with placeholders.
     /// Nothing was started, so there is no final state to fail on.
@@ -39,6 +42,14 @@ pub enum Success {
         #[serde(flatten)]
         result: serde_json::Map<String, Value>,
     },
+}
+
+/// `"model": {"calls", "prompt_tokens", "completion_tokens"}`, summed over a run's answers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ModelCost {
+    pub calls: u32,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
 }
 
 /// A dataset of the pipeline and the datasets its flows read.
@@ -107,6 +118,11 @@ impl From<PipelineResult> for Success {
                         .collect()
                 }),
                 caller: None,
+                model: (r.model.calls > 0).then_some(ModelCost {
+                    calls: r.model.calls,
+                    prompt_tokens: r.model.prompt_tokens,
+                    completion_tokens: r.model.completion_tokens,
+                }),
             },
         )
     }
@@ -166,6 +182,7 @@ mod tests {
             state: None,
             datasets: None,
             caller: None,
+            model: None,
         };
         assert_eq!(
             s.to_json(),
@@ -177,6 +194,20 @@ mod tests {
         assert!(
             s.to_json()
                 .ends_with(r#""message":"created","state":"COMPLETED"}"#)
+        );
+        if let Success::Pipeline { model, .. } = &mut s {
+            *model = Some(ModelCost {
+                calls: 2,
+                prompt_tokens: 900,
+                completion_tokens: 150,
+            });
+        }
+        assert!(
+            s.to_json().ends_with(
+                r#""state":"COMPLETED","model":{"calls":2,"prompt_tokens":900,"completion_tokens":150}}"#
+            ),
+            "{}",
+            s.to_json()
         );
     }
 }

@@ -7,6 +7,7 @@ pub mod callers;
 pub mod credentials;
 pub mod deploying;
 pub mod jobs;
+pub mod model_stub;
 pub mod recorder;
 pub mod scoring;
 pub mod servers;

@@ -21,7 +21,7 @@
 wit_bindgen::generate!({ path: "../../../wit", world: "entry-points" });
 
 use exports::sdp::agent::agent::Guest;
-use sdp::agent::types::{AgentError, FieldError, PipelineResult, SubmittedRun};
+use sdp::agent::types::{AgentError, FieldError, ModelUsage, PipelineResult, SubmittedRun};
 use serde_json::Value;
 use wasip2::http::outgoing_handler;
 use wasip2::http::types::{
@@ -55,6 +55,11 @@ impl Guest for Probe {
             state: None,
             datasets: None,
             plan: None,
+            model: ModelUsage {
+                calls: 0,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+            },
         })
     }
 }

@@ -1,88 +1,31 @@
-//! Foundation Model chat (`/serving-endpoints/{name}/invocations`): validates the request,
-//! answers from a per-endpoint script, else from the deterministic demo model. An answer longer
-//! than `max_tokens` is cut there with `finish_reason: "length"`, as a real endpoint does, and
-//! an endpoint can be told to refuse a parameter (some models refuse `temperature`).
+//! The emulator's own answers: a per-endpoint script, else the deterministic demo model. The
+//! request is validated as a real endpoint does; an answer longer than `max_tokens` is cut
+//! there with `finish_reason: "length"`, and an endpoint can be told to refuse a parameter
+//! (some models refuse `temperature`).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use axum::Json;
-use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
-use crate::body::JsonBody;
+use super::ChatReply;
 use crate::demo_model;
 use crate::error::{ApiError, ApiResult};
 use crate::fields::{item_obj, opt_array, opt_int, opt_obj};
 use crate::state::SharedApp;
 
-#[derive(Clone, Debug)]
-pub enum ChatReply {
-    /// content is a plain string
-    Text(String),
-    /// content is a list of blocks: a reasoning block (summary_text) then a text block
-    Blocks { reasoning: String, text: String },
-    /// the whole HTTP body as given (e.g. garbage or a custom shape), status 200
-    RawBody(String),
-    /// an error answer
-    Error {
-        status: u16,
-        error_code: String,
-        message: String,
-    },
-}
-
-#[derive(Debug, Default)]
-pub struct ChatState {
-    scripted: HashMap<String, VecDeque<ChatReply>>,
-    /// Request keys an endpoint answers 400 to, by endpoint.
-    refused: HashMap<String, Vec<String>>,
-    pub requests: Vec<Value>,
-}
-
-impl ChatState {
-    pub fn script(&mut self, endpoint: &str, replies: Vec<ChatReply>) {
-        self.scripted
-            .entry(endpoint.to_string())
-            .or_default()
-            .extend(replies);
-    }
-
-    pub fn refuse_parameter(&mut self, endpoint: &str, key: &str) {
-        self.refused
-            .entry(endpoint.to_string())
-            .or_default()
-            .push(key.to_string());
-    }
-}
-
 /// What an endpoint answers when `max_tokens` is not given.
 const DEFAULT_MAX_TOKENS: usize = 4096;
 
-/// `POST /serving-endpoints/{name}/invocations`.
-pub async fn invocations(
-    State(app): State<SharedApp>,
-    Path(endpoint): Path<String>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
-    answer(&app, &endpoint, body)
-}
+/// The emulator's token estimate.
+const CHARS_PER_TOKEN: usize = 4;
 
-/// `POST /serving-endpoints/chat/completions` (OpenAI-compatible; endpoint named by `model`).
-pub async fn chat_completions(
-    State(app): State<SharedApp>,
-    JsonBody(body): JsonBody,
-) -> ApiResult<Response> {
-    let endpoint = crate::fields::req_str(&body, "model", "")?.to_string();
-    answer(&app, &endpoint, body)
-}
-
-fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResult<Response> {
+pub fn answer(app: &SharedApp, endpoint: &str, body: &Map<String, Value>) -> ApiResult<Response> {
     let (scripted, id) = {
         let mut state = app.lock();
-        state.chat.requests.push(Value::Object(body.clone()));
-        validate(&body)?;
+        validate(body)?;
         let refused = state.chat.refused.get(endpoint).into_iter().flatten();
         if let Some(key) = refused.into_iter().find(|k| body.contains_key(k.as_str())) {
             return Err(ApiError::invalid(format!(
@@ -97,7 +40,7 @@ fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResul
         (scripted, state.ids.chat_id())
     };
     let reply =
-        scripted.unwrap_or_else(|| ChatReply::Text(demo_model::plan(&body, app.config.demo_flaw)));
+        scripted.unwrap_or_else(|| ChatReply::Text(demo_model::plan(body, app.config.demo_flaw)));
     let prompt_chars: usize = body
         .get("messages")
         .and_then(Value::as_array)
@@ -144,9 +87,6 @@ fn answer(app: &SharedApp, endpoint: &str, body: Map<String, Value>) -> ApiResul
     ))
     .into_response())
 }
-
-/// The emulator's token estimate.
-const CHARS_PER_TOKEN: usize = 4;
 
 /// The OpenAI chat-completions envelope Databricks answers with; token counts are estimated
 /// at CHARS_PER_TOKEN characters per token.
