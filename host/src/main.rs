@@ -16,6 +16,7 @@ mod deploy;
 mod egress;
 mod env;
 mod epoch;
+mod eval;
 mod limits;
 mod live;
 mod outcome;
@@ -88,11 +89,13 @@ async fn dispatch(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(&cli, args).await,
         Command::Deploy(args) => deploy::run(cli.profile.as_deref(), args).await,
         Command::PackageModel(args) => deploy::package_model(args),
+        Command::Eval(args) => eval::run(&cli, args).await,
         Command::Demo {
             question,
             engine,
             flaw,
-        } => demo::run(&cli, question.as_deref(), engine, *flaw).await,
+            model,
+        } => demo::run(&cli, question.as_deref(), engine, *flaw, model).await,
     }
 }
 

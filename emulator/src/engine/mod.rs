@@ -119,6 +119,14 @@ pub struct Graph {
     pub flows: Vec<Flow>,
 }
 
+/// A table a run wrote, as checks after the run see it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TableShape {
+    pub columns: Vec<String>,
+    /// Distinct non-null values of each column of a plain type (not array, map or struct).
+    pub distinct: BTreeMap<String, u64>,
+}
+
 /// How an update's code fared.
 #[derive(Clone, Debug, Default)]
 pub struct Verdict {
@@ -130,6 +138,8 @@ pub struct Verdict {
     pub graph: Graph,
     /// Rows in each table the run wrote (real Spark runs only), by dataset name.
     pub tables: BTreeMap<String, u64>,
+    /// The columns of each table the run wrote and their distinct values (Spark runs only).
+    pub shapes: BTreeMap<String, TableShape>,
     /// Spark's own progress messages, in order (Spark runs only).
     pub messages: Vec<String>,
     /// The expectations' counts of each dataset that has some (Spark runs only), by name.

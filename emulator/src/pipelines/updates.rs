@@ -110,6 +110,7 @@ impl Update {
             "creation_time": self.creation_time,
             "end_time": self.end_time,
             "tables": self.tables(),
+            "shapes": self.verdict.as_ref().map_or_else(|| json!({}), |v| json!(v.shapes)),
         })
     }
 

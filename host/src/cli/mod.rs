@@ -25,7 +25,8 @@ use std::time::Duration;
     after_help = "Environment: DATABRICKS_HOST (workspace URL); DATABRICKS_TOKEN, or DATABRICKS_CLIENT_ID + \
                   DATABRICKS_CLIENT_SECRET (OAuth M2M); else a profile of ~/.databrickscfg \
                   (DATABRICKS_CONFIG_FILE, DATABRICKS_CONFIG_PROFILE). Credentials stay in the host, \
-                  never given to the component. CLAUDE_ENDPOINT_NAME (optional), RUST_LOG (log level, default warn)."
+                  never given to the component. CLAUDE_ENDPOINT_NAME (optional), RUST_LOG (log level, default warn). \
+                  SDP_AGENT_MODEL_TOKEN: the bearer token of demo's and eval's --model-url."
 )]
 pub struct Cli {
     /// Component to run instead of the embedded one (.wasm).
@@ -105,6 +106,9 @@ pub enum Command {
     /// Write the agent as an MLflow pyfunc model directory (what `deploy --serve
     /// model-serving` registers): MLmodel, a loader module, the binaries as data.
     PackageModel(crate::deploy::PackageArgs),
+    /// Run a folder of evaluation cases through the whole loop offline and report how each
+    /// ended (a table, or JSON with --json); exit 1 when any case fails.
+    Eval(crate::eval::EvalArgs),
     /// Offline end-to-end demo against an in-process workspace emulator.
     Demo {
         /// What the pipeline should do, in words.
@@ -119,6 +123,8 @@ pub enum Command {
         #[arg(long, env = "SDP_AGENT_DEMO_FLAW", value_enum, num_args = 0..=1, require_equals = true,
               default_value = "none", default_missing_value = "table")]
         flaw: sdp_emulator::DemoFlaw,
+        #[command(flatten)]
+        model: sdp_emulator::ModelArgs,
     },
 }
 

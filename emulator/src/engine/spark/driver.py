@@ -26,6 +26,26 @@ def emit(kind, **fields):
     print("@@sdp " + json.dumps({"kind": kind, **fields}), flush=True)
 
 
+def shape(df):
+    """Rows, columns and each plain column's count of distinct non-null values (one job), so
+    checks after a run (`sdp-agent eval`) can tell whether a key column is unique."""
+    from pyspark.sql import functions as F
+    from pyspark.sql.types import ArrayType, MapType, StructType
+
+    plain = [
+        f.name
+        for f in df.schema.fields
+        if not isinstance(f.dataType, (ArrayType, MapType, StructType))
+    ]
+    counts = [F.count_distinct(F.col(f"`{name}`")) for name in plain]
+    first = df.agg(F.count(F.lit(1)), *counts).first()
+    return {
+        "rows": first[0],
+        "columns": df.columns,
+        "distinct": {name: first[i + 1] for i, name in enumerate(plain)},
+    }
+
+
 def log(message):
     # cli.py names the file it is loading only in this log line: the emulator needs it to say
     # which file a parse error is in.
@@ -87,8 +107,7 @@ def main():
             for table in spark.catalog.listTables(spec.database):
                 if table.isTemporary or table.tableType == "VIEW":
                     continue
-                rows = spark.table(f"`{spec.database}`.`{table.name}`").count()
-                emit("table", name=table.name, rows=rows)
+                emit("table", name=table.name, **shape(spark.table(f"`{spec.database}`.`{table.name}`")))
             sdp_local.quality(spark, spec.database, emit)
         emit("done")
     except Exception as e:  # every failure is reported, then the exit status says it failed

@@ -1,6 +1,7 @@
 //! What the driver prints: its `@@sdp {json}` lines read into the verdict (problems with their
 //! class, flow and file; table row counts; whether it finished).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
@@ -8,7 +9,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::engine::expectations::VIOLATION_MARK;
-use crate::engine::{ANALYSIS_EXCEPTION, PARSE_EXCEPTION, Problem, Quality, Verdict};
+use crate::engine::{ANALYSIS_EXCEPTION, PARSE_EXCEPTION, Problem, Quality, TableShape, Verdict};
 
 /// One line the driver prints (after `@@sdp `).
 #[derive(Deserialize)]
@@ -23,6 +24,10 @@ enum Line {
     Table {
         name: String,
         rows: u64,
+        #[serde(default)]
+        columns: Vec<String>,
+        #[serde(default)]
+        distinct: BTreeMap<String, u64>,
     },
     Quality {
         dataset: String,
@@ -124,8 +129,16 @@ pub(super) fn read_lines(stdout: &str, files: &[(PathBuf, String)], verdict: &mu
                 }
                 verdict.messages.push(message);
             }
-            Line::Table { name, rows } => {
-                verdict.tables.insert(name, rows);
+            Line::Table {
+                name,
+                rows,
+                columns,
+                distinct,
+            } => {
+                verdict.tables.insert(name.clone(), rows);
+                verdict
+                    .shapes
+                    .insert(name, TableShape { columns, distinct });
             }
             Line::Quality { dataset, quality } => {
                 let name = dataset.rsplit('.').next().unwrap_or(&dataset).to_string();
@@ -215,10 +228,12 @@ mod tests {
         );
         assert!(p.message.contains("== SQL =="), "{}", p.message);
 
-        let out = "x@@sdp {\"kind\": \"table\", \"name\": \"bronze\", \"rows\": 100}\n@@sdp {\"kind\": \"done\"}\n";
+        let out = "x@@sdp {\"kind\": \"table\", \"name\": \"bronze\", \"rows\": 100, \"columns\": [\"id\", \"tags\"], \"distinct\": {\"id\": 100}}\n@@sdp {\"kind\": \"done\"}\n";
         let mut verdict = Verdict::default();
         assert!(read_lines(out, &files, &mut verdict));
         assert!(!verdict.failed());
         assert_eq!(verdict.tables["bronze"], 100);
+        assert_eq!(verdict.shapes["bronze"].columns, ["id", "tags"]);
+        assert_eq!(verdict.shapes["bronze"].distinct["id"], 100);
     }
 }
