@@ -26,19 +26,21 @@ cluster this script:
    once: this script answers the SDKs' metadata-service protocol on 127.0.0.1 (an unguessable
    path, given to the child as ``DATABRICKS_METADATA_SERVICE_URL``) and re-reads the token for
    every request, which the binary makes again before its copy expires;
-4. runs ``sdp-agent [options] run -- <payload>`` with the host, the credentials and
+4. runs ``sdp-agent [options] run [--caller NAME] -- <payload>`` with the host, the credentials and
    ``SSL_CERT_FILE`` (the CA bundle Python uses, e.g. ``REQUESTS_CA_BUNDLE``) in the child's
    environment only, copies its stdout (one JSON line) and stderr (logs) to this process's,
    and exits with the child's exit status (0 success, 1 failure, 2 usage).
 
 ``sdp_agent_deploy.json`` may also name ``claude_endpoint``, used as ``CLAUDE_ENDPOINT_NAME``
-when the environment sets none.
+when the environment sets none. The ``--caller NAME`` option (the job's ``caller`` parameter: who asked, set by ``serve``) is
+``run``'s, passed on after ``run`` when not empty.
 
 It exits 2 with a message on stderr when the payload argument, the binary or the workspace
 host is missing, or when the binary cannot be executed on this machine (wrong CPU). Python 3
 standard library only; the runtime's modules and databricks-sdk are used when present.
 """
 
+import argparse
 import json
 import os
 import platform
@@ -85,7 +87,7 @@ def this_dir():
 
 def deploy_settings():
     """What `sdp-agent deploy` wrote next to this file, or {} (not deployed that way)."""
-    path = os.path.join(this_dir(), DEPLOY_SETTINGS)
+    path = settings_path()
     try:
         with open(path) as f:
             settings = json.load(f)
@@ -94,6 +96,26 @@ def deploy_settings():
     except (OSError, ValueError) as e:
         fail("cannot read %s: %s" % (path, e))
     return settings if isinstance(settings, dict) else {}
+
+
+def settings_path():
+    return os.path.join(this_dir(), DEPLOY_SETTINGS)
+
+
+def split_caller(options):
+    """(caller, the other options): `--caller` is `run`'s option, the others are global."""
+    parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
+    parser.add_argument("--caller", default="")
+    known, rest = parser.parse_known_args(options)
+    return known.caller.strip(), rest
+
+
+def run_options(caller):
+    """`run`'s options: the caller."""
+    options = []
+    if caller:
+        options += ["--caller", caller]
+    return options
 
 
 def arch_binary_name():
@@ -303,7 +325,7 @@ def main(argv):
     if len(argv) < 2 or not argv[1].strip():
         fail("usage: sdp_agent_launcher.py <base64 payload | @/Workspace/...> [sdp-agent options...]")
     payload = argv[1].strip()
-    extra_options = argv[2:]
+    caller, extra_options = split_caller(argv[2:])
 
     # The binary first: a local check that needs no credentials.
     settings = deploy_settings()
@@ -333,7 +355,7 @@ def main(argv):
         bundle = ca_bundle()
         if bundle:
             env["SSL_CERT_FILE"] = bundle
-        return run_agent(binary, extra_options, payload, env)
+        return run_agent(binary, extra_options, run_options(caller), payload, env)
     finally:
         if service is not None:
             service.shutdown()
@@ -342,9 +364,9 @@ def main(argv):
             shutil.rmtree(temp_dir, ignore_errors=True)
 
 
-def run_agent(binary, extra_options, payload, env):
+def run_agent(binary, extra_options, options, payload, env):
     # `--` keeps a URL-safe payload that starts with "-" from being read as an option.
-    command = [binary] + extra_options + ["run", "--", payload]
+    command = [binary] + extra_options + ["run"] + options + ["--", payload]
     # Pipes rather than inherited descriptors: the Databricks driver captures output through
     # Python's sys.stdout / sys.stderr, which a child writing to fd 1/2 would bypass.
     try:

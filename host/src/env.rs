@@ -25,6 +25,9 @@ pub const CLAUDE_ENDPOINT_ENV: &str = "CLAUDE_ENDPOINT_NAME";
 /// Given to the guest: the user name of the caller `serve` admitted (put in the run's name and
 /// run-now's `caller` job parameter), or `run --caller` (put in the pipeline's tags).
 pub const CALLER_ENV: &str = "SDP_AGENT_CALLER";
+/// The deployment's staging folder (`deploy` makes it, and lets the serving identity create
+/// files in it): where `predict` stages a payload too large for a job parameter.
+pub const STAGING_DIR_ENV: &str = "SDP_AGENT_STAGING_DIR";
 /// The deployed job `predict` starts with run-now (`--job-id`), passed through to the guest.
 pub const JOB_ID_ENV: &str = "SDP_AGENT_JOB_ID";
 /// Given to the guest: the policy document of `--policy` (JSON), which the guest enforces.

@@ -25,6 +25,10 @@ const SERVING: &[&str] = &[
     "0123-abc",
 ];
 
+/// The folder deploy picks for the emulator's user: a bundle names it (its synced sources
+/// are not interpolated), so deploy and bundle write the same.
+const WORKSPACE_DIR: &str = "/Workspace/Users/sdp-agent@example.com/.sdp-agent/sdp-agent";
+
 fn bundle(emu: &sdp_emulator::Emulator, dist: &Path, dir: &Path, extra: &[&str]) -> Outcome {
     let mut cmd = agent_command(emu);
     cmd.args(["deploy", "--volume", VOLUME, "--dist"])
@@ -32,6 +36,9 @@ fn bundle(emu: &sdp_emulator::Emulator, dist: &Path, dir: &Path, extra: &[&str])
         .arg("--bundle")
         .arg(dir)
         .args(extra);
+    if !extra.contains(&"--workspace-dir") {
+        cmd.args(["--workspace-dir", WORKSPACE_DIR]);
+    }
     finish(cmd)
 }
 
@@ -147,6 +154,11 @@ fn the_bundle_declares_what_deploy_sends_and_sends_nothing() {
     );
     let settings: Value = serde_json::from_str(&read("sdp_agent_deploy.json")).unwrap();
     assert_eq!(settings["volume_path"], VOLUME_PATH);
+    assert_eq!(settings["policy"], out["policy"]);
+    assert_eq!(
+        settings["policy"]["root"],
+        format!("{WORKSPACE_DIR}/pipelines")
+    );
     // The app learns the job id from its job resource, which Apps resolve.
     let yaml = read("app/app.yaml");
     let spec: Value = serde_json::from_str(&yaml[yaml.find('{').unwrap()..]).unwrap();
@@ -185,6 +197,15 @@ fn the_bundle_declares_what_deploy_sends_and_sends_nothing() {
         sent(&emu, "POST /api/2.0/apps")
     );
     assert_eq!(*volume, sent(&emu, "POST /api/2.1/unity-catalog/volumes"));
+    // The same policy, beside the launcher.
+    assert_eq!(deployed["policy"], out["policy"]);
+    let imported = emu
+        .file(&format!("{WORKSPACE_DIR}/sdp_agent_deploy.json"))
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&imported).unwrap()["policy"],
+        out["policy"]
+    );
 }
 
 #[test]
@@ -259,6 +280,13 @@ fn a_bundle_is_rewritten_in_place_and_a_foreign_folder_refused() {
 
     let out = bundle(&emu, &dist.0, &dir.0, &["--name", "Not_An_App"]);
     assert_eq!(out.error_paths(), ["--name"]);
+    // The synced sources name the deployment's folder: a bundle cannot leave it to the CLI.
+    let mut cmd = agent_command(&emu);
+    cmd.args(["deploy", "--volume", VOLUME, "--dist"])
+        .arg(&dist.0)
+        .arg("--bundle")
+        .arg(&dir.0);
+    assert_eq!(finish(cmd).error_paths(), ["--workspace-dir"]);
     let out = bundle(&emu, &dist.0, &dir.0, &["--workspace-dir", "relative/dir"]);
     assert_eq!(out.error_paths(), ["--workspace-dir"]);
     let mut cmd = agent_command(&emu);

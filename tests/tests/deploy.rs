@@ -61,7 +61,9 @@ fn deploy_creates_the_volume_binaries_launcher_job_and_app_once() {
         json!([
             "{{job.parameters.payload}}",
             "--timeout",
-            "{{job.parameters.timeout}}"
+            "{{job.parameters.timeout}}",
+            "--caller",
+            "{{job.parameters.caller}}"
         ])
     );
     assert!(
@@ -171,6 +173,9 @@ fn dry_run_sends_only_reads_and_lists_the_writes_in_order() {
         "POST /api/2.0/workspace/mkdirs",
         "POST /api/2.0/workspace/import",
         "POST /api/2.0/workspace/import",
+        // The policy root and the staging folder.
+        "POST /api/2.0/workspace/mkdirs",
+        "POST /api/2.0/workspace/mkdirs",
         "POST /api/2.2/jobs/create",
         "POST /api/2.0/workspace/mkdirs",
         "POST /api/2.0/workspace/import",

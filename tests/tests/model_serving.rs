@@ -78,6 +78,7 @@ fn deploy_registers_the_model_and_serves_it_from_one_endpoint() {
             "DATABRICKS_CLIENT_SECRET": "{{secrets/sdp-agent/client-secret}}",
             "SDP_AGENT_JOB_ID": job_id.to_string(),
             "CLAUDE_ENDPOINT_NAME": "databricks-claude-sonnet-4-5",
+            "SDP_AGENT_STAGING_DIR": format!("{}/staging", first["workspace_dir"].as_str().unwrap()),
         })
     );
 

@@ -14,6 +14,15 @@ use std::time::{Duration, Instant};
 pub struct Deployed {
     pub url: Option<String>,
     pub deployment_id: Option<String>,
+    /// The application id of the app's service principal (what it serves as).
+    pub service_principal: Option<String>,
+}
+
+/// The application id of an app's service principal.
+fn service_principal(app: Option<&Value>) -> Option<String> {
+    app?["service_principal_client_id"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// The name of the app's resource that grants it the job (`valueFrom` in a bundle's app.yaml).
@@ -68,6 +77,7 @@ pub async fn deploy(
         return Ok(Deployed {
             url,
             deployment_id: None,
+            service_principal: service_principal(existing.as_ref()),
         });
     }
     let deadline = Instant::now() + limit;
@@ -108,6 +118,7 @@ pub async fn deploy(
     Ok(Deployed {
         url: app["url"].as_str().map(str::to_string),
         deployment_id: Some(id),
+        service_principal: service_principal(Some(&app)),
     })
 }
 

@@ -2,6 +2,7 @@
 
 use super::job::Compute;
 use super::model_version::ModelName;
+use super::policy::PolicyArgs;
 use crate::outcome::Failure;
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
@@ -63,6 +64,19 @@ pub struct DeployArgs {
     /// deploy's tag): without this flag, deploy refuses to touch it.
     #[arg(long)]
     pub adopt: bool,
+    #[command(flatten)]
+    pub policy: PolicyArgs,
+
+    /// The service principal (application id) the job's runs act as; deploy grants it only
+    /// what runs need [default: what the job already runs as, else you].
+    #[arg(long, value_name = "APPLICATION_ID")]
+    pub run_as: Option<String>,
+
+    /// With --serve model-serving: the endpoint's service principal (the application id of
+    /// the secret scope's `client-id`), granted CAN_MANAGE_RUN on the job, read on the
+    /// deployment folder and creating files in its staging folder.
+    #[arg(long, value_name = "APPLICATION_ID")]
+    pub serving_principal: Option<String>,
 
     /// Send only reads; print the writes that would be made.
     #[arg(long)]
@@ -145,6 +159,25 @@ impl DeployArgs {
 
     pub fn secret_scope(&self) -> &str {
         self.secret_scope.as_deref().unwrap_or(&self.name)
+    }
+
+    /// The checks of the policy and identity flags that need no workspace.
+    pub fn check_access(&self) -> Result<(), Failure> {
+        self.policy.check()?;
+        super::run_as::check_flag(self.run_as.as_deref())?;
+        match (&self.serving_principal, self.serve) {
+            (Some(_), serve) if serve != Serve::ModelServing => Err(Failure::invalid_field(
+                "--serving-principal",
+                "only with --serve model-serving (an App serves as its own service principal)",
+            )),
+            (Some(id), _) if id.trim().is_empty() || id.chars().any(char::is_whitespace) => {
+                Err(Failure::invalid_field(
+                    "--serving-principal",
+                    format!("`{id}` is not a service principal's application id"),
+                ))
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -37,6 +37,16 @@ const MODEL_DIR: &str = "sdp-agent-model";
 /// Writes the bundle; answers what it wrote and the steps that remain.
 pub fn write(args: &DeployArgs, dir: &Path) -> Result<Value, Failure> {
     args::check_name(&args.name, args.serve)?;
+    args.check_access()?;
+    if args.workspace_dir.is_none() {
+        // The sources are synced as they are: a `${...}` in them would stay unresolved.
+        return Err(Failure::invalid_field(
+            "--workspace-dir",
+            "a bundle needs the deployment's folder spelled out: the policy and the app's \
+             settings name it, and `databricks bundle deploy` does not resolve references in \
+             synced files",
+        ));
+    }
     let root = match &args.workspace_dir {
         Some(d) => args::check_workspace_dir(d)?,
         None => format!(
@@ -48,7 +58,11 @@ pub fn write(args: &DeployArgs, dir: &Path) -> Result<Value, Failure> {
     if let Some(runner) = args.serve.image_runner() {
         binaries::require_static(&found, runner)?;
     }
-    let files = files(args, &root)?;
+    let policy_root = args.policy.root(&root)?;
+    let policy = args
+        .policy
+        .document(&args.volume.catalog, &policy_root, &args.claude_endpoint);
+    let files = files(args, &root, &policy)?;
     let previous = previous_files(dir)?;
 
     let fail = |what: &Path, e: std::io::Error| {
@@ -122,13 +136,16 @@ pub fn write(args: &DeployArgs, dir: &Path) -> Result<Value, Failure> {
         "volume_path": volume_path,
         "binaries": listed,
         "claude_endpoint": args.claude_endpoint,
+        "policy": policy,
+        "run_as": args.run_as,
         "next": next,
     }))
 }
 
 /// The files of the bundle, by path relative to DIR.
-fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure> {
+fn files(args: &DeployArgs, root: &str, policy: &Value) -> Result<Vec<(String, String)>, Failure> {
     let volume_path = args.release_path();
+    let staging = format!("{root}/{}", sources::STAGING_DIR);
     let launcher = format!("./{}", sources::LAUNCHER_NAME);
     let job_id = format!("${{resources.jobs.{JOB_KEY}.id}}");
     let mut resources = Map::new();
@@ -136,10 +153,16 @@ fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure
         "volumes".into(),
         json!({VOLUME_KEY: args.volume.create_body()}),
     );
-    resources.insert(
-        "jobs".into(),
-        json!({JOB_KEY: job::settings(&args.name, &launcher, &args.compute())}),
-    );
+    let mut job = job::settings(&args.name, &launcher, &args.compute());
+    if let Some(name) = &args.run_as {
+        job["run_as"] = super::run_as::principal(name);
+    }
+    if let Some(sp) = &args.serving_principal {
+        let mut grant = super::run_as::principal(sp);
+        grant["level"] = json!("CAN_MANAGE_RUN");
+        job["permissions"] = json!([grant]);
+    }
+    resources.insert("jobs".into(), json!({JOB_KEY: job}));
     let mut files = vec![
         (
             sources::LAUNCHER_NAME.to_string(),
@@ -147,7 +170,7 @@ fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure
         ),
         (
             sources::SETTINGS_NAME.to_string(),
-            sources::launcher_settings(&volume_path, &args.claude_endpoint),
+            sources::launcher_settings(&volume_path, &args.claude_endpoint, policy),
         ),
     ];
     let mut doc = json!({
@@ -170,7 +193,8 @@ fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure
                 &volume_path,
                 sources::JobId::FromResource(app::JOB_RESOURCE),
                 &args.claude_endpoint,
-                sources::APP_SERVE_ARGS,
+                &sources::app_serve_args(),
+                &staging,
             );
             files.push((format!("{}/app.yaml", sources::APP_DIR), yaml));
             files.push((
@@ -189,6 +213,7 @@ fn files(args: &DeployArgs, root: &str) -> Result<Vec<(String, String)>, Failure
                 claude_endpoint: &args.claude_endpoint,
                 secret_scope: scope,
                 credentials: serving::credential_refs(scope, &[CLIENT_ID_KEY, CLIENT_SECRET_KEY])?,
+                staging_dir: &staging,
             };
             let body = endpoint.create_body(endpoint.entity("${var.model_version}"));
             resources.insert(

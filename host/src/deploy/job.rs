@@ -1,8 +1,9 @@
 //! The job that runs the agent's `run`: one `spark_python_task` on the deployed launcher whose
 //! argument is the `payload` job parameter (base64 of the payload JSON, or `@path` of a staged
-//! copy, as `predict` sends it with run-now), then `--timeout` from the `timeout` parameter.
-//! Found by name (as Jobs compares names: ignoring case) and reset, or created: one job per
-//! name, same id on every deploy.
+//! copy, as `predict` sends it with run-now), then `--timeout` from the `timeout` parameter and
+//! `--caller` from the `caller` parameter (who asked, set by `serve`; empty when unknown, and
+//! the launcher then leaves it out). Found by name (as Jobs compares names: ignoring case) and
+//! reset, or created: one job per name, same id on every deploy.
 
 use super::ownership::TAG_KEY;
 use super::rest::{Rest, Retry};
@@ -32,7 +33,8 @@ pub fn settings(name: &str, launcher_path: &str, compute: &Compute) -> Value {
             "python_file": launcher_path,
             // `predict` sets `timeout` only for a staged payload that waits (the host reads an
             // inline payload's wait itself); its default is the host's default `--timeout`.
-            "parameters": ["{{job.parameters.payload}}", "--timeout", "{{job.parameters.timeout}}"],
+            "parameters": ["{{job.parameters.payload}}", "--timeout", "{{job.parameters.timeout}}",
+                           "--caller", "{{job.parameters.caller}}"],
             "source": "WORKSPACE",
         },
     });

@@ -12,11 +12,14 @@ mod args;
 mod binaries;
 mod bundle;
 mod elf;
+mod grants;
 mod job;
 mod model_version;
 mod ownership;
 mod package;
+mod policy;
 mod rest;
+mod run_as;
 mod serving;
 mod sources;
 mod wait;
@@ -69,6 +72,7 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
     // Every local check before the first request.
     let workspace = Workspace::from_env(profile).map_err(Failure::Config)?;
     args::check_name(&args.name, args.serve)?;
+    args.check_access()?;
     let found = binaries::find(args.dist.as_deref())?;
     if let Some(runner) = args.serve.image_runner() {
         binaries::require_static(&found, runner)?;
@@ -117,36 +121,51 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
             .await?;
     }
 
-    // 3. The launcher, in the workspace folder.
+    // 3. The launcher and the policy, in the workspace folder; the root runs write under and
+    // the staging folder beside them.
+    let me = whoami(&rest).await?;
     let dir = match &args.workspace_dir {
         Some(dir) => args::check_workspace_dir(dir)?,
-        None => {
-            let me = rest.get("/api/2.0/preview/scim/v2/Me").await?;
-            let user = me["userName"]
-                .as_str()
-                .filter(|u| !u.is_empty())
-                .ok_or_else(|| {
-                    Failure::Config(format!("SCIM Me answered without a userName: {me}"))
-                })?;
-            format!("/Workspace/Users/{user}/.sdp-agent/{}", args.name)
-        }
+        None => format!("/Workspace/Users/{me}/.sdp-agent/{}", args.name),
     };
+    let root = args.policy.root(&dir)?;
+    let staging = format!("{dir}/{}", sources::STAGING_DIR);
+    let policy = args
+        .policy
+        .document(&volume.catalog, &root, &args.claude_endpoint);
     let launcher_path = format!("{dir}/{}", sources::LAUNCHER_NAME);
     mkdirs(&rest, &dir).await?;
     import(&rest, &launcher_path, sources::LAUNCHER.as_bytes()).await?;
-    let settings = sources::launcher_settings(&volume_path, &args.claude_endpoint);
+    let settings = sources::launcher_settings(&volume_path, &args.claude_endpoint, &policy);
     import(
         &rest,
         &format!("{dir}/{}", sources::SETTINGS_NAME),
         settings.as_bytes(),
     )
     .await?;
+    mkdirs(&rest, &root).await?;
+    mkdirs(&rest, &staging).await?;
 
-    // 4. The job.
-    let settings = job::settings(&args.name, &launcher_path, &args.compute());
+    // 4. The job, and whom it runs as.
+    let run_as = run_as::decide(&rest, existing.job_id, args.run_as.as_deref(), &me).await?;
+    let mut settings = job::settings(&args.name, &launcher_path, &args.compute());
+    if let Some(setting) = &run_as.setting {
+        settings["run_as"] = setting.clone();
+    }
     let job_id = job::create_or_reset(&rest, &settings, existing.job_id).await?;
     // In a dry run of a first deploy the job id is not known yet.
     let job = job_id.map_or_else(|| "<job_id>".to_string(), |id| id.to_string());
+    let folders = grants::Folders {
+        dir: &dir,
+        root: &root,
+        staging: &staging,
+    };
+    let mut granted = grants::Grants::new(&rest);
+    if run_as.is_deployer() {
+        eprintln!("{}", run_as::warning(&me));
+    } else {
+        grants::for_run_identity(&mut granted, &folders, &volume.full_name(), &run_as.name).await?;
+    }
 
     out.insert("job_id".into(), json!(job_id));
     out.insert("job_name".into(), json!(args.name));
@@ -155,6 +174,9 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
     out.insert("launcher_path".into(), json!(launcher_path));
     out.insert("binaries".into(), Value::Array(uploaded));
     out.insert("claude_endpoint".into(), json!(args.claude_endpoint));
+    out.insert("policy".into(), policy);
+    out.insert("run_as".into(), json!(run_as.name));
+    out.insert("staging_dir".into(), json!(staging));
 
     // 5. The app.
     if args.serve == Serve::App {
@@ -164,7 +186,8 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
             &volume_path,
             sources::JobId::Value(&job),
             &args.claude_endpoint,
-            sources::APP_SERVE_ARGS,
+            &sources::app_serve_args(),
+            &staging,
         );
         import(&rest, &format!("{app_dir}/app.yaml"), yaml.as_bytes()).await?;
         import(
@@ -180,10 +203,35 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
         out.insert("app_url".into(), json!(deployed.url));
         out.insert("app_source_path".into(), json!(app_dir));
         out.insert("deployment_id".into(), json!(deployed.deployment_id));
+        if let Some(sp) = &deployed.service_principal {
+            grants::for_serving_identity(&mut granted, &folders, sp, None).await?;
+        }
     }
 
     // 6. The serving endpoint.
     if let Some(credentials) = credentials {
+        if credentials.contains_key(crate::env::TOKEN_ENV) {
+            eprintln!(
+                "sdp-agent deploy: warning: the secret scope {scope} holds a `token`: the endpoint \
+                 acts with all of that token's owner's rights; prefer a service principal's \
+                 `client-id` and `client-secret`"
+            );
+        }
+        match &args.serving_principal {
+            Some(sp) => {
+                grants::for_serving_identity(&mut granted, &folders, sp, Some(job.as_str())).await?
+            }
+            None => {
+                out.insert(
+                    "missing_grants".into(),
+                    json!([format!(
+                        "CAN_MANAGE_RUN on job {job} for the endpoint's service principal (the \
+                         scope's client-id), and CAN_MANAGE on {staging}: deploy with \
+                         --serving-principal <application id>, or grant them yourself"
+                    )]),
+                );
+            }
+        }
         let endpoint = serving::Endpoint {
             name: &args.name,
             model: args.model_name(),
@@ -192,6 +240,7 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
             claude_endpoint: &args.claude_endpoint,
             secret_scope: scope,
             credentials,
+            staging_dir: &staging,
         };
         // The version is built from the binaries of this release folder.
         let files = package::files(&found)?;
@@ -199,11 +248,22 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
         let found = existing.endpoint;
         out.extend(serving::deploy(&rest, endpoint, found, &volume_path, files, wait).await?);
     }
+    out.insert("grants".into(), Value::Array(granted.made()));
     if rest.dry_run() {
         out.insert("dry_run".into(), json!(true));
         out.insert("plan".into(), json!(rest.plan()));
     }
     Ok(Value::Object(out))
+}
+
+/// The deployer's user name (SCIM `Me`).
+async fn whoami(rest: &Rest) -> Result<String, Failure> {
+    let me = rest.get("/api/2.0/preview/scim/v2/Me").await?;
+    me["userName"]
+        .as_str()
+        .filter(|u| !u.is_empty())
+        .map(str::to_string)
+        .ok_or_else(|| Failure::Config(format!("SCIM Me answered without a userName: {me}")))
 }
 
 async fn mkdirs(rest: &Rest, path: &str) -> Result<(), Failure> {

@@ -15,7 +15,8 @@ use super::package::ModelFile;
 use super::rest::{Rest, Retry};
 use super::wait::{self, Step};
 use crate::env::{
-    CLAUDE_ENDPOINT_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, HOST_ENV, JOB_ID_ENV, TOKEN_ENV,
+    CLAUDE_ENDPOINT_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, HOST_ENV, JOB_ID_ENV, STAGING_DIR_ENV,
+    TOKEN_ENV,
 };
 use crate::outcome::Failure;
 use http::Method;
@@ -39,6 +40,8 @@ pub struct Endpoint<'a> {
     pub secret_scope: &'a str,
     /// `environment_vars` entries from `credential_vars`.
     pub credentials: Map<String, Value>,
+    /// The deployment's staging folder, for payloads too large for a job parameter.
+    pub staging_dir: &'a str,
 }
 
 impl Endpoint<'_> {
@@ -50,6 +53,7 @@ impl Endpoint<'_> {
         env.extend(self.credentials.clone());
         env.insert(JOB_ID_ENV.into(), json!(self.job));
         env.insert(CLAUDE_ENDPOINT_ENV.into(), json!(self.claude_endpoint));
+        env.insert(STAGING_DIR_ENV.into(), json!(self.staging_dir));
         json!({
             "name": "sdp-agent",
             "entity_name": self.model.full_name(),
