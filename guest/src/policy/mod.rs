@@ -28,6 +28,14 @@ pub const POLICY_DIR_ENV: &str = "SDP_AGENT_POLICY_DIR";
 pub const CALLER_CODE_ENV: &str = "SDP_AGENT_CALLER_CODE";
 pub const CALLER_CODE_REFUSED: &str = "refused";
 
+/// What `sdp-agent deploy` keeps in the launcher's folder: never a root runs may write under.
+const DEPLOYMENT_ENTRIES: [&str; 4] = [
+    "app",
+    "staging",
+    "sdp_agent_launcher.py",
+    "sdp_agent_deploy.json",
+];
+
 /// `new_cluster` keys that pick what runs when the cluster starts.
 const CLUSTER_CODE_KEYS: [&str; 3] = ["init_scripts", "docker_image", "spark_env_vars"];
 /// The `environments[].spec` keys that pick no code; any other (dependencies) is refused.
@@ -39,6 +47,10 @@ pub struct Policy {
     /// The launcher's folder, when the policy came from a file.
     protected: Option<Folder>,
     root: Option<Folder>,
+    /// Deploy's default root `<launcher folder>/pipelines` lies inside the launcher's folder:
+    /// such a root (strictly inside, and not a folder the deployment itself uses) is the one
+    /// part of that folder runs may write to.
+    carved: Option<Folder>,
     /// `serve`'s job (`SDP_AGENT_JOB_ID`): a payload cannot pick another.
     pinned_job: Option<i64>,
     /// Callers may not pick code, libraries or cluster start scripts.
@@ -75,9 +87,19 @@ impl Policy {
         pinned_job: Option<i64>,
         fixed_code: bool,
     ) -> Self {
+        let root = doc.root.as_deref().map(Folder::new);
+        let protected = protected.map(Folder::new);
+        let carved = match (&root, &protected) {
+            (Some(root), Some(protected)) => root
+                .below(protected)
+                .filter(|first| !DEPLOYMENT_ENTRIES.contains(first))
+                .map(|_| root.clone()),
+            _ => None,
+        };
         Self {
-            root: doc.root.as_deref().map(Folder::new),
-            protected: protected.map(Folder::new),
+            root,
+            protected,
+            carved,
             doc,
             pinned_job,
             fixed_code,
@@ -227,6 +249,7 @@ impl Policy {
         for (field, path) in root_path.iter().chain(files) {
             if let Some(protected) = &self.protected
                 && protected.holds(path)
+                && !self.carved.as_ref().is_some_and(|c| c.holds(path))
             {
                 return Err(refuse(
                     field.as_str(),

@@ -23,6 +23,12 @@ impl Folder {
         normalise(path).starts_with(&self.segments)
     }
 
+    /// When this folder is strictly inside `parent`: its first segment below `parent`.
+    pub fn below(&self, parent: &Folder) -> Option<&str> {
+        (self.segments.len() > parent.segments.len() && self.segments.starts_with(&parent.segments))
+            .then(|| self.segments[parent.segments.len()].as_str())
+    }
+
     pub fn shown(&self) -> &str {
         &self.given
     }
@@ -86,5 +92,15 @@ mod tests {
         assert!(!launcher.holds("/Workspace/Users/deployer/.sdp-agent/other/x.py"));
         // A policy root of `/` (or `/Workspace`) holds every path.
         assert!(Folder::new("/Workspace").holds("/Shared/x.sql"));
+    }
+
+    #[test]
+    fn below_names_the_first_segment_inside_the_parent() {
+        let dir = Folder::new("/Workspace/Users/d/.sdp-agent/a");
+        let root = Folder::new("/Users/d/.sdp-agent/a/pipelines/x/");
+        assert_eq!(root.below(&dir), Some("pipelines"));
+        assert_eq!(Folder::new("/Users/d/.sdp-agent/a/").below(&dir), None);
+        assert_eq!(Folder::new("/Users/d/.sdp-agent/a/../b").below(&dir), None);
+        assert_eq!(Folder::new("/Users/d/.sdp-agent").below(&dir), None);
     }
 }

@@ -271,3 +271,42 @@ fn a_malformed_document_names_the_key() {
     }
     assert_eq!(Document::parse("{}").unwrap(), Document::default());
 }
+
+#[test]
+fn deploys_default_root_inside_the_launcher_folder_is_the_only_part_written() {
+    let launcher = "/Workspace/Users/deployer/.sdp-agent/sdp-agent";
+    let doc = Document::parse(&json!({"root": format!("{launcher}/pipelines")}).to_string());
+    let p = Policy::new(doc.unwrap(), Some(launcher), None, false);
+    let root = "/Users/deployer/.sdp-agent/sdp-agent/pipelines/p";
+    assert!(
+        p.check_config(&config("c", "s", root, &[&format!("{root}/a.sql")]))
+            .is_ok()
+    );
+    for (path, field) in [
+        (
+            format!("{launcher}/pipelines/../sdp_agent_launcher.py"),
+            "workspace_file_paths[0]",
+        ),
+        (
+            format!("{launcher}/app/app.yaml"),
+            "workspace_file_paths[0]",
+        ),
+    ] {
+        assert_eq!(
+            refused(p.check_config(&config("c", "s", root, &[&path]))),
+            field,
+            "{path}"
+        );
+    }
+    // A root that is one of the deployment's own folders carves nothing out.
+    for own in ["app", "staging", ""] {
+        let doc = Document::parse(&json!({"root": format!("{launcher}/{own}")}).to_string());
+        let p = Policy::new(doc.unwrap(), Some(launcher), None, false);
+        let root = format!("{launcher}/{own}/p");
+        assert_eq!(
+            refused(p.check_config(&config("c", "s", &root, &[&format!("{root}/a.sql")]))),
+            "root_path",
+            "{own}"
+        );
+    }
+}

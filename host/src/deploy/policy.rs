@@ -85,6 +85,12 @@ impl PolicyArgs {
             Some(root) => root.trim_end_matches('/').to_string(),
             None => return Ok(format!("{workspace_dir}/{DEFAULT_ROOT}")),
         };
+        if !root.starts_with('/') || root.split('/').any(|s| s == ".." || s == ".") {
+            return Err(Failure::invalid_field(
+                "--root",
+                format!("`{root}` must be an absolute workspace folder without `.` or `..`"),
+            ));
+        }
         let (r, d) = (bare(&root), bare(workspace_dir));
         if r == "/" || d == r || d.starts_with(&format!("{r}/")) {
             return Err(Failure::invalid_field(
@@ -92,6 +98,26 @@ impl PolicyArgs {
                 format!(
                     "`{root}` holds the deployment's folder {workspace_dir} (its launcher and \
                      policy): runs write under the root, so pick a folder beside it or under it"
+                ),
+            ));
+        }
+        // Under the deployment's folder, only a folder of its own: `run` never writes into
+        // the deployment's entries (the guest's policy keeps the same list).
+        let own = [
+            super::sources::APP_DIR,
+            super::sources::STAGING_DIR,
+            super::sources::LAUNCHER_NAME,
+            super::sources::SETTINGS_NAME,
+        ];
+        if let Some(first) = r
+            .strip_prefix(&format!("{d}/"))
+            .and_then(|rest| rest.split('/').next())
+            && own.contains(&first)
+        {
+            return Err(Failure::invalid_field(
+                "--root",
+                format!(
+                    "`{root}` is inside `{first}`, which the deployment itself uses in                      {workspace_dir}: pick another folder (the default is {workspace_dir}/{DEFAULT_ROOT})"
                 ),
             ));
         }
@@ -205,6 +231,9 @@ mod tests {
             "/Workspace/Users/me@x.com",
             "/Users/me@x.com/.sdp-agent/a",
             "/Workspace",
+            "/Workspace/Users/me@x.com/.sdp-agent/a/app",
+            "/Users/me@x.com/.sdp-agent/a/staging/x",
+            "/Workspace/Users/me@x.com/.sdp-agent/a/pipelines/../app",
         ] {
             let a = args(|a| a.root = Some(holding.into()));
             assert!(a.root(dir).is_err(), "{holding}");
