@@ -5,6 +5,7 @@
 mod common;
 
 use common::callers::{ALICE, call, workspace};
+use common::deploying::{assert_sdk_accepts, writes};
 use common::jobs::{deployed_job, job_parameter, run_now_bodies};
 use common::servers::Server;
 use common::*;
@@ -91,4 +92,83 @@ fn run_writes_the_caller_into_the_pipelines_tags_and_its_output() {
         Some(2),
         "a name with a space is a usage error"
     );
+}
+
+/// The levels `principal` holds on pipeline `id`, read back through the Permissions API.
+fn pipeline_levels(emu: &sdp_emulator::Emulator, id: &str, principal: &str) -> Vec<String> {
+    let (status, text) = http(
+        emu,
+        "GET",
+        &format!("/api/2.0/permissions/pipelines/{id}"),
+        None,
+    );
+    assert_eq!(status, 200, "{text}");
+    let acl: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut levels: Vec<String> = acl["access_control_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["user_name"] == principal || e["service_principal_name"] == principal)
+        .flat_map(|e| e["all_permissions"].as_array().unwrap().clone())
+        .map(|p| p["permission_level"].as_str().unwrap().to_string())
+        .collect();
+    levels.sort();
+    levels
+}
+
+#[test]
+fn the_caller_may_view_and_run_their_pipeline_but_not_manage_it() {
+    const APP_SP: &str = "6a1b2c3d-app";
+    let emu = emulator_with(sdp_emulator::EmulatorConfig {
+        users: vec![
+            (
+                "dapi-alice".into(),
+                sdp_emulator::WorkspaceUser::new("alice@example.com"),
+            ),
+            ("dapi-app".into(), sdp_emulator::WorkspaceUser::new(APP_SP)),
+        ],
+        ..Default::default()
+    });
+    let payload = full_payload(&emu, "theirs");
+    run_as(&emu, "alice@example.com", &payload).assert_ok();
+    let id = pipelines_named(&emu, "theirs")[0]["pipeline_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(pipeline_levels(&emu, &id, "alice@example.com"), ["CAN_RUN"]);
+    // A service principal caller is named by its application id.
+    wait_idle(&emu, &id);
+    run_as(&emu, APP_SP, &payload).assert_ok();
+    assert_eq!(pipeline_levels(&emu, &id, APP_SP), ["CAN_RUN"]);
+    assert!(
+        pipeline_levels(&emu, &id, "alice@example.com")
+            .iter()
+            .all(|l| l != "CAN_MANAGE")
+    );
+    // A caller the workspace does not know: the pipeline is still built and updated, and the
+    // output says the grant was refused.
+    wait_idle(&emu, &id);
+    let out = run_as(&emu, "mallory@example.com", &payload);
+    let message = out.assert_ok()["message"].as_str().unwrap().to_string();
+    assert!(
+        message.contains("mallory@example.com was not granted"),
+        "{message}"
+    );
+    // Without a caller nobody is granted anything.
+    let before = calls(&emu, "/api/2.0/permissions/").len();
+    let other = full_payload(&emu, "nobodys");
+    run_as(&emu, "", &other).assert_ok();
+    assert_eq!(calls(&emu, "/api/2.0/permissions/").len(), before);
+    // Every permissions body the runs sent survives the databricks-sdk dataclasses.
+    let grants: Vec<serde_json::Value> = writes(&emu)
+        .into_iter()
+        .filter(|w| {
+            w["call"]
+                .as_str()
+                .unwrap()
+                .contains("/permissions/pipelines/")
+        })
+        .collect();
+    assert_eq!(grants.len(), 3, "{grants:?}");
+    assert_sdk_accepts(&grants);
 }

@@ -7,6 +7,7 @@ use super::sources;
 use super::validate::{self, Check};
 use crate::databricks::client::{backoff, outcome_unknown};
 use crate::databricks::events::{self, Dataset};
+use crate::databricks::permissions;
 use crate::databricks::pipelines::{self, Existing};
 use crate::databricks::plan::PlannedCall;
 use crate::databricks::serving::Usage;
@@ -95,6 +96,16 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
     };
     let mut notes = vec![summary];
     notes.extend(written.notes.iter().cloned());
+    // The caller may watch and rerun what was built for them, never change its code (that
+    // runs as the run identity). Granted on every run: a PATCH adds, so a rerun repairs one
+    // that failed. A refused grant costs the caller a view, not the pipeline: said, not fatal.
+    if let Some(caller) = caller
+        && let Err(e) = permissions::grant_caller(&ws, &pipeline_id, caller).await
+    {
+        let note = format!("{caller} was not granted CAN_RUN (view and run) on the pipeline: {e}");
+        progress.say(format_args!("{note}"));
+        notes.push(note);
+    }
 
     // What the run wrote is proven valid (or repaired) before an update touches data.
     let validated = if payload.validate && written.any() {

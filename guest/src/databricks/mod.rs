@@ -3,6 +3,7 @@
 pub mod client;
 pub mod events;
 pub mod jobs;
+pub mod permissions;
 pub mod pipelines;
 pub mod plan;
 pub mod run_now;
