@@ -26,13 +26,16 @@ cluster this script:
    once: this script answers the SDKs' metadata-service protocol on 127.0.0.1 (an unguessable
    path, given to the child as ``DATABRICKS_METADATA_SERVICE_URL``) and re-reads the token for
    every request, which the binary makes again before its copy expires;
-4. runs ``sdp-agent [options] run [--caller NAME] -- <payload>`` with the host, the credentials and
+4. runs ``sdp-agent [options] run [--policy @<settings>] [--caller NAME] -- <payload>`` with
+   the host, the credentials and
    ``SSL_CERT_FILE`` (the CA bundle Python uses, e.g. ``REQUESTS_CA_BUNDLE``) in the child's
    environment only, copies its stdout (one JSON line) and stderr (logs) to this process's,
    and exits with the child's exit status (0 success, 1 failure, 2 usage).
 
 ``sdp_agent_deploy.json`` may also name ``claude_endpoint``, used as ``CLAUDE_ENDPOINT_NAME``
-when the environment sets none. The ``--caller NAME`` option (the job's ``caller`` parameter: who asked, set by ``serve``) is
+when the environment sets none, and hold the deployment's ``policy``: then ``run`` gets
+``--policy @<that file>`` (it enforces the policy, and never writes into this folder). The
+``--caller NAME`` option (the job's ``caller`` parameter: who asked, set by ``serve``) is
 ``run``'s, passed on after ``run`` when not empty.
 
 It exits 2 with a message on stderr when the payload argument, the binary or the workspace
@@ -110,9 +113,11 @@ def split_caller(options):
     return known.caller.strip(), rest
 
 
-def run_options(caller):
-    """`run`'s options: the caller."""
+def run_options(settings, caller):
+    """`run`'s options: the deployment's policy (this folder's settings file) and the caller."""
     options = []
+    if isinstance(settings.get("policy"), dict):
+        options += ["--policy", "@" + settings_path()]
     if caller:
         options += ["--caller", caller]
     return options
@@ -355,7 +360,7 @@ def main(argv):
         bundle = ca_bundle()
         if bundle:
             env["SSL_CERT_FILE"] = bundle
-        return run_agent(binary, extra_options, run_options(caller), payload, env)
+        return run_agent(binary, extra_options, run_options(settings, caller), payload, env)
     finally:
         if service is not None:
             service.shutdown()

@@ -7,7 +7,7 @@ use crate::deadline::Deadline;
 use crate::egress::{AllowedHost, EgressHooks, EgressObserver, EgressPolicy};
 use crate::env::{
     CALLER_CODE_ENV, CALLER_CODE_REFUSED, CALLER_ENV, CLAUDE_ENDPOINT_ENV, HOST_ENV, JOB_ID_ENV,
-    POLICY_DIR_ENV, POLICY_ENV, RUNNER_PATH_ENV,
+    POLICY_DIR_ENV, POLICY_ENV, RUNNER_PATH_ENV, STAGING_DIR_ENV,
 };
 use crate::epoch;
 use crate::limits::{self, Breach, HasLimiter, Limits};
@@ -38,6 +38,8 @@ pub struct AgentOptions {
     pub fixed_code: bool,
     /// `serve --runner-path`: the launcher of one-time runs (`SDP_AGENT_RUNNER_PATH`).
     pub runner_path: Option<String>,
+    /// `--staging-dir`: where predict stages a large payload (`SDP_AGENT_STAGING_DIR`).
+    pub staging_dir: Option<String>,
     /// `run --caller`: who asked for this run (`SDP_AGENT_CALLER`), when `serve` does not say.
     pub caller: Option<String>,
     /// Resource limits of each call's store (`--max-memory`).
@@ -123,6 +125,7 @@ impl Agent {
             o.fixed_code.then(|| CALLER_CODE_REFUSED.into()),
         );
         set(RUNNER_PATH_ENV, o.runner_path.clone());
+        set(STAGING_DIR_ENV, o.staging_dir.clone());
         env
     }
 
@@ -247,6 +250,7 @@ mod tests {
             policy: None,
             fixed_code: false,
             runner_path: None,
+            staging_dir: None,
             caller: None,
             limits: Limits::default(),
             live_progress: false,
@@ -282,6 +286,7 @@ mod tests {
             policy: None,
             fixed_code: false,
             runner_path: None,
+            staging_dir: None,
             caller: None,
             limits: Limits::from_mib(32),
             live_progress: false,

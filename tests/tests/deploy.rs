@@ -218,8 +218,15 @@ fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
     assert!(emu.apps().is_empty());
     let job_id = deployed["job_id"].as_i64().unwrap();
 
-    let mut payload = payload_without_cluster(&emu, "deployed_pipeline");
-    payload.as_object_mut().unwrap().remove("runner_path");
+    // Within deploy's default policy: the volume's catalog, under its root, the model's SQL.
+    let root = deployed["policy"]["root"].as_str().unwrap();
+    let payload = json!({
+        "question": "bronze and silver over clickstream events",
+        "catalog": "main",
+        "schema": "demo",
+        "pipelineName": "deployed_pipeline",
+        "root_path": format!("{root}/deployed_pipeline"),
+    });
     let mut cmd = agent_command(&emu);
     cmd.args(["--job-id", &job_id.to_string(), "predict"])
         .arg(payload.to_string());
@@ -274,6 +281,27 @@ fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
     let result: Value = serde_json::from_str(stdout.trim()).unwrap();
     assert!(result["pipeline_id"].is_string(), "{result}");
     assert_eq!(pipelines_named(&emu, "deployed_pipeline").len(), 1);
+
+    // The launcher hands the deployment's policy to `run`: a payload outside it (another
+    // root, the caller's own sources) is refused on the cluster with nothing written.
+    let mut outside = payload_without_cluster(&emu, "outside_policy");
+    outside.as_object_mut().unwrap().remove("runner_path");
+    let writes_before = workspace_writes(&emu).len();
+    let out = Command::new("python3")
+        .arg(&launcher)
+        .arg(b64(&outside))
+        .env("DATABRICKS_HOST", emu.url())
+        .env("DATABRICKS_TOKEN", emu.token().unwrap())
+        .env_remove("SDP_AGENT_BIN")
+        .env_remove("DATABRICKS_RUNTIME_VERSION")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let refused: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    assert_eq!(refused["error"]["kind"], "policy_refused", "{refused}");
+    assert!(pipelines_named(&emu, "outside_policy").is_empty());
+    assert_eq!(workspace_writes(&emu).len(), writes_before);
 }
 
 /// The app as Databricks would start it: app.yaml's command and env, plus the injected host,
@@ -360,6 +388,25 @@ fn the_app_start_script_fetches_the_binary_and_serves_the_api_routes() {
         .collect();
     assert_eq!(run_now.len(), 1);
     assert_eq!(run_now[0].body["job_id"], deployed["job_id"]);
+    // The app serves under the deployment's policy (SDP_AGENT_POLICY in app.yaml): a
+    // catalog it does not allow is refused before anything is started.
+    let refused = ureq::post(&format!("{base}/api/invocations"))
+        .set("X-Forwarded-Email", "sdp-agent@example.com")
+        .send_json(json!({"dataframe_records": [{"question": "q", "catalog": "finance"}]}));
+    match refused {
+        Err(ureq::Error::Status(403, r)) => {
+            let body: Value = r.into_json().unwrap();
+            assert!(body.to_string().contains("catalog"), "{body}");
+        }
+        other => panic!("expected 403, got {other:?}\n{}", server.log()),
+    }
+    assert_eq!(
+        emu.requests()
+            .iter()
+            .filter(|r| r.path.ends_with("/jobs/run-now"))
+            .count(),
+        1
+    );
     // The app authenticated as its service principal (an OAuth token), not with the PAT.
     assert_ne!(
         run_now[0].authorization.as_deref(),

@@ -113,3 +113,61 @@ fn the_launcher_runs_a_staged_payload() {
     stdout_of_success(&out);
     assert_eq!(pipelines_named(&emu, "large_sources").len(), 1);
 }
+
+/// A deployment names its staging folder (`--staging-dir`, `SDP_AGENT_STAGING_DIR`): large
+/// payloads go there, never under the payload's `root_path`; without one, an admitted
+/// caller's large payload is refused (a caller must not pick where the deployment writes).
+#[test]
+fn a_callers_large_payload_goes_to_the_staging_folder_or_is_refused() {
+    use common::callers::{ALICE, call, workspace};
+    use common::servers::Server;
+    let emu = workspace();
+    let job = common::jobs::deployed_job(&emu);
+    let mut payload = large_payload(&emu);
+    for key in ["runner_path", "existing_cluster_id"] {
+        payload.as_object_mut().unwrap().remove(key);
+    }
+
+    let server = Server::sdp_agent(
+        &emu,
+        &["--callers", "workspace", "--job-id", &job.to_string()],
+    );
+    let url = format!("{}/invocations", server.url);
+    let before = workspace_writes(&emu);
+    let refused = call("POST", &url, Some(ALICE), Some(&payload));
+    refused.assert_error(400, "INVALID_PARAMETER_VALUE");
+    assert!(refused.text.contains("staging folder"), "{}", refused.text);
+    assert_eq!(workspace_writes(&emu), before, "nothing written or started");
+    assert!(emu.runs().is_empty());
+    drop(server);
+
+    let staging = "/Workspace/Users/dev@example.com/.sdp-agent/sdp-agent/staging";
+    let server = Server::sdp_agent(
+        &emu,
+        &[
+            "--callers",
+            "workspace",
+            "--job-id",
+            &job.to_string(),
+            "--staging-dir",
+            staging,
+        ],
+    );
+    let url = format!("{}/invocations", server.url);
+    call("POST", &url, Some(ALICE), Some(&payload)).assert_ok();
+    let runs = emu.runs();
+    assert_eq!(runs.len(), 1);
+    let reference = common::jobs::job_parameter(&runs[0], "payload").unwrap();
+    let path = reference.strip_prefix('@').expect("a staged payload");
+    assert!(
+        path.starts_with(&format!("{staging}/payload-")) && path.ends_with(".json"),
+        "{path}"
+    );
+    let staged: Value = serde_json::from_str(&emu.file(path).unwrap()).unwrap();
+    assert_eq!(staged, payload);
+    assert_eq!(
+        emu.object_type(&format!("{ROOT}/.sdp-agent")),
+        None,
+        "nothing staged under the caller's root_path"
+    );
+}

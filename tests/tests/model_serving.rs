@@ -62,6 +62,15 @@ fn deploy_registers_the_model_and_serves_it_from_one_endpoint() {
         file("data/sdp-agent-x86_64").expect("the binary"),
         std::fs::read(release_binary(&dist)).unwrap()
     );
+    // Its `source` is where that model can be read again (MLflow's client downloads from it):
+    // the model directory beside the release binaries, not the release folder itself.
+    let source = models[0]["versions"][0]["source"].as_str().unwrap();
+    assert_eq!(source, format!("{VOLUME_PATH}/model"));
+    assert_eq!(
+        emu.volume_file(&format!("{source}/MLmodel")),
+        file("MLmodel"),
+        "the source holds the same MLmodel"
+    );
 
     let endpoints = emu.serving_endpoints();
     assert_eq!(endpoints.len(), 1);
@@ -79,6 +88,8 @@ fn deploy_registers_the_model_and_serves_it_from_one_endpoint() {
             "SDP_AGENT_JOB_ID": job_id.to_string(),
             "CLAUDE_ENDPOINT_NAME": "databricks-claude-sonnet-4-5",
             "SDP_AGENT_STAGING_DIR": format!("{}/staging", first["workspace_dir"].as_str().unwrap()),
+            // serve's --policy in its environment form: predict refuses early what it forbids.
+            "SDP_AGENT_POLICY": first["policy"].to_string(),
         })
     );
 

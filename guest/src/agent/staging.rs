@@ -1,6 +1,12 @@
 //! Large payloads. A job task's parameters are size-limited, so a payload whose base64 would
 //! not fit is written to a workspace file first and the task gets `@<path>` instead; `run`
 //! reads the file back through the Workspace API (so it works on any compute and any host).
+//!
+//! Where: a deployment's staging folder (`SDP_AGENT_STAGING_DIR`, which `deploy` creates and
+//! lets the serving identity create files in, and the run identity read). Never under a
+//! caller's `root_path` when serving callers: the serving identity has no grant there, and a
+//! caller must not pick where the deployment writes. Only a `predict` of one's own (no caller)
+//! without a staging folder stages under its `root_path`.
 
 use crate::databricks::{WorkspaceClient, workspace};
 use crate::error::{Error, FieldError, Result};
@@ -16,8 +22,10 @@ pub const MAX_INLINE_BYTES: usize = 8_000;
 /// The host's default `--timeout`: the budget of the work `run` does before it waits.
 pub const WORK_BUDGET_SECS: u64 = 900;
 
-/// Folder (under the pipeline's folder) that staged payloads go to.
+/// Folder (under the pipeline's folder) that staged payloads go to without a staging folder.
 const STAGING_FOLDER: &str = ".sdp-agent";
+/// The deployment's staging folder (host `env.rs` declares it).
+const STAGING_DIR_ENV: &str = "SDP_AGENT_STAGING_DIR";
 
 /// The payload document as base64, the job convention for `run`'s argument.
 fn encode(payload: &Payload) -> String {
@@ -60,7 +68,23 @@ pub async fn pass(ws: &WorkspaceClient, payload: &Payload, token: &str) -> Resul
     if encoded.len() <= MAX_INLINE_BYTES {
         return Ok(Passed::Inline(encoded));
     }
-    let Some(path) = staging_path(payload, token) else {
+    let env = |key: &str| std::env::var(key).ok().filter(|v| !v.trim().is_empty());
+    let place = match (env(STAGING_DIR_ENV), super::caller()) {
+        (Some(dir), _) => Some(in_folder(&dir, token)),
+        (None, Some(_)) => {
+            return Err(Error::InvalidPayload(vec![FieldError::new(
+                "$",
+                format!(
+                    "the payload is {} bytes as base64, more than a job parameter carries \
+                     ({MAX_INLINE_BYTES}), and this deployment has no staging folder \
+                     ({STAGING_DIR_ENV}; `sdp-agent deploy` sets it): send a smaller payload",
+                    encoded.len()
+                ),
+            )]));
+        }
+        (None, None) => staging_path(payload, token),
+    };
+    let Some(path) = place else {
         return Err(Error::InvalidPayload(vec![FieldError::new(
             "root_path",
             format!(
@@ -82,23 +106,26 @@ pub async fn pass(ws: &WorkspaceClient, payload: &Payload, token: &str) -> Resul
     })
 }
 
-/// `<root>/.sdp-agent/payload-<token>.json`, under `/Workspace` (the form a cluster's file
-/// system also shows). The root is `root_path`, else the common folder of the pipeline's
-/// files: a place the run identity (the submitter) writes to anyway.
+/// `<root>/.sdp-agent/payload-<token>.json`. The root is `root_path`, else the common folder
+/// of the pipeline's files: a place the run identity (the submitter) writes to anyway.
 fn staging_path(payload: &Payload, token: &str) -> Option<String> {
     let root = payload.config.root_path.clone().or_else(|| {
         let paths = payload.config.workspace_file_paths.as_ref()?;
         common_folder(paths)
     })?;
-    let root = if root == "/Workspace" || root.starts_with("/Workspace/") {
-        root
+    Some(in_folder(&format!("{root}/{STAGING_FOLDER}"), token))
+}
+
+/// `<folder>/payload-<token>.json`, under `/Workspace` (the form a cluster's file system also
+/// shows).
+fn in_folder(folder: &str, token: &str) -> String {
+    let folder = folder.trim_end_matches('/');
+    let folder = if folder == "/Workspace" || folder.starts_with("/Workspace/") {
+        folder.to_string()
     } else {
-        format!("/Workspace{root}")
+        format!("/Workspace{folder}")
     };
-    Some(format!(
-        "{root}/{STAGING_FOLDER}/payload-{}.json",
-        file_name_part(token)
-    ))
+    format!("{folder}/payload-{}.json", file_name_part(token))
 }
 
 /// The deepest folder holding every path (None when that is the workspace root).
@@ -170,6 +197,18 @@ mod tests {
         );
         assert_eq!(common_folder(&paths(&["/x.sql", "/y.sql"])), None);
         assert_eq!(common_folder(&[]), None);
+    }
+
+    #[test]
+    fn staged_files_are_named_in_their_folder() {
+        assert_eq!(
+            in_folder("/Users/me/.sdp-agent/a/staging/", "t1"),
+            "/Workspace/Users/me/.sdp-agent/a/staging/payload-t1.json"
+        );
+        assert_eq!(
+            in_folder("/Workspace/Shared/s", "a/b"),
+            "/Workspace/Shared/s/payload-612f62.json"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::agent::AgentOptions;
 use crate::client::HttpClient;
 use crate::deadline::DEFAULT_TIMEOUT_SECS;
 use crate::egress::AllowedHost;
-use crate::env::CLAUDE_ENDPOINT_ENV;
+use crate::env::{CLAUDE_ENDPOINT_ENV, POLICY_ENV, STAGING_DIR_ENV};
 use crate::limits::Limits;
 use crate::outcome::Failure;
 use crate::policy::Policy;
@@ -71,6 +71,14 @@ pub struct Cli {
     #[arg(long = "job-id", global = true, value_name = "ID", env = "SDP_AGENT_JOB_ID",
           value_parser = clap::value_parser!(u64).range(1..=i64::MAX as u64))]
     pub job_id: Option<u64>,
+
+    /// The deployment's staging folder (`sdp-agent deploy` makes it and names it in the App's
+    /// and the endpoint's environment): `predict` writes a payload too large for a job
+    /// parameter there. Without it, such a payload of an admitted caller is refused (a caller
+    /// must not pick where the deployment writes); one's own is staged under its `root_path`.
+    #[arg(long = "staging-dir", global = true, value_name = "DIR", env = STAGING_DIR_ENV,
+          value_parser = staging_dir)]
+    pub staging_dir: Option<String>,
 
     /// Plan mode for `predict` and `run`: send the reads (lookups, the model), withhold every
     /// write, and print `{"plan": [{"method", "path", "body"}, ...], ...}`. The same as
@@ -159,7 +167,7 @@ pub struct PolicyArg {
     /// caller sources, adopt, model endpoint). JSON, or `@FILE` holding it (or holding
     /// `sdp_agent_deploy.json`, whose `policy` key it is); nothing is ever written under that
     /// file's folder. A refusal is `policy_refused`; a malformed policy a `config` error.
-    #[arg(long = "policy", value_name = "JSON|@FILE")]
+    #[arg(long = "policy", value_name = "JSON|@FILE", env = POLICY_ENV)]
     pub policy: Option<String>,
 }
 
@@ -172,6 +180,17 @@ fn caller_name(text: &str) -> Result<String, String> {
         return Err("at most 255 characters".into());
     }
     Ok(text.to_string())
+}
+
+/// `--staging-dir`: an absolute workspace folder.
+fn staging_dir(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if !text.starts_with('/') || text.split('/').any(|s| s == "..") {
+        return Err(format!(
+            "`{text}` must be an absolute workspace folder, e.g. /Workspace/Users/<you>/.sdp-agent/sdp-agent/staging"
+        ));
+    }
+    Ok(text.trim_end_matches('/').to_string())
 }
 
 /// `serve --runner-path`: the launcher's workspace path or storage URI, a `.py` file.
@@ -201,6 +220,7 @@ impl Cli {
             policy: None,
             fixed_code: false,
             runner_path: None,
+            staging_dir: self.staging_dir.clone(),
             caller: None,
             limits: Limits::from_mib(self.max_memory),
             live_progress: false,

@@ -195,6 +195,7 @@ fn files(args: &DeployArgs, root: &str, policy: &Value) -> Result<Vec<(String, S
                 &args.claude_endpoint,
                 &sources::app_serve_args(),
                 &staging,
+                policy,
             );
             files.push((format!("{}/app.yaml", sources::APP_DIR), yaml));
             files.push((
@@ -214,6 +215,7 @@ fn files(args: &DeployArgs, root: &str, policy: &Value) -> Result<Vec<(String, S
                 secret_scope: scope,
                 credentials: serving::credential_refs(scope, &[CLIENT_ID_KEY, CLIENT_SECRET_KEY])?,
                 staging_dir: &staging,
+                policy,
             };
             let body = endpoint.create_body(endpoint.entity("${var.model_version}"));
             resources.insert(

@@ -174,7 +174,7 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
     out.insert("launcher_path".into(), json!(launcher_path));
     out.insert("binaries".into(), Value::Array(uploaded));
     out.insert("claude_endpoint".into(), json!(args.claude_endpoint));
-    out.insert("policy".into(), policy);
+    out.insert("policy".into(), policy.clone());
     out.insert("run_as".into(), json!(run_as.name));
     out.insert("staging_dir".into(), json!(staging));
 
@@ -188,6 +188,7 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
             &args.claude_endpoint,
             &sources::app_serve_args(),
             &staging,
+            &policy,
         );
         import(&rest, &format!("{app_dir}/app.yaml"), yaml.as_bytes()).await?;
         import(
@@ -241,6 +242,7 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
             secret_scope: scope,
             credentials,
             staging_dir: &staging,
+            policy: &policy,
         };
         // The version is built from the binaries of this release folder.
         let files = package::files(&found)?;

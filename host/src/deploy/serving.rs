@@ -15,8 +15,8 @@ use super::package::ModelFile;
 use super::rest::{Rest, Retry};
 use super::wait::{self, Step};
 use crate::env::{
-    CLAUDE_ENDPOINT_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, HOST_ENV, JOB_ID_ENV, STAGING_DIR_ENV,
-    TOKEN_ENV,
+    CLAUDE_ENDPOINT_ENV, CLIENT_ID_ENV, CLIENT_SECRET_ENV, HOST_ENV, JOB_ID_ENV, POLICY_ENV,
+    STAGING_DIR_ENV, TOKEN_ENV,
 };
 use crate::outcome::Failure;
 use http::Method;
@@ -42,6 +42,8 @@ pub struct Endpoint<'a> {
     pub credentials: Map<String, Value>,
     /// The deployment's staging folder, for payloads too large for a job parameter.
     pub staging_dir: &'a str,
+    /// The deployment's policy, which predict enforces early (`SDP_AGENT_POLICY`).
+    pub policy: &'a Value,
 }
 
 impl Endpoint<'_> {
@@ -54,6 +56,7 @@ impl Endpoint<'_> {
         env.insert(JOB_ID_ENV.into(), json!(self.job));
         env.insert(CLAUDE_ENDPOINT_ENV.into(), json!(self.claude_endpoint));
         env.insert(STAGING_DIR_ENV.into(), json!(self.staging_dir));
+        env.insert(POLICY_ENV.into(), json!(self.policy.to_string()));
         json!({
             "name": "sdp-agent",
             "entity_name": self.model.full_name(),
@@ -81,7 +84,7 @@ pub async fn deploy(
     rest: &Rest,
     endpoint: Endpoint<'_>,
     found: Option<Value>,
-    source: &str,
+    release_folder: &str,
     files: Vec<ModelFile>,
     wait: Duration,
 ) -> Result<Map<String, Value>, Failure> {
@@ -101,7 +104,17 @@ pub async fn deploy(
         .and_then(|e| model_version::served(e, &model.full_name()));
     let version = match model_version::reusable(rest, model, served, &files).await? {
         Some(version) => version,
-        None => model_version::register(rest, model, source, files).await?,
+        None => {
+            // A version's `source` is where its MLflow model can be read (MLflow's client
+            // downloads from it): the whole model directory, put beside the release binaries.
+            let model_dir = format!("{release_folder}/model");
+            for file in &files {
+                let path = super::rest::files_api_path(&format!("{model_dir}/{}", file.path));
+                rest.upload(&format!("{path}?overwrite=true"), file.bytes.clone())
+                    .await?;
+            }
+            model_version::register(rest, model, &model_dir, files).await?
+        }
     };
     let entity = endpoint.entity(&version);
     create_or_update(rest, &endpoint, found, entity, deadline).await?;

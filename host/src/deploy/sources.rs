@@ -1,7 +1,7 @@
 //! The files `deploy` imports into the workspace folder: the job's launcher with the settings
 //! it reads next to itself, and the app's sources (`app/app.yaml`, its start script).
 
-use crate::env::{CLAUDE_ENDPOINT_ENV, JOB_ID_ENV, STAGING_DIR_ENV};
+use crate::env::{CLAUDE_ENDPOINT_ENV, JOB_ID_ENV, POLICY_ENV, STAGING_DIR_ENV};
 use serde_json::{Value, json};
 
 /// The job's entry point (`host/launcher/sdp_agent_launcher.py`).
@@ -49,6 +49,7 @@ pub fn app_yaml(
     claude_endpoint: &str,
     serve_args: &[String],
     staging_dir: &str,
+    policy: &Value,
 ) -> String {
     let mut command: Vec<Value> = vec!["python".into(), APP_SCRIPT_NAME.into()];
     command.extend(serve_args.iter().map(|a| Value::from(a.as_str())));
@@ -63,6 +64,8 @@ pub fn app_yaml(
             job,
             {"name": CLAUDE_ENDPOINT_ENV, "value": claude_endpoint},
             {"name": STAGING_DIR_ENV, "value": staging_dir},
+            // `serve --policy` (its env form): predict refuses early what the policy forbids.
+            {"name": POLICY_ENV, "value": policy.to_string()},
         ],
     });
     format!("# Written by `sdp-agent deploy`; redeploy rather than edit.\n{yaml:#}\n")
