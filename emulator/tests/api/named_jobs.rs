@@ -53,11 +53,12 @@ async fn create_get_list_and_reset_keep_the_id() {
         jobs[0]["settings"].get("tasks").is_none(),
         "tasks only with expand_tasks"
     );
-    let none = client.get("/api/2.2/jobs/list?name=A").await.json();
-    assert!(
-        none.get("jobs").is_none(),
-        "the exact name only, and no key when empty: {none}"
-    );
+    // Jobs compares names ignoring case (the docs: "case insensitive"), and omits the key
+    // when nothing matches.
+    let upper = client.get("/api/2.2/jobs/list?name=A").await.json();
+    assert_eq!(upper["jobs"][0]["job_id"], id, "{upper}");
+    let none = client.get("/api/2.2/jobs/list?name=zzz").await.json();
+    assert!(none.get("jobs").is_none(), "no key when empty: {none}");
 
     let mut changed = settings("a");
     changed["max_concurrent_runs"] = json!(5);
