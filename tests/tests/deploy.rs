@@ -262,16 +262,21 @@ fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
     )
     .unwrap();
 
-    let out = Command::new("python3")
-        .arg(&launcher)
-        .arg(argv1)
-        .env("DATABRICKS_HOST", emu.url())
-        .env("DATABRICKS_TOKEN", emu.token().unwrap())
-        .env_remove("SDP_AGENT_BIN")
-        .env_remove("DATABRICKS_RUNTIME_VERSION")
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
+    // As a job on a cluster starts it: the task's first parameter, the workspace's host and
+    // the run identity's token, no binary named and no runtime.
+    let launch = |argv1: &str| {
+        Command::new("python3")
+            .arg(&launcher)
+            .arg(argv1)
+            .env("DATABRICKS_HOST", emu.url())
+            .env("DATABRICKS_TOKEN", emu.token().unwrap())
+            .env_remove("SDP_AGENT_BIN")
+            .env_remove("DATABRICKS_RUNTIME_VERSION")
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap()
+    };
+    let out = launch(argv1);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -287,16 +292,7 @@ fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
     let mut outside = payload_without_cluster(&emu, "outside_policy");
     outside.as_object_mut().unwrap().remove("runner_path");
     let writes_before = workspace_writes(&emu).len();
-    let out = Command::new("python3")
-        .arg(&launcher)
-        .arg(b64(&outside))
-        .env("DATABRICKS_HOST", emu.url())
-        .env("DATABRICKS_TOKEN", emu.token().unwrap())
-        .env_remove("SDP_AGENT_BIN")
-        .env_remove("DATABRICKS_RUNTIME_VERSION")
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
+    let out = launch(&b64(&outside));
     assert_eq!(out.status.code(), Some(1));
     let refused: Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
     assert_eq!(refused["error"]["kind"], "policy_refused", "{refused}");

@@ -67,20 +67,6 @@ fn folder_levels(emu: &Emulator, path: &str, principal: &str) -> Vec<String> {
     )
 }
 
-fn levels(emu: &Emulator, api: &str, principal: &str) -> Vec<String> {
-    let (status, text) = http(emu, "GET", api, None);
-    assert_eq!(status, 200, "{api}: {text}");
-    let acl: Value = serde_json::from_str(&text).unwrap();
-    acl["access_control_list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["user_name"] == principal || e["service_principal_name"] == principal)
-        .flat_map(|e| e["all_permissions"].as_array().unwrap().clone())
-        .map(|p| p["permission_level"].as_str().unwrap().to_string())
-        .collect()
-}
-
 #[test]
 fn a_redeploy_without_run_as_keeps_the_identity_set_earlier() {
     let emu = workspace();

@@ -5,7 +5,7 @@
 mod common;
 
 use common::callers::{ALICE, call, workspace};
-use common::deploying::{assert_sdk_accepts, writes};
+use common::deploying::{assert_sdk_accepts, levels, writes};
 use common::jobs::{deployed_job, job_parameter, run_now_bodies};
 use common::servers::Server;
 use common::*;
@@ -94,24 +94,13 @@ fn run_writes_the_caller_into_the_pipelines_tags_and_its_output() {
     );
 }
 
-/// The levels `principal` holds on pipeline `id`, read back through the Permissions API.
+/// The levels `principal` holds on pipeline `id`, sorted.
 fn pipeline_levels(emu: &sdp_emulator::Emulator, id: &str, principal: &str) -> Vec<String> {
-    let (status, text) = http(
+    let mut levels = levels(
         emu,
-        "GET",
         &format!("/api/2.0/permissions/pipelines/{id}"),
-        None,
+        principal,
     );
-    assert_eq!(status, 200, "{text}");
-    let acl: serde_json::Value = serde_json::from_str(&text).unwrap();
-    let mut levels: Vec<String> = acl["access_control_list"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["user_name"] == principal || e["service_principal_name"] == principal)
-        .flat_map(|e| e["all_permissions"].as_array().unwrap().clone())
-        .map(|p| p["permission_level"].as_str().unwrap().to_string())
-        .collect();
     levels.sort();
     levels
 }

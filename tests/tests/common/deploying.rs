@@ -192,3 +192,19 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The levels `principal` (a user name or an application id) holds on the object of the
+/// Permissions API path `api`, e.g. `/api/2.0/permissions/jobs/{id}`, in the order answered.
+pub fn levels(emu: &Emulator, api: &str, principal: &str) -> Vec<String> {
+    let (status, text) = http(emu, "GET", api, None);
+    assert_eq!(status, 200, "{api}: {text}");
+    let acl: Value = serde_json::from_str(&text).unwrap();
+    acl["access_control_list"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["user_name"] == principal || e["service_principal_name"] == principal)
+        .flat_map(|e| e["all_permissions"].as_array().unwrap().clone())
+        .map(|p| p["permission_level"].as_str().unwrap().to_string())
+        .collect()
+}
