@@ -39,16 +39,19 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// `--spark-dir`, or its default under the temp dir.
+    pub fn spark_dir(&self) -> PathBuf {
+        self.spark_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("sdp-emulator-spark"))
+    }
+
     /// The engine these arguments choose; a clear error when Spark is chosen but missing.
     pub fn engine(&self) -> anyhow::Result<Engine> {
         Ok(match self.engine {
             EngineKind::Structural => Engine::Structural,
             EngineKind::Spark => {
-                let dir = self
-                    .spark_dir
-                    .clone()
-                    .unwrap_or_else(|| std::env::temp_dir().join("sdp-emulator-spark"));
-                Engine::Spark(SparkEngine::new(&self.spark_venv, &dir)?)
+                Engine::Spark(SparkEngine::new(&self.spark_venv, &self.spark_dir())?)
             }
         })
     }

@@ -62,8 +62,8 @@ pub async fn run(cli: &Cli, args: &EvalArgs) -> ExitCode {
 
 async fn evaluate(cli: &Cli, args: &EvalArgs) -> Result<Report, Failure> {
     let cases = load_cases(&args.cases)?;
-    let engine = args
-        .engine
+    // Checked once, before any case runs; each case then gets its own (runner::engine).
+    args.engine
         .engine()
         .map_err(|e| Failure::Config(format!("the {:?} engine: {e:#}", args.engine.engine)))?;
     let model = args
@@ -75,10 +75,9 @@ async fn evaluate(cli: &Cli, args: &EvalArgs) -> Result<Report, Failure> {
         .map_err(|e| Failure::Config(format!("{e:#}")))?;
     let setup = Setup {
         runtime,
-        engine,
+        engine: args.engine.clone(),
         model,
         reference: args.reference,
-        data: args.engine.data.clone(),
     };
     // indicatif draws nothing when stderr is not a terminal.
     let bar = ProgressBar::new(cases.len() as u64).with_style(

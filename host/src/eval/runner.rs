@@ -9,27 +9,49 @@ use crate::component::Runtime;
 use crate::demo::session::Session;
 use crate::demo::{CLAUDE_ENDPOINT, RUNNER_PATH};
 use crate::outcome::Failure;
-use sdp_emulator::{EmulatorConfig, Engine, ModelConfig, ModelUsage};
+use sdp_emulator::{EmulatorConfig, Engine, EngineArgs, EngineKind, ModelConfig, ModelUsage};
 use serde_json::Value;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// What every case shares.
 pub struct Setup {
     pub runtime: Arc<Runtime>,
-    pub engine: Engine,
+    /// `--engine` and its settings; `--data` is mounted for the cases that name no data folder
+    /// of their own.
+    pub engine: EngineArgs,
     pub model: ModelConfig,
     /// Run each case's reference sources instead of asking the model.
     pub reference: bool,
-    /// `--data`: mounted for the cases that name no data folder of their own.
-    pub data: Option<PathBuf>,
 }
 
 impl Setup {
     /// Whether updates write data whose tables can be checked (the Spark engine).
     fn writes_data(&self) -> bool {
-        matches!(self.engine, Engine::Spark(_))
+        self.engine.engine == EngineKind::Spark
+    }
+
+    /// The case's engine. On Spark, a new directory of its own, `<spark dir>/eval/<case>`:
+    /// every fresh emulator numbers its pipelines alike, so cases sharing a directory would
+    /// share one pipeline's metastore and checkpoints, and an earlier run's state would leak
+    /// into this one.
+    fn engine(&self, case: &LoadedCase) -> Result<Engine, Failure> {
+        let mut args = self.engine.clone();
+        if args.engine == EngineKind::Spark {
+            let dir = args.spark_dir().join("eval").join(&case.name);
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(|e| {
+                    Failure::Config(format!(
+                        "case {}: clearing {}: {e}",
+                        case.name,
+                        dir.display()
+                    ))
+                })?;
+            }
+            args.spark_dir = Some(dir);
+        }
+        args.engine()
+            .map_err(|e| Failure::Config(format!("case {}: {e:#}", case.name)))
     }
 }
 
@@ -110,16 +132,18 @@ fn describe(check: &Check) -> String {
 
 /// A fresh emulator for the case (its data folder mounted like `--data`), and the agent on it.
 async fn start(cli: &Cli, setup: &Setup, case: &LoadedCase) -> Result<Session, Failure> {
-    let data = case.data_dir().or_else(|| setup.data.clone());
+    let data = case.data_dir().or_else(|| setup.engine.data.clone());
     if let Some(dir) = data.as_ref().filter(|d| !d.is_dir()) {
+        // The corpus's data is generated, not committed: say how to make it.
         return Err(Failure::Config(format!(
-            "case {}: data folder {} is not a folder",
+            "case {}: data folder {} is not a folder (eval/cases' data is made by \
+             `scripts/demo-data eval/data`, which scripts/setup runs)",
             case.name,
             dir.display()
         )));
     }
     let config = EmulatorConfig {
-        engine: setup.engine.clone(),
+        engine: setup.engine(case)?,
         model: setup.model.clone(),
         data,
         ..Default::default()
