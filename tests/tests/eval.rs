@@ -10,8 +10,9 @@ use common::agent_bin;
 use common::credentials::TempDir;
 use serde_json::{Value, json};
 
-/// Three cases: two the demo model answers, one whose own (payload) sources read a table
-/// defined nowhere, so validation fails it on purpose.
+/// Three cases: two the demo model answers (the second expecting the gold table it defines),
+/// one whose own (payload) sources read a table defined nowhere, so validation fails it on
+/// purpose.
 fn three_cases(dir: &Path) {
     let write = |name: &str, case: Value| {
         std::fs::write(dir.join(format!("{name}.json")), case.to_string()).unwrap();
@@ -23,7 +24,7 @@ fn three_cases(dir: &Path) {
     write(
         "b_orders",
         json!({"question": "Orders: bronze, silver and a gold table of revenue per day",
-               "expect": {"tables": {"orders_gold": {"min_rows": 1}}}}),
+               "expect": {"tables": {"gold_orders_daily": {"min_rows": 1}}}}),
     );
     let file = "/Workspace/Shared/eval_broken/broken.sql";
     write(
@@ -54,6 +55,16 @@ fn eval(dir: &Path, extra: &[&str]) -> (i32, String, String) {
         String::from_utf8(out.stdout).expect("stdout is UTF-8"),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The table's CHECKS cell for a case of the JSON: held/all, or `-` when none ran.
+fn checks_cell(case: &Value) -> String {
+    let checks = case["checks"].as_array().expect("checks");
+    if checks.is_empty() {
+        return "-".into();
+    }
+    let held = checks.iter().filter(|c| c["ok"] == true).count();
+    format!("{held}/{}", checks.len())
 }
 
 #[test]
@@ -100,8 +111,13 @@ fn eval_reports_each_case_in_a_table_and_the_same_as_json() {
             }
             .to_string(),
             case["outcome"].as_str().unwrap().to_string(),
-            "-".to_string(),
-            "-".to_string(),
+            match case["tables"].as_bool() {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "-",
+            }
+            .to_string(),
+            checks_cell(case),
             case["repair_rounds"].to_string(),
             case["model"]["calls"].to_string(),
             case["model"]["prompt_tokens"].to_string(),
@@ -134,6 +150,13 @@ fn eval_reports_each_case_in_a_table_and_the_same_as_json() {
         "{report}"
     );
     assert_eq!(cases[2]["model"]["calls"], 0, "{report}");
+    // No data on the structural engine: only whether the graph defines the expected table.
+    assert_eq!(
+        cases[1]["checks"],
+        json!([{"table": "gold_orders_daily", "check": "exists", "ok": true}]),
+        "{report}"
+    );
+    assert_eq!(cases[1]["tables"], true, "{report}");
     assert_eq!(report["engine"], "structural");
     assert_eq!(report["model_source"], "demo");
     let total = &report["total"];

@@ -57,6 +57,29 @@ pub fn written(pipeline: &Value) -> BTreeMap<String, Written> {
     tables
 }
 
+/// The tables an update's dataset graph defines (its `flow_definition` events), with nothing
+/// known of their rows: what the structural engine, which writes no data, can say.
+pub fn defined(events: &[Value], update_id: &str) -> BTreeMap<String, Written> {
+    events
+        .iter()
+        .filter(|e| e["event_type"] == "flow_definition" && e["origin"]["update_id"] == update_id)
+        .filter_map(|e| e["details"]["flow_definition"]["output_dataset"].as_str())
+        .map(|name| (name.to_string(), Written::default()))
+        .collect()
+}
+
+/// Only whether each expected table is defined: the structural engine's checks.
+pub fn exist(
+    expected: &BTreeMap<String, TableExpect>,
+    tables: &BTreeMap<String, Written>,
+) -> Vec<Check> {
+    let names: BTreeMap<String, TableExpect> = expected
+        .keys()
+        .map(|name| (name.clone(), TableExpect::default()))
+        .collect();
+    check(&names, tables)
+}
+
 /// One check and whether it held.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
@@ -142,6 +165,35 @@ pub fn check(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn the_structural_engine_checks_only_that_each_table_is_defined() {
+        let events = vec![
+            json!({"event_type": "flow_definition", "origin": {"update_id": "u1"},
+                   "details": {"flow_definition": {"output_dataset": "main.sales.stale"}}}),
+            json!({"event_type": "flow_definition", "origin": {"update_id": "u2"},
+                   "details": {"flow_definition": {"output_dataset": "main.sales.orders"}}}),
+            json!({"event_type": "update_progress", "origin": {"update_id": "u2"}}),
+        ];
+        let tables = defined(&events, "u2");
+        assert_eq!(tables.keys().collect::<Vec<_>>(), ["main.sales.orders"]);
+        let expected: BTreeMap<String, TableExpect> = serde_json::from_value(json!({
+            "orders": {"min_rows": 5, "columns": ["order_id"], "unique": ["order_id"]},
+            "stale": {},
+        }))
+        .unwrap();
+        let checks: Vec<(String, String, bool)> = exist(&expected, &tables)
+            .into_iter()
+            .map(|c| (c.table, c.check, c.ok))
+            .collect();
+        assert_eq!(
+            checks,
+            [
+                ("orders".to_string(), "exists".to_string(), true),
+                ("stale".to_string(), "exists".to_string(), false),
+            ]
+        );
+    }
 
     #[test]
     fn expectations_hold_or_say_what_was_found() {

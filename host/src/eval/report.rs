@@ -13,8 +13,8 @@ pub struct CaseReport {
     /// `completed`, the error kind of `run` (`validation_failed`, `llm_unusable`, ...), or
     /// `update_failed` / `update_canceled`.
     pub outcome: String,
-    /// Whether every expected table was written; null when the engine writes no data
-    /// (structural) or the case expects none.
+    /// Whether every expected table was written (Spark) or is defined by the pipeline's graph
+    /// (structural, which writes no data); null when the case expects none.
     pub tables: Option<bool>,
     /// Every check of the case's `expect`, in order; empty when none could run.
     pub checks: Vec<Check>,

@@ -110,9 +110,25 @@ pub async fn run(cli: &Cli, setup: &Setup, case: &LoadedCase) -> CaseReport {
         .repair_rounds
         .unwrap_or_else(|| pipeline.as_ref().map_or(0, repair_rounds));
     let expected = &case.case.expect.tables;
-    if setup.writes_data() && !expected.is_empty() {
-        let written = pipeline.as_ref().map(checks::written).unwrap_or_default();
-        report.checks = checks::check(expected, &written);
+    if !expected.is_empty() {
+        report.checks = if setup.writes_data() {
+            let written = pipeline.as_ref().map(checks::written).unwrap_or_default();
+            checks::check(expected, &written)
+        } else {
+            // No data: whether the last update's graph defines each expected table.
+            let defined = pipeline
+                .as_ref()
+                .and_then(|p| {
+                    let id = p["pipeline_id"].as_str()?;
+                    let update = p["updates"].as_array()?.last()?["update_id"].as_str()?;
+                    Some(checks::defined(
+                        &session.emulator.pipeline_events(id),
+                        update,
+                    ))
+                })
+                .unwrap_or_default();
+            checks::exist(expected, &defined)
+        };
         report.tables = Some(report.checks.iter().all(|c| c.check != "exists" || c.ok));
     }
     let completed = report.outcome == "completed";
