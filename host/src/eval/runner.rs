@@ -31,28 +31,26 @@ impl Setup {
         self.engine.engine == EngineKind::Spark
     }
 
-    /// The case's engine. On Spark, a new directory of its own, `<spark dir>/eval/<case>`:
-    /// every fresh emulator numbers its pipelines alike, so cases sharing a directory would
-    /// share one pipeline's metastore and checkpoints, and an earlier run's state would leak
-    /// into this one.
     fn engine(&self, case: &LoadedCase) -> Result<Engine, Failure> {
-        let mut args = self.engine.clone();
-        if args.engine == EngineKind::Spark {
-            let dir = args.spark_dir().join("eval").join(&case.name);
-            if dir.exists() {
-                std::fs::remove_dir_all(&dir).map_err(|e| {
-                    Failure::Config(format!(
-                        "case {}: clearing {}: {e}",
-                        case.name,
-                        dir.display()
-                    ))
-                })?;
-            }
-            args.spark_dir = Some(dir);
-        }
-        args.engine()
+        case_engine(&self.engine, &case.name)
             .map_err(|e| Failure::Config(format!("case {}: {e:#}", case.name)))
     }
+}
+
+/// The case's engine. On Spark, a new directory of its own, `<spark dir>/eval/<case>`: every
+/// fresh emulator numbers its pipelines alike, so cases sharing a directory would share one
+/// pipeline's metastore and checkpoints, and an earlier run's state would leak into this one.
+fn case_engine(args: &EngineArgs, case: &str) -> anyhow::Result<Engine> {
+    let mut args = args.clone();
+    if args.engine == EngineKind::Spark {
+        let dir = args.spark_dir().join("eval").join(case);
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| anyhow::anyhow!("clearing {}: {e}", dir.display()))?;
+        }
+        args.spark_dir = Some(dir);
+    }
+    args.engine()
 }
 
 /// How the case's run ended, before its tables are looked at.
@@ -208,4 +206,53 @@ fn repair_rounds(pipeline: &Value) -> u32 {
         .filter(|u| u["validate_only"] == true)
         .count() as u32;
     validations.saturating_sub(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Args {
+        #[command(flatten)]
+        engine: EngineArgs,
+    }
+
+    #[test]
+    fn on_spark_each_case_gets_a_cleared_directory_of_its_own() {
+        let dir = std::env::temp_dir().join(format!("sdp-agent-eval-dirs-{}", std::process::id()));
+        let venv = dir.join("venv");
+        std::fs::create_dir_all(venv.join("bin")).unwrap();
+        for file in ["bin/spark-class", "bin/python"] {
+            std::fs::write(venv.join(file), "").unwrap();
+        }
+        let spark = dir.join("spark");
+        let stale = spark.join("eval/a/pipeline/metastore_db");
+        let other = spark.join("eval/b/pipeline/metastore_db");
+        for d in [&stale, &other] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let args = Args::parse_from([
+            "eval",
+            "--engine",
+            "spark",
+            "--spark-venv",
+            venv.to_str().unwrap(),
+            "--spark-dir",
+            spark.to_str().unwrap(),
+        ])
+        .engine;
+        assert!(matches!(case_engine(&args, "a").unwrap(), Engine::Spark(_)));
+        assert!(spark.join("eval/a").is_dir(), "the case's own directory");
+        assert!(!stale.exists(), "an earlier run's state is cleared");
+        assert!(other.exists(), "another case's directory is left alone");
+
+        let structural = Args::parse_from(["eval"]).engine;
+        assert!(matches!(
+            case_engine(&structural, "a").unwrap(),
+            Engine::Structural
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
