@@ -1,7 +1,9 @@
-//! The evaluation corpus (`eval/cases`): every case has a reference solution and checks, and
-//! the demo model's run over the whole corpus reports every case with an outcome. It runs a
-//! copy of the corpus beside data made by `scripts/demo-data`, as a fresh clone's
-//! `scripts/setup` makes it.
+//! The evaluation corpus (`eval/cases`): every case's reference solution passes on the Spark
+//! engine (each case is solvable and its checks are right), and the demo model's run over the
+//! whole corpus reports every case with an outcome. Both run a copy of the corpus beside data
+//! made by `scripts/demo-data`, as a fresh clone's `scripts/setup` makes it. The Spark test needs
+//! `scripts/setup --spark` (which `scripts/setup --test` runs): without it, it skips with a
+//! message, unless SDP_REQUIRE_SPARK is set. Each prints every case's outcome and seconds.
 
 mod common;
 
@@ -174,4 +176,53 @@ fn the_demo_model_runs_the_whole_corpus_and_every_case_is_reported() {
         report["total"]["cases"].as_u64(),
         Some(case_names().len() as u64)
     );
+}
+
+#[test]
+fn on_spark_every_reference_solution_passes_its_checks() {
+    let venv = std::env::var_os("SDP_SPARK_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".venv-spark"));
+    if !venv.join("bin/spark-class").exists() {
+        assert!(
+            std::env::var_os("SDP_REQUIRE_SPARK").is_none(),
+            "SDP_REQUIRE_SPARK is set but the Spark engine is missing at {}",
+            venv.display()
+        );
+        eprintln!(
+            "SKIPPED: the Spark engine is not installed at {} (scripts/setup --spark)",
+            venv.display()
+        );
+        return;
+    }
+    let dir = TempDir::new("eval-corpus-spark");
+    let cases = corpus_copy(dir.path());
+    let spark_dir = dir.path().join("spark");
+    let started = Instant::now();
+    let (code, report, stderr) = eval(
+        &cases,
+        &[
+            "--reference",
+            "--engine",
+            "spark",
+            "--spark-venv",
+            &venv.to_string_lossy(),
+            "--spark-dir",
+            &spark_dir.to_string_lossy(),
+        ],
+    );
+    let wall = started.elapsed().as_secs_f64();
+    print_timings("reference solutions, Spark engine", &report, wall);
+
+    assert_eq!(reported_names(&report), case_names(), "{report}");
+    assert_eq!(report["model_source"], "reference");
+    for c in report["cases"].as_array().unwrap() {
+        let checks = c["checks"].as_array().expect("checks");
+        assert!(
+            c["passed"] == true && c["tables"] == true && !checks.is_empty(),
+            "a reference solution fails its case: {c}"
+        );
+        assert_eq!(c["model"]["calls"], 0, "the model was not asked: {c}");
+    }
+    assert_eq!(code, 0, "{stderr}");
 }
