@@ -1,6 +1,6 @@
 //! SQL expectations (`CONSTRAINT name EXPECT (condition) [ON VIOLATION DROP ROW | FAIL
 //! UPDATE]`) on the local Spark engine: read from a dataset's column list, evaluated by one
-//! filter on its query (the same one `sdp_local.py` builds for Python's `@dp.expect…`), and
+//! filter on its query (the same one `spark/sdp_api.py` builds for Python's `@dp.expect…`), and
 //! described for the data-quality counts the driver takes after a run.
 
 use std::ops::Range;

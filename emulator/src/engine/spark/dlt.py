@@ -1,7 +1,7 @@
 """`import dlt` on sdp-emulator's local engine: the pipelines API under its Databricks name
-(`sdp_local.install_pipelines_api()` has run before any pipeline file is imported)."""
+(`sdp_api.install_pipelines_api()` has run before any pipeline file is imported)."""
 
-from sdp_local import (  # noqa: F401
+from sdp_api import (  # noqa: F401
     append_flow,
     apply_changes,
     create_auto_cdc_flow,

@@ -13,7 +13,10 @@ import sys
 from pathlib import Path
 
 import pyspark.pipelines.cli as cli
+import sdp_api
 import sdp_local
+import sdp_names
+import sdp_quality
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 from pyspark.pipelines.spark_connect_graph_element_registry import (
@@ -75,13 +78,13 @@ def main():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     sdp_local.install()
-    sdp_local.install_pipelines_api()
-    sdp_local.install_table_names()
+    sdp_api.install_pipelines_api()
+    sdp_names.install_table_names()
     try:
         if spec.database:
             # The open-source catalog does not create the target schema; a workspace does.
             spark.sql(f"CREATE DATABASE IF NOT EXISTS `{spec.database}`")
-        sdp_local.register_tables(spark)
+        sdp_names.register_tables(spark)
         graph = create_dataflow_graph(
             spark,
             default_catalog=spec.catalog,
@@ -108,7 +111,7 @@ def main():
                 if table.isTemporary or table.tableType == "VIEW":
                     continue
                 emit("table", name=table.name, **shape(spark.table(f"`{spec.database}`.`{table.name}`")))
-            sdp_local.quality(spark, spec.database, emit)
+            sdp_quality.quality(spark, spec.database, emit)
         emit("done")
     except Exception as e:  # every failure is reported, then the exit status says it failed
         emit("error", **error_fields(e))

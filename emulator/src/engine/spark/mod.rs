@@ -23,11 +23,20 @@ use super::sources::SourceFile;
 use super::structure::{STREAMING_FROM_MATERIALIZED_VIEW, Target, check};
 use super::{Problem, Verdict, dialect};
 
-const DRIVER: &str = include_str!("driver.py");
-/// The driver's helpers for Databricks-only features (`/Volumes` paths, read_files, Auto Loader).
-const SDP_LOCAL: &str = include_str!("sdp_local.py");
-/// `import dlt`: the same API under its Databricks name.
-const DLT: &str = include_str!("dlt.py");
+/// The driver and the modules it imports, written beside the pipelines' directories.
+const DRIVER_FILES: &[(&str, &str)] = &[
+    ("driver.py", include_str!("driver.py")),
+    // Databricks-only features: `/Volumes` paths, read_files, Auto Loader.
+    ("sdp_local.py", include_str!("sdp_local.py")),
+    // The pipelines API as Databricks has it (expectations, @table, AUTO CDC).
+    ("sdp_api.py", include_str!("sdp_api.py")),
+    // Three-part names and the `--data` tables.
+    ("sdp_names.py", include_str!("sdp_names.py")),
+    // The data-quality counts after a run.
+    ("sdp_quality.py", include_str!("sdp_quality.py")),
+    // `import dlt`: the same API under its Databricks name.
+    ("dlt.py", include_str!("dlt.py")),
+];
 /// Serialises Spark runs machine-wide: they all need port 15002.
 const LOCK_FILE: &str = "sdp-emulator-spark-15002.lock";
 
@@ -257,9 +266,9 @@ impl SparkEngine {
             dir.join("spark-pipeline.yml"),
             serde_json::to_string_pretty(&spec)?,
         )?;
-        std::fs::write(self.work_dir.join("driver.py"), DRIVER)?;
-        std::fs::write(self.work_dir.join("sdp_local.py"), SDP_LOCAL)?;
-        std::fs::write(self.work_dir.join("dlt.py"), DLT)?;
+        for (name, text) in DRIVER_FILES {
+            std::fs::write(self.work_dir.join(name), text)?;
+        }
         Ok(Some(files))
     }
 

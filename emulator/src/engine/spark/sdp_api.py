@@ -1,0 +1,172 @@
+"""The pipelines API as Databricks has it, for sdp-emulator's local engine: `import dlt` and
+`from pyspark import pipelines as dp` both work, `@table` over a batch query defines a
+materialized view (open-source Spark makes every @table a streaming table), and the expectation
+decorators are evaluated.
+"""
+
+# Python datasets with expectations, for the data-quality counts after a run:
+# {"dataset": name, "function": the undecorated query function, "expectations": [...]}.
+CHECKS = []
+
+
+def _reads_a_stream(message):
+    """Whether a Spark Connect plan reads any source as a stream."""
+    if getattr(message, "DESCRIPTOR", None) is None:
+        return False
+    for field, value in message.ListFields():
+        if field.name == "is_streaming" and value is True:
+            return True
+        if field.message_type is None:
+            continue
+        repeated = getattr(field, "is_repeated", None)
+        if repeated is None:
+            repeated = field.label == field.LABEL_REPEATED
+        values = value if repeated else [value]
+        if any(_reads_a_stream(v) for v in values):
+            return True
+    return False
+
+
+def _is_streaming(df):
+    return _reads_a_stream(df._plan.plan(df._session.client))
+
+
+def quality_condition(dataset, expectations):
+    """One filter for a dataset's expectations: FAIL UPDATE ones raise (evaluated first, so a
+    row violating a DROP and a FAIL rule fails the update), warn-only ones are analysed (a
+    wrong column fails) and keep every row, DROP ROW ones keep the rows that meet them."""
+    fails = [
+        "assert_true(coalesce(({c}), false), 'EXPECTATION_VIOLATION:{d}:{n}') IS NULL".format(
+            c=e["condition"], d=dataset.replace("'", ""), n=e["name"].replace("'", "")
+        )
+        for e in expectations
+        if e["action"] == "fail"
+    ]
+    warns = [f"(({e['condition']}) IS NULL OR TRUE)" for e in expectations if e["action"] == "warn"]
+    drops = [f"coalesce(({e['condition']}), false)" for e in expectations if e["action"] == "drop"]
+    checked = " AND ".join(fails + warns) or "TRUE"
+    kept = " AND ".join(drops) or "TRUE"
+    return f"CASE WHEN {checked} THEN {kept} ELSE FALSE END"
+
+
+def _with_expectations(func, expectations):
+    import functools
+
+    base = getattr(func, "_sdp_function", func)
+    known = getattr(func, "_sdp_expectations", [])
+
+    @functools.wraps(base)
+    def query():
+        from pyspark.sql import functions as F
+
+        df = base()
+        name = getattr(query, "_sdp_dataset", base.__name__)
+        return df.where(F.expr(quality_condition(name, query._sdp_expectations)))
+
+    query._sdp_function = base
+    # Source order: a decorator above the ones already applied comes first.
+    query._sdp_expectations = expectations + known
+    return query
+
+
+def _expect(action, many):
+    def decorator_for(*args):
+        if many:
+            (rules,) = args
+            expectations = [{"name": n, "condition": c, "action": action} for n, c in rules.items()]
+        else:
+            name, condition = args
+            expectations = [{"name": name, "condition": condition, "action": action}]
+        return lambda func: _with_expectations(func, expectations)
+
+    return decorator_for
+
+
+expect = _expect("warn", False)
+expect_or_drop = _expect("drop", False)
+expect_or_fail = _expect("fail", False)
+expect_all = _expect("warn", True)
+expect_all_or_drop = _expect("drop", True)
+expect_all_or_fail = _expect("fail", True)
+
+
+def _kept(define, kwargs):
+    """The keyword arguments the open-source decorator takes (Databricks has more, e.g.
+    `private`, `path`, `row_filter`: without effect on a local run)."""
+    import inspect
+
+    allowed = inspect.signature(define).parameters
+    return {k: v for k, v in kwargs.items() if k in allowed}
+
+
+def _dataset(define_for, query_function, kwargs):
+    def outer(func):
+        name = kwargs.get("name") or getattr(func, "__name__", "dataset")
+        if getattr(func, "_sdp_expectations", None):
+            func._sdp_dataset = name
+            CHECKS.append({"dataset": name, "function": func._sdp_function,
+                           "expectations": func._sdp_expectations})
+        define = define_for(func)
+        return define(**_kept(define, kwargs))(func)
+
+    return outer(query_function) if query_function is not None else outer
+
+
+def _oss():
+    from pyspark.pipelines import api
+
+    return api
+
+
+def table(query_function=None, **kwargs):
+    """Databricks' @table: a streaming table over a streaming query, else a materialized view."""
+
+    def define_for(func):
+        try:
+            streaming = _is_streaming(func())
+        except Exception:
+            # Let the engine report it where it reports every query function's error.
+            streaming = True
+        return _oss().table if streaming else _oss().materialized_view
+
+    return _dataset(define_for, query_function, kwargs)
+
+
+def materialized_view(query_function=None, **kwargs):
+    return _dataset(lambda _: _oss().materialized_view, query_function, kwargs)
+
+
+def temporary_view(query_function=None, **kwargs):
+    return _dataset(lambda _: _oss().temporary_view, query_function, kwargs)
+
+
+view = temporary_view
+
+
+def _session():
+    from pyspark.sql import SparkSession
+
+    return SparkSession.active()
+
+
+def read(name):
+    return _session().read.table(name)
+
+
+def read_stream(name):
+    return _session().readStream.table(name)
+
+
+def install_pipelines_api():
+    """Puts the Databricks names on `pyspark.pipelines` (what `dp` and `dlt` are)."""
+    import pyspark.pipelines as dp
+
+    oss = _oss()
+    for name in ("append_flow", "create_streaming_table", "create_auto_cdc_flow", "create_sink"):
+        globals()[name] = getattr(oss, name, None)
+    globals()["apply_changes"] = getattr(oss, "create_auto_cdc_flow", None)
+    globals()["create_target_table"] = oss.create_streaming_table
+    for name in ("table", "materialized_view", "temporary_view", "view", "read", "read_stream",
+                 "expect", "expect_or_drop", "expect_or_fail", "expect_all",
+                 "expect_all_or_drop", "expect_all_or_fail"):
+        setattr(dp, name, globals()[name])

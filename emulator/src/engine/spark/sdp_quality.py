@@ -1,0 +1,71 @@
+"""The data-quality counts after a completed run on sdp-emulator's local engine: each
+expectation's passed, failed and dropped rows over its dataset's input, read again as a batch."""
+
+import json
+from pathlib import Path
+
+import sdp_api
+from sdp_local import SOURCES, read_files
+
+
+def count(df, expectations):
+    """The data-quality counts of one dataset's expectations over its input rows `df`."""
+    import re
+
+    from pyspark.sql import functions as F
+
+    conf = df._session.conf
+
+    def failed(condition):
+        # `${key}` parameters, as the SQL parser substitutes them from the configuration.
+        condition = re.sub(r"\$\{([^}]+)\}", lambda m: conf.get(m.group(1), m.group(0)), condition)
+        return F.sum(F.when(F.expr(f"coalesce(({condition}), false)"), 0).otherwise(1))
+
+    drops = [e["condition"] for e in expectations if e["action"] == "drop"]
+    kept = " AND ".join(f"({c})" for c in drops) or "TRUE"
+    aggregates = [F.count(F.lit(1)).alias("rows"), failed(kept).alias("dropped")]
+    aggregates += [failed(e["condition"]).alias(f"e{i}") for i, e in enumerate(expectations)]
+    row = df.agg(*aggregates).first()
+    rows = row["rows"]
+    return {
+        "input_rows": rows,
+        "dropped": row["dropped"] or 0,
+        "expectations": [
+            {"name": e["name"], "passed": rows - (row[f"e{i}"] or 0), "failed": row[f"e{i}"] or 0}
+            for i, e in enumerate(expectations)
+        ],
+    }
+
+
+def quality(spark, database, emit):
+    """After a completed run: each expectation's counts over its dataset's input, read again as
+    a batch (`checks.json` from the SQL mapping, CHECKS from the Python decorators)."""
+    spec_path = Path("checks.json")
+    spec = json.loads(spec_path.read_text()) if spec_path.exists() else {}
+    checks, views = spec.get("checks", []), spec.get("views", [])
+    if not checks and not sdp_api.CHECKS:
+        return
+    if database:
+        spark.catalog.setCurrentDatabase(database)
+    for view, (path, options) in SOURCES.items():
+        read_files(spark, path, options, streaming=False).createOrReplaceTempView(view)
+    pending = list(views)
+    for _ in range(len(pending)):
+        left = []
+        for name, query in pending:
+            try:
+                spark.sql(f"CREATE OR REPLACE TEMPORARY VIEW `{name}` AS {query}")
+            except Exception:
+                left.append((name, query))
+        pending = left
+    found = [(c["dataset"], lambda c=c: spark.sql(c["query"]), c["expectations"]) for c in checks]
+    found += [(c["dataset"], c["function"], c["expectations"]) for c in sdp_api.CHECKS]
+    for dataset, input_rows, expectations in found:
+        try:
+            df = input_rows()
+            if df.isStreaming:
+                emit("log", message=f"The data quality of {dataset} is not counted: its input is a stream")
+                continue
+            emit("quality", dataset=dataset, **count(df, expectations))
+        except Exception as e:
+            emit("log", message=f"The data quality of {dataset} could not be counted: {e}")
