@@ -4,6 +4,7 @@
 //! Databricks-shaped events (`events.rs`).
 
 mod args;
+mod auto_cdc;
 mod dialect;
 pub mod events;
 mod expectations;

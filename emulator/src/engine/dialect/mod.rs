@@ -3,7 +3,7 @@
 //! engine"). Edits are byte splices into the original text, so everything else stays as the
 //! user wrote it (comments and line numbers included, as far as the edit allows).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 
 use sqlparser::tokenizer::Token;
@@ -12,7 +12,7 @@ use super::expectations::{self, Check, Expectation};
 use super::names::Names;
 use super::sources::{Language, SourceFile};
 use super::sql::{self, Shape, Tok};
-use super::{DatasetKind, Problem, read_files};
+use super::{DatasetKind, Problem, auto_cdc, read_files};
 
 /// A file as the open-source engine gets it, and what the mapping has to say about it.
 #[derive(Debug, Default)]
@@ -22,7 +22,8 @@ pub struct Mapped {
     pub checks: Vec<Check>,
     /// The file's temporary views with their queries read as a batch (for those counts).
     pub views: Vec<(String, String)>,
-    /// A companion Python file the mapped text needs (the views standing for `read_files`).
+    /// A companion Python file the mapped text needs (the views standing for `read_files`,
+    /// the AUTO CDC flows).
     pub python: Option<String>,
     /// Databricks features that were kept only as a report (e.g. warn-only expectations).
     pub warnings: Vec<String>,
@@ -45,6 +46,8 @@ pub fn map(file: &SourceFile, context: &Context) -> Result<Mapped, Problem> {
 pub struct Context {
     pub rules: Rules,
     pub names: Names,
+    /// The tables AUTO CDC flows write (lower case): their declarations go with the flows.
+    pub cdc_targets: BTreeSet<String>,
 }
 
 /// Expectations of streaming tables defined without a query (`CREATE STREAMING TABLE t
@@ -179,7 +182,35 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
     let mut mapped = Mapped::default();
     let mut sources = Vec::new();
     let mut counter = 0;
+    let mut flows = Vec::new();
     for statement in &statements {
+        let t = &statement.tokens;
+        // AUTO CDC flows and their targets' declarations leave the SQL for the companion.
+        let span = t[0].bytes.start..t[t.len() - 1].bytes.end;
+        match &statement.shape {
+            Shape::Dataset {
+                name, query: None, ..
+            } if context.cdc_targets.contains(&auto_cdc::short(name)) => {
+                let what = format!("{name}, the target of an AUTO CDC flow");
+                edits.push((span.clone(), auto_cdc::placeholder(&text[span], &what)));
+                continue;
+            }
+            Shape::Flow { name, target } => {
+                if let Some(flow) = auto_cdc::read(text, t, name) {
+                    flows.push(flow?);
+                    if rules.contains_key(&key(target)) {
+                        mapped.warnings.push(format!(
+                            "The expectations of {target} are not enforced on the flow {name} \
+                             by the local engine (AUTO CDC)"
+                        ));
+                    }
+                    let what = format!("the AUTO CDC flow {name}");
+                    edits.push((span.clone(), auto_cdc::placeholder(&text[span], &what)));
+                    continue;
+                }
+            }
+            _ => {}
+        }
         let mut own = Vec::new();
         let dataset = match &statement.shape {
             Shape::Dataset { name, .. } | Shape::Flow { name, .. } => name.as_str(),
@@ -191,7 +222,6 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
             &mut counter,
             &mut own,
         )?);
-        let t = &statement.tokens;
         context.names.rewrite(t, &mut own);
         // `LIVE.x`: the legacy prefix means "this pipeline's dataset x".
         for (i, tok) in t.iter().enumerate() {
@@ -245,22 +275,14 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
                     }
                 }
             }
-            Shape::Flow { name, target } => {
-                if let Some(found) = rules.get(&key(target)) {
-                    match flow_query(t) {
-                        Some(query) => {
-                            mapped.checks.push(Check {
-                                dataset: target.clone(),
-                                query: batch_query(text, t, query, &own),
-                                expectations: found.clone(),
-                            });
-                            wrap(t, query, target, found, &mut own);
-                        }
-                        None => mapped.warnings.push(format!(
-                            "The expectations of {target} are not enforced on the flow {name} \
-                             by the local engine (AUTO CDC)"
-                        )),
-                    }
+            Shape::Flow { target, .. } => {
+                if let (Some(found), Some(query)) = (rules.get(&key(target)), flow_query(t)) {
+                    mapped.checks.push(Check {
+                        dataset: target.clone(),
+                        query: batch_query(text, t, query, &own),
+                        expectations: found.clone(),
+                    });
+                    wrap(t, query, target, found, &mut own);
                 }
             }
             Shape::Setting => {}
@@ -268,7 +290,14 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
         edits.extend(own);
     }
     mapped.text = splice(text, edits);
-    mapped.python = (!sources.is_empty()).then(|| read_files::python(path, &sources));
+    let mut python = Vec::new();
+    if !sources.is_empty() {
+        python.push(read_files::python(path, &sources));
+    }
+    if !flows.is_empty() {
+        python.push(auto_cdc::python(path, &flows));
+    }
+    mapped.python = (!python.is_empty()).then(|| python.join("\n\n"));
     Ok(mapped)
 }
 

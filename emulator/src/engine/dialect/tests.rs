@@ -126,3 +126,47 @@ fn python_files_are_left_to_the_pipelines_api() {
     .unwrap();
     assert_eq!(m.text, text);
 }
+
+#[test]
+fn auto_cdc_flows_and_their_targets_move_to_the_companion() {
+    let files = [
+        sql_file("CREATE OR REFRESH STREAMING TABLE current\n  COMMENT 'latest';"),
+        sql_file(
+            "CREATE FLOW current_cdc AS AUTO CDC INTO current\nFROM STREAM(LIVE.changes)\n\
+             KEYS (id)\nSEQUENCE BY seq\nSTORED AS SCD TYPE 2;\n\
+             CREATE MATERIALIZED VIEW after AS SELECT * FROM current;",
+        ),
+    ];
+    let context = Context {
+        cdc_targets: auto_cdc::targets_of(&files),
+        ..Context::default()
+    };
+    assert_eq!(context.cdc_targets, BTreeSet::from(["current".to_string()]));
+    let m = map(&files[0], &context).unwrap();
+    assert!(
+        m.text
+            .starts_with("/* current, the target of an AUTO CDC flow"),
+        "{}",
+        m.text
+    );
+    assert_eq!(m.text.matches('\n').count(), 1, "{}", m.text);
+    assert!(m.python.is_none());
+    let m = map(&files[1], &context).unwrap();
+    assert!(
+        m.text.starts_with("/* the AUTO CDC flow current_cdc"),
+        "{}",
+        m.text
+    );
+    // The statement after it keeps its line.
+    assert_eq!(
+        m.text.lines().nth(5),
+        Some("CREATE MATERIALIZED VIEW after AS SELECT * FROM current;")
+    );
+    let python = m.python.unwrap();
+    assert!(python.contains("sdp_cdc.create_auto_cdc_flow("), "{python}");
+    assert!(python.contains("source=\"changes\""), "{python}");
+    assert!(python.contains("stored_as_scd_type=\"2\""), "{python}");
+    // A streaming table no AUTO CDC flow writes stays.
+    let m = map(&sql_file("CREATE STREAMING TABLE other;"), &context).unwrap();
+    assert_eq!(m.text, "CREATE STREAMING TABLE other;");
+}

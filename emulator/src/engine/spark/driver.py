@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pyspark.pipelines.cli as cli
 import sdp_api
+import sdp_cdc
 import sdp_local
 import sdp_names
 import sdp_quality
 from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
+from pyspark.pipelines.graph_element_registry import graph_element_registration_context
 from pyspark.pipelines.spark_connect_graph_element_registry import (
     SparkConnectGraphElementRegistry,
 )
@@ -77,6 +79,7 @@ def main():
     for key, value in spec.configuration.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    sdp_api.SESSION = spark
     sdp_local.install()
     sdp_api.install_pipelines_api()
     sdp_names.install_table_names()
@@ -93,6 +96,8 @@ def main():
         )
         registry = SparkConnectGraphElementRegistry(spark, graph)
         cli.register_definitions(spec_path, registry, spec, spark, graph)
+        with graph_element_registration_context(registry):
+            sdp_cdc.finish()
         results = start_run(
             spark,
             graph,

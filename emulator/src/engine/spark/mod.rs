@@ -18,6 +18,7 @@ use serde_json::json;
 
 use driver_output::read_lines;
 
+use super::auto_cdc;
 use super::names::Names;
 use super::sources::SourceFile;
 use super::structure::{STREAMING_FROM_MATERIALIZED_VIEW, Target, check};
@@ -30,6 +31,8 @@ const DRIVER_FILES: &[(&str, &str)] = &[
     ("sdp_local.py", include_str!("sdp_local.py")),
     // The pipelines API as Databricks has it (expectations, @table, AUTO CDC).
     ("sdp_api.py", include_str!("sdp_api.py")),
+    // AUTO CDC into a materialized view (Parquet tables cannot MERGE).
+    ("sdp_cdc.py", include_str!("sdp_cdc.py")),
     // Three-part names and the `--data` tables.
     ("sdp_names.py", include_str!("sdp_names.py")),
     // The data-quality counts after a run.
@@ -200,6 +203,7 @@ impl SparkEngine {
         let context = dialect::Context {
             rules: dialect::rules_of(&job.files),
             names,
+            cdc_targets: auto_cdc::targets_of(&job.files),
         };
         let mut mapped = Vec::new();
         let mut checks = Vec::new();

@@ -143,30 +143,42 @@ def temporary_view(query_function=None, **kwargs):
 view = temporary_view
 
 
-def _session():
+# The session the pipeline's files are loaded with (the driver sets it). Reads through another
+# session object (`SparkSession.active()`) are not seen as reads of the pipeline's datasets: on
+# a rerun the flow then starts before the datasets it reads are refreshed.
+SESSION = None
+
+
+def session():
     from pyspark.sql import SparkSession
 
-    return SparkSession.active()
+    return SESSION or SparkSession.active()
 
 
 def read(name):
-    return _session().read.table(name)
+    return session().read.table(name)
 
 
 def read_stream(name):
-    return _session().readStream.table(name)
+    return session().readStream.table(name)
 
 
 def install_pipelines_api():
     """Puts the Databricks names on `pyspark.pipelines` (what `dp` and `dlt` are)."""
     import pyspark.pipelines as dp
 
+    import sdp_cdc
+
     oss = _oss()
-    for name in ("append_flow", "create_streaming_table", "create_auto_cdc_flow", "create_sink"):
+    for name in ("append_flow", "create_sink"):
         globals()[name] = getattr(oss, name, None)
-    globals()["apply_changes"] = getattr(oss, "create_auto_cdc_flow", None)
-    globals()["create_target_table"] = oss.create_streaming_table
+    # AUTO CDC targets are materialized views locally (sdp_cdc.py says why).
+    globals()["create_streaming_table"] = sdp_cdc.create_streaming_table
+    globals()["create_target_table"] = sdp_cdc.create_streaming_table
+    globals()["create_auto_cdc_flow"] = sdp_cdc.create_auto_cdc_flow
+    globals()["apply_changes"] = sdp_cdc.create_auto_cdc_flow
     for name in ("table", "materialized_view", "temporary_view", "view", "read", "read_stream",
                  "expect", "expect_or_drop", "expect_or_fail", "expect_all",
-                 "expect_all_or_drop", "expect_all_or_fail"):
+                 "expect_all_or_drop", "expect_all_or_fail", "create_streaming_table",
+                 "create_target_table", "create_auto_cdc_flow", "apply_changes"):
         setattr(dp, name, globals()[name])

@@ -1,0 +1,20 @@
+//! The Spark engine behind the emulator (needs `scripts/setup --spark`, which `scripts/setup
+//! --test` runs): a syntax error, a wrong column and a missing table each come back as the
+//! error event a workspace would write, the fixed pipeline validates, and a real update writes
+//! tables with rows; the demo model's pipeline, flawed first, is repaired and runs.
+//! `cdc.rs`: AUTO CDC flows (SQL and Python, SCD types 1 and 2) run into their targets' rows.
+//! Slow (each Spark start takes ~15-40 s; one update at a time on a machine, port 15002).
+//!
+//! Without the engine these tests skip with a message, unless `SDP_REQUIRE_SPARK` is set (as
+//! `scripts/test`, hence CI, does): then a missing engine fails them.
+
+#[allow(dead_code)]
+#[path = "../api/client.rs"]
+mod client;
+#[path = "../api/plans.rs"]
+mod plans;
+use client::Client;
+
+mod cdc;
+mod pipelines;
+mod support;
