@@ -1,7 +1,7 @@
 //! AUTO CDC on the local engine: SQL `AUTO CDC INTO` and Python `create_auto_cdc_flow` /
 //! `dlt.apply_changes` end in the rows Databricks documents for SCD types 1 and 2 (latest change
 //! by sequence, deletes, a key back after its delete, changes arriving out of order), and a
-//! second update picks up a new file.
+//! second update picks up a new file (also in a Python flow built with `withColumn`).
 
 use sdp_emulator::DemoFlaw;
 use serde_json::json;
@@ -87,6 +87,12 @@ dlt.apply_changes(
     column_list=[\"id\", \"email\"],
     stored_as_scd_type=\"2\",
 )
+
+
+# withColumn over a pipeline dataset: on a rerun it must still wait for that dataset's refresh.
+@dp.materialized_view
+def changes_flagged():
+    return spark.read.table(\"changes_bronze\").withColumn(\"deleted\", F.expr(\"op = 'DELETE'\"))
 ";
 
 #[tokio::test]
@@ -110,7 +116,7 @@ async fn auto_cdc_flows_end_in_the_documented_rows_for_scd_types_1_and_2() {
         tables_of(&emulator, &update),
         json!({"changes_bronze": 9, "customers_current": 3, "current_expected": 3,
                "customers_history": 7, "history_expected": 7, "customers_py": 3,
-               "emails_py": 7})
+               "emails_py": 7, "changes_flagged": 9})
     );
     let pipelines = emulator.pipelines();
     let record = pipelines[0]["updates"]
@@ -144,6 +150,8 @@ async fn auto_cdc_flows_end_in_the_documented_rows_for_scd_types_1_and_2() {
     assert_eq!(tables["customers_history"], 8, "{tables}");
     // Customer 1's row is now h; the expected-rows view still finds 3 and f only.
     assert_eq!(tables["current_expected"], 1, "{tables}");
+    // A Python flow using withColumn read the refreshed source, not the previous update's rows.
+    assert_eq!(tables["changes_flagged"], 11, "{tables}");
 
     // A flow without SEQUENCE BY is refused before Spark starts, in its file's words.
     emulator.put_file(

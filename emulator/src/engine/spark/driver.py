@@ -82,6 +82,7 @@ def main():
     sdp_api.SESSION = spark
     sdp_local.install()
     sdp_api.install_pipelines_api()
+    sdp_api.install_projections()
     sdp_names.install_table_names()
     try:
         if spec.database:

@@ -182,3 +182,60 @@ def install_pipelines_api():
                  "expect_all_or_drop", "expect_all_or_fail", "create_streaming_table",
                  "create_target_table", "create_auto_cdc_flow", "apply_changes"):
         setattr(dp, name, globals()[name])
+
+
+def _columns_outside_the_flow(df):
+    """The frame's column names, analysed on a thread of its own (a query function may not
+    analyse anything on its own thread)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: df.columns).result()
+
+
+def install_projections():
+    """`withColumn` / `withColumns` as the projection they stand for, whenever the frame's columns
+    can be read. Spark Connect resolves a `withColumns` child against the catalog at once, so a
+    pipeline does not see that the flow reads its own dataset and, on a rerun, starts the flow
+    before that dataset is refreshed: it reads the previous update's rows (seen with pyspark 4.3).
+    A projection leaves the read to the pipeline, as on Databricks. When the columns cannot be read
+    (a first run: the dataset does not exist yet; then nothing is stale) the original is used."""
+    from pyspark.sql.connect.column import Column
+    from pyspark.sql.connect.dataframe import DataFrame
+
+    with_columns = DataFrame.withColumns
+    with_column = DataFrame.withColumn
+
+    def projected(df, mapping):
+        if not all(isinstance(c, Column) for c in mapping.values()):
+            return None
+        try:
+            names = _columns_outside_the_flow(df)
+        except Exception:
+            return None
+        if len({n.lower() for n in names}) != len(names):
+            return None
+        pending = dict(mapping)
+        out = []
+        for name in names:
+            replaced = next((k for k in pending if k.lower() == name.lower()), None)
+            if replaced is None:
+                out.append(df["`" + name.replace("`", "``") + "`"])
+            else:
+                out.append(pending.pop(replaced).alias(replaced))
+        out.extend(column.alias(name) for name, column in pending.items())
+        return df.select(*out)
+
+    def withColumns(self, *cols_map):
+        if len(cols_map) == 1 and isinstance(cols_map[0], dict):
+            result = projected(self, cols_map[0])
+            if result is not None:
+                return result
+        return with_columns(self, *cols_map)
+
+    def withColumn(self, colName, col):
+        result = projected(self, {colName: col}) if isinstance(colName, str) else None
+        return result if result is not None else with_column(self, colName, col)
+
+    DataFrame.withColumns = withColumns
+    DataFrame.withColumn = withColumn
