@@ -35,6 +35,7 @@ fn a_dynamically_linked_binary_is_refused_for_an_app_or_model_serving() {
     let mut cmd = agent_command(&emu);
     cmd.args(["deploy", "--volume", VOLUME, "--dist"])
         .arg(&dynamic.0)
+        .args(["--workspace-dir", "/Workspace/Shared/sdp-agent"])
         .arg("--bundle")
         .arg(dir.0.join("b"));
     assert_refused_as_dynamic(&finish(cmd));
@@ -126,8 +127,15 @@ fn the_deployed_launcher_runs_the_deployed_version_not_a_stale_binary() {
         settings.to_string(),
     )
     .unwrap();
-    let mut payload = payload_without_cluster(&emu, "deployed_version");
-    payload.as_object_mut().unwrap().remove("runner_path");
+    // Within deploy's default policy: the volume's catalog, under its root, the model's SQL.
+    let root = deployed["policy"]["root"].as_str().unwrap();
+    let payload = json!({
+        "question": "bronze and silver over clickstream events",
+        "catalog": "main",
+        "schema": "demo",
+        "pipelineName": "deployed_version",
+        "root_path": format!("{root}/deployed_version"),
+    });
     let encoded = {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(payload.to_string())
@@ -144,6 +152,11 @@ fn the_deployed_launcher_runs_the_deployed_version_not_a_stale_binary() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("stale binary ran"), "{stderr}");
-    assert!(out.status.success(), "launcher: {stderr}");
+    assert!(
+        out.status.success(),
+        "launcher ({}): {stderr}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert_eq!(pipelines_named(&emu, "deployed_version").len(), 1);
 }
