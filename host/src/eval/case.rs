@@ -91,6 +91,10 @@ impl LoadedCase {
             .or_insert_with(|| json!(endpoint));
         payload.entry("wait").or_insert(json!(true));
         if reference {
+            // No model, so no repair: a validation update could only fail where the run fails
+            // too. The reference's update runs directly (one engine start, not two), unless the
+            // case says otherwise.
+            payload.entry("validate").or_insert(json!(false));
             self.fill_reference(&mut payload)?;
         }
         Ok(Value::Object(payload))
@@ -199,9 +203,14 @@ mod tests {
         let asked = case.payload("/r.py", "ep", false).unwrap();
         assert_eq!(asked["question"], "orders by day");
         assert!(asked.get("sources").is_none(), "{asked}");
+        assert!(
+            asked.get("validate").is_none(),
+            "the model is validated and repaired"
+        );
         let reference = case.payload("/r.py", "ep", true).unwrap();
         assert_eq!(reference["schema"], "sales", "the case's own keys win");
         assert_eq!(reference["catalog"], "main");
+        assert_eq!(reference["validate"], false, "a reference is not repaired");
         assert_eq!(
             reference["workspace_file_paths"],
             json!(["/Workspace/Shared/eval_daily/transformations/b.sql"])
