@@ -219,14 +219,7 @@ fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
     let job_id = deployed["job_id"].as_i64().unwrap();
 
     // Within deploy's default policy: the volume's catalog, under its root, the model's SQL.
-    let root = deployed["policy"]["root"].as_str().unwrap();
-    let payload = json!({
-        "question": "bronze and silver over clickstream events",
-        "catalog": "main",
-        "schema": "demo",
-        "pipelineName": "deployed_pipeline",
-        "root_path": format!("{root}/deployed_pipeline"),
-    });
+    let payload = payload_within_policy(&deployed, "deployed_pipeline");
     let mut cmd = agent_command(&emu);
     cmd.args(["--job-id", &job_id.to_string(), "predict"])
         .arg(payload.to_string());

@@ -128,14 +128,7 @@ fn the_deployed_launcher_runs_the_deployed_version_not_a_stale_binary() {
     )
     .unwrap();
     // Within deploy's default policy: the volume's catalog, under its root, the model's SQL.
-    let root = deployed["policy"]["root"].as_str().unwrap();
-    let payload = json!({
-        "question": "bronze and silver over clickstream events",
-        "catalog": "main",
-        "schema": "demo",
-        "pipelineName": "deployed_version",
-        "root_path": format!("{root}/deployed_version"),
-    });
+    let payload = payload_within_policy(&deployed, "deployed_version");
     let encoded = {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(payload.to_string())

@@ -11,9 +11,9 @@ use std::collections::BTreeSet;
 use serde_json::json;
 use sqlparser::tokenizer::Token;
 
+use super::Problem;
 use super::sources::{Language, SourceFile};
 use super::sql::{self, Shape, Tok, dotted_name, matching_paren};
-use super::{PARSE_EXCEPTION, Problem};
 
 /// The columns a clause names: a list, or `* EXCEPT (list)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,14 +70,7 @@ pub fn short(name: &str) -> String {
 }
 
 fn problem(t: Option<&Tok>, what: &str) -> Problem {
-    let (near, line) = t.map_or(("end of input".to_string(), 0), |t| {
-        (format!("'{}'", t.token), t.line)
-    });
-    Problem::new(
-        "PARSE_SYNTAX_ERROR",
-        format!("Syntax error at or near {near}: {what}. SQLSTATE: 42601 (line {line})"),
-        PARSE_EXCEPTION,
-    )
+    sql::syntax_error(t, &format!(": {what}"))
 }
 
 /// Whether a clause of the AUTO CDC grammar starts at `i` (outside parentheses).

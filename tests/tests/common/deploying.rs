@@ -136,6 +136,19 @@ fn sha256_of(bytes: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
 
+/// A caller's payload within deploy's default policy: the volume's catalog, a pipeline under the
+/// policy's root, the model's SQL (no caller sources).
+pub fn payload_within_policy(deployed: &Value, name: &str) -> Value {
+    let root = deployed["policy"]["root"].as_str().unwrap();
+    json!({
+        "question": "bronze and silver over clickstream events",
+        "catalog": "main",
+        "schema": "demo",
+        "pipelineName": name,
+        "root_path": format!("{root}/{name}"),
+    })
+}
+
 pub fn deploy(emu: &Emulator, dist: &Path, extra: &[&str]) -> Outcome {
     let mut cmd = agent_command(emu);
     cmd.args(["deploy", "--volume", VOLUME, "--dist"])

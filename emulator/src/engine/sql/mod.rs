@@ -75,7 +75,8 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, Problem> {
     Ok(statements)
 }
 
-fn syntax_error(tok: Option<&Tok>, text: &str) -> Problem {
+/// `[PARSE_SYNTAX_ERROR]` at `tok` (None: the end of the statement), `text` said after it.
+pub fn syntax_error(tok: Option<&Tok>, text: &str) -> Problem {
     let (near, line) = tok.map_or(("end of input".to_string(), 0), |t| {
         (format!("'{}'", t.token), t.line)
     });
