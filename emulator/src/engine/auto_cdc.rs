@@ -79,8 +79,9 @@ fn clause_at(t: &[Tok], i: usize) -> bool {
     match t[i].keyword().as_str() {
         "KEYS" | "COLUMNS" => true,
         "IGNORE" => next("NULL"),
+        "SYSTEM" => next("SEQUENCE"),
         "APPLY" | "STORED" => next("AS"),
-        "SEQUENCE" => next("BY"),
+        "SEQUENCE" => next("BY") && !(i > 0 && t[i - 1].is("SYSTEM")),
         "TRACK" => next("HISTORY"),
         _ => false,
     }
@@ -230,7 +231,13 @@ fn read_from(text: &str, t: &[Tok], at: usize, flow: &str) -> Result<AutoCdc, Pr
         let word = |k: usize| t.get(b + k).map(Tok::keyword).unwrap_or_default();
         match (word(0).as_str(), word(1).as_str(), word(2).as_str()) {
             ("KEYS", ..) => cdc.keys = name_list(t, b + 1, e)?,
-            ("IGNORE", "NULL", "UPDATES") if e == b + 3 => cdc.ignore_null_updates = true,
+            // `IGNORE NULL UPDATES [ON columns]`: refused where it is applied (sdp_cdc.py).
+            ("IGNORE", "NULL", "UPDATES") => cdc.ignore_null_updates = true,
+            ("SYSTEM", "SEQUENCE", "BY")
+            | ("STORED", "AS", "BITEMPORAL")
+            | ("COLUMNS", "TO", _) => {
+                return Err(unsupported(t, b, e, text));
+            }
             ("APPLY", "AS", "DELETE") | ("APPLY", "AS", "TRUNCATE") => {
                 if !t.get(b + 3).is_some_and(|x| x.is("WHEN")) || e <= b + 4 {
                     return Err(problem(t.get(b + 3), "expected WHEN condition"));
@@ -268,6 +275,19 @@ fn read_from(text: &str, t: &[Tok], at: usize, flow: &str) -> Result<AutoCdc, Pr
         return Err(problem(None, "AUTO CDC needs SEQUENCE BY column"));
     }
     Ok(cdc)
+}
+
+/// A clause Databricks accepts that the local engine has no counterpart for.
+fn unsupported(t: &[Tok], b: usize, e: usize, text: &str) -> Problem {
+    let clause = text_of(text, t, (b, e)).unwrap_or_default();
+    Problem::new(
+        "LOCAL_ENGINE_UNSUPPORTED_OPTION",
+        format!(
+            "The AUTO CDC clause '{clause}' (line {}) has no counterpart on the local Spark engine",
+            t[b].line
+        ),
+        super::ANALYSIS_EXCEPTION,
+    )
 }
 
 /// The statement's text replaced by a comment with as many line breaks, so the statements
@@ -401,6 +421,19 @@ mod tests {
         let e =
             read_one("AUTO CDC INTO t FROM (SELECT * FROM s) KEYS (id) SEQUENCE BY x").unwrap_err();
         assert_eq!(e.class, "LOCAL_ENGINE_UNSUPPORTED_OPTION");
+        // Databricks clauses without a local counterpart are named, not syntax errors.
+        for clause in [
+            "SYSTEM SEQUENCE BY ingest_ts",
+            "STORED AS BITEMPORAL",
+            "COLUMNS TO UPDATE changed",
+        ] {
+            let text = format!("AUTO CDC INTO t FROM s KEYS (id) SEQUENCE BY x {clause}");
+            let e = read_one(&text).unwrap_err();
+            assert_eq!(e.class, "LOCAL_ENGINE_UNSUPPORTED_OPTION", "{clause}");
+            assert!(e.message.contains(clause), "{}", e.message);
+        }
+        let text = "AUTO CDC INTO t FROM s KEYS (id) IGNORE NULL UPDATES ON (a) SEQUENCE BY x";
+        assert!(read_one(text).unwrap().ignore_null_updates);
     }
 
     #[test]
