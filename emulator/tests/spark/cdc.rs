@@ -1,7 +1,7 @@
 //! AUTO CDC on the local engine: SQL `AUTO CDC INTO` and Python `create_auto_cdc_flow` /
 //! `dlt.apply_changes` end in the rows Databricks documents for SCD types 1 and 2 (latest change
 //! by sequence, deletes, a key back after its delete, changes arriving out of order), and a
-//! second update picks up a new file (also in a Python flow built with `withColumn`).
+//! second update picks up a new file (also in Python flows built with `withColumn` and `drop`).
 
 use sdp_emulator::DemoFlaw;
 use serde_json::json;
@@ -93,6 +93,12 @@ dlt.apply_changes(
 @dp.materialized_view
 def changes_flagged():
     return spark.read.table(\"changes_bronze\").withColumn(\"deleted\", F.expr(\"op = 'DELETE'\"))
+
+
+# drop over a pipeline dataset: Databricks runs it on a first update too.
+@dp.materialized_view
+def changes_without_op():
+    return spark.read.table(\"changes_bronze\").drop(\"op\", \"_rescued_data\")
 ";
 
 #[tokio::test]
@@ -116,7 +122,7 @@ async fn auto_cdc_flows_end_in_the_documented_rows_for_scd_types_1_and_2() {
         tables_of(&emulator, &update),
         json!({"changes_bronze": 9, "customers_current": 3, "current_expected": 3,
                "customers_history": 7, "history_expected": 7, "customers_py": 3,
-               "emails_py": 7, "changes_flagged": 9})
+               "emails_py": 7, "changes_flagged": 9, "changes_without_op": 9})
     );
     let pipelines = emulator.pipelines();
     let record = pipelines[0]["updates"]
@@ -129,6 +135,10 @@ async fn auto_cdc_flows_end_in_the_documented_rows_for_scd_types_1_and_2() {
     assert_eq!(
         record["shapes"]["customers_current"]["columns"],
         json!(["email", "id", "seq", "_rescued_data"])
+    );
+    assert_eq!(
+        record["shapes"]["changes_without_op"]["columns"],
+        json!(["email", "id", "seq"])
     );
     assert_eq!(
         record["shapes"]["emails_py"]["columns"],
@@ -152,6 +162,7 @@ async fn auto_cdc_flows_end_in_the_documented_rows_for_scd_types_1_and_2() {
     assert_eq!(tables["current_expected"], 1, "{tables}");
     // A Python flow using withColumn read the refreshed source, not the previous update's rows.
     assert_eq!(tables["changes_flagged"], 11, "{tables}");
+    assert_eq!(tables["changes_without_op"], 11, "{tables}");
 
     // A flow without SEQUENCE BY is refused before Spark starts, in its file's words.
     emulator.put_file(

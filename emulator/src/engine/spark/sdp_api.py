@@ -4,6 +4,8 @@ materialized view (open-source Spark makes every @table a streaming table), and 
 decorators are evaluated.
 """
 
+import re
+
 # Python datasets with expectations, for the data-quality counts after a run:
 # {"dataset": name, "function": the undecorated query function, "expectations": [...]}.
 CHECKS = []
@@ -194,12 +196,14 @@ def _columns_outside_the_flow(df):
 
 
 def install_projections():
-    """`withColumn` / `withColumns` as the projection they stand for, whenever the frame's columns
-    can be read. Spark Connect resolves a `withColumns` child against the catalog at once, so a
-    pipeline does not see that the flow reads its own dataset and, on a rerun, starts the flow
-    before that dataset is refreshed: it reads the previous update's rows (seen with pyspark 4.3).
-    A projection leaves the read to the pipeline, as on Databricks. When the columns cannot be read
-    (a first run: the dataset does not exist yet; then nothing is stale) the original is used."""
+    """`withColumn` / `withColumns` as the projection they stand for, whenever the frame's
+    columns can be read, and `drop` of named columns as a projection always. Spark Connect
+    resolves the input of these against the catalog at once, so a pipeline does not see that the
+    flow reads its own dataset: on a rerun it starts the flow before that dataset is refreshed
+    (the flow reads the previous update's rows), and on a first run `drop` fails (seen with
+    pyspark 4.3). A projection leaves the read to the pipeline, as on Databricks. When the
+    columns cannot be read (a first run: the dataset does not exist yet, so nothing is stale)
+    `withColumn` is left as it is."""
     from pyspark.sql.connect.column import Column
     from pyspark.sql.connect.dataframe import DataFrame
 
@@ -237,5 +241,17 @@ def install_projections():
         result = projected(self, {colName: col}) if isinstance(colName, str) else None
         return result if result is not None else with_column(self, colName, col)
 
+    drop = DataFrame.drop
+
+    def dropped(self, *cols):
+        # `drop` resolves its input at once too, and fails on a first run when that input is a
+        # dataset not written yet ([TABLE_OR_VIEW_NOT_FOUND]; Databricks runs it): named columns
+        # are left out by a column regex Spark expands later, which keeps the order.
+        if not cols or not all(isinstance(c, str) for c in cols):
+            return drop(self, *cols)
+        alternatives = "|".join(re.escape(c) for c in cols)
+        return self.select(self.colRegex(f"`(?!(?:{alternatives})$).+`"))
+
     DataFrame.withColumns = withColumns
     DataFrame.withColumn = withColumn
+    DataFrame.drop = dropped
