@@ -12,6 +12,7 @@ use serde_json::json;
 use sqlparser::tokenizer::Token;
 
 use super::Problem;
+use super::python;
 use super::sources::{Language, SourceFile};
 use super::sql::{self, Shape, Tok, dotted_name, matching_paren};
 
@@ -45,9 +46,17 @@ fn start(t: &[Tok]) -> Option<usize> {
     })
 }
 
-/// The lower-case names of the tables AUTO CDC flows write, over every SQL file of a pipeline.
+/// The lower-case names of the tables AUTO CDC flows write, over every file of a pipeline (a
+/// SQL declaration of a target a Python flow writes goes too).
 pub fn targets_of(files: &[SourceFile]) -> BTreeSet<String> {
     let mut targets = BTreeSet::new();
+    for file in files.iter().filter(|f| f.language == Language::Python) {
+        targets.extend(
+            python::auto_cdc_targets(&file.text)
+                .iter()
+                .map(|t| short(t)),
+        );
+    }
     for file in files.iter().filter(|f| f.language == Language::Sql) {
         for statement in sql::parse(&file.text).unwrap_or_default() {
             if let Shape::Flow { target, .. } = &statement.shape

@@ -127,6 +127,27 @@ static READ: LazyLock<Regex> = LazyLock::new(|| {
     .expect("valid regex")
 });
 
+/// `dp.create_auto_cdc_flow(` / `dlt.apply_changes(`: where an AUTO CDC flow's arguments open.
+static AUTO_CDC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r#"(?:dp|dlt|sdp|pipelines)\.(?:create_auto_cdc_flow|apply_changes)\s*\("#)
+        .expect("valid regex")
+});
+
+/// The tables the file's AUTO CDC flows write (their `target=` argument).
+pub fn auto_cdc_targets(text: &str) -> Vec<String> {
+    AUTO_CDC
+        .find_iter(text)
+        .filter_map(|found| {
+            let open = found.end() - 1;
+            let args = &text[open..close_of(text, open)?];
+            NAME_ARG
+                .captures_iter(args)
+                .find(|c| &c[1] == "target")
+                .map(|c| c[2].to_string())
+        })
+        .collect()
+}
+
 /// The datasets and flows a Python file defines.
 pub fn analyse(text: &str) -> (Vec<(String, DatasetKind)>, Vec<Flow>) {
     let mut datasets = Vec::new();
@@ -213,6 +234,14 @@ fn reads(body: &str) -> (Vec<String>, Vec<String>, bool) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn auto_cdc_targets_are_their_target_arguments() {
+        let text = "dp.create_auto_cdc_flow(\n    source=\"changes\",\n    target=\"current\",\n    keys=[\"id\"],\n)\n\
+                    dlt.apply_changes(target='history', source='changes', keys=['id'], sequence_by='seq')\n\
+                    dp.create_streaming_table(\"other\")\n";
+        assert_eq!(auto_cdc_targets(text), ["current", "history"]);
+    }
 
     #[test]
     fn decorators_calls_and_reads() {

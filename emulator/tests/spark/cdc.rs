@@ -40,6 +40,8 @@ COLUMNS * EXCEPT (op)
 STORED AS SCD TYPE 1;
 
 CREATE OR REFRESH STREAMING TABLE customers_history;
+-- Written by the Python file's apply_changes.
+CREATE OR REFRESH STREAMING TABLE emails_py;
 CREATE FLOW customers_history_cdc AS AUTO CDC INTO customers_history
 FROM STREAM(changes_bronze)
 KEYS (id)
@@ -77,7 +79,7 @@ dp.create_auto_cdc_flow(
     stored_as_scd_type=1,
 )
 
-dlt.create_target_table(\"emails_py\")
+# emails_py is declared in the SQL file.
 dlt.apply_changes(
     target=\"emails_py\",
     source=\"changes_bronze\",

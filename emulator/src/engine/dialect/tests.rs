@@ -166,6 +166,19 @@ fn auto_cdc_flows_and_their_targets_move_to_the_companion() {
     assert!(python.contains("sdp_cdc.create_auto_cdc_flow("), "{python}");
     assert!(python.contains("source=\"changes\""), "{python}");
     assert!(python.contains("stored_as_scd_type=\"2\""), "{python}");
+    // A target declared in SQL and written by a Python flow: the declaration goes too.
+    let python = SourceFile {
+        path: "/Workspace/cdc.py".into(),
+        language: Language::Python,
+        text: "dp.create_auto_cdc_flow(target=\"py_target\", source=\"changes\", keys=[\"id\"], sequence_by=\"seq\")\n".into(),
+    };
+    let declared = sql_file("CREATE OR REFRESH STREAMING TABLE py_target;");
+    let context = Context {
+        cdc_targets: auto_cdc::targets_of(&[python, declared.clone()]),
+        ..Context::default()
+    };
+    let m = map(&declared, &context).unwrap();
+    assert!(m.text.starts_with("/* py_target, the target"), "{}", m.text);
     // A streaming table no AUTO CDC flow writes stays.
     let m = map(&sql_file("CREATE STREAMING TABLE other;"), &context).unwrap();
     assert_eq!(m.text, "CREATE STREAMING TABLE other;");
