@@ -6,15 +6,11 @@
 //! target becomes a materialized view computing the same rows; the target's own `CREATE
 //! STREAMING TABLE` declaration goes too. Line numbers of the statements after it are kept.
 
-use std::collections::BTreeSet;
-
 use serde_json::json;
 use sqlparser::tokenizer::Token;
 
 use super::Problem;
-use super::python;
-use super::sources::{Language, SourceFile};
-use super::sql::{self, Shape, Tok, dotted_name, matching_paren};
+use super::sql::{self, Shape, Statement, Tok, dotted_name, matching_paren};
 
 /// The columns a clause names: a list, or `* EXCEPT (list)`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,36 +42,14 @@ fn start(t: &[Tok]) -> Option<usize> {
     })
 }
 
-/// The lower-case names of the tables AUTO CDC flows write, over every file of a pipeline (a
-/// SQL declaration of a target a Python flow writes goes too).
-pub fn targets_of(files: &[SourceFile]) -> BTreeSet<String> {
-    let mut targets = BTreeSet::new();
-    for file in files.iter().filter(|f| f.language == Language::Python) {
-        targets.extend(
-            python::auto_cdc_targets(&file.text)
-                .iter()
-                .map(|t| short(t)),
-        );
-    }
-    for file in files.iter().filter(|f| f.language == Language::Sql) {
-        for statement in sql::parse(&file.text).unwrap_or_default() {
-            if let Shape::Flow { target, .. } = &statement.shape
-                && start(&statement.tokens).is_some()
-            {
-                targets.insert(short(target));
-            }
+/// The lower-case name of the table the statement writes, if it is an AUTO CDC flow.
+pub fn target_of(statement: &Statement) -> Option<String> {
+    match &statement.shape {
+        Shape::Flow { target, .. } if start(&statement.tokens).is_some() => {
+            Some(sql::short_name(target))
         }
+        _ => None,
     }
-    targets
-}
-
-/// A table's own name, lower case (what the local engine keys datasets by).
-pub fn short(name: &str) -> String {
-    name.rsplit('.')
-        .next()
-        .unwrap_or(name)
-        .trim_matches('`')
-        .to_ascii_lowercase()
 }
 
 fn problem(t: Option<&Tok>, what: &str) -> Problem {

@@ -12,7 +12,7 @@ use super::expectations::{self, Check, Expectation};
 use super::names::Names;
 use super::sources::{Language, SourceFile};
 use super::sql::{self, Shape, Tok};
-use super::{DatasetKind, Problem, auto_cdc, read_files};
+use super::{DatasetKind, Problem, auto_cdc, python, read_files};
 
 /// A file as the open-source engine gets it, and what the mapping has to say about it.
 #[derive(Debug, Default)]
@@ -55,31 +55,40 @@ pub struct Context {
 /// those are defined.
 pub type Rules = BTreeMap<String, Vec<Expectation>>;
 
-fn key(name: &str) -> String {
-    name.rsplit('.').next().unwrap_or(name).to_ascii_lowercase()
-}
-
-/// The rules of every SQL file of a pipeline.
-pub fn rules_of(files: &[SourceFile]) -> Rules {
-    let mut rules = Rules::new();
-    for file in files.iter().filter(|f| f.language == Language::Sql) {
-        for statement in sql::parse(&file.text).unwrap_or_default() {
-            if let Shape::Dataset {
-                name,
-                columns: Some(columns),
-                query: None,
-                ..
-            } = &statement.shape
-            {
-                let (found, _) =
-                    expectations::split(&file.text, &statement.tokens, columns.clone());
-                if !found.is_empty() {
-                    rules.insert(key(name), found);
+impl Context {
+    /// What every file of a pipeline tells the mapping of one (each SQL file parsed once).
+    pub fn of(files: &[SourceFile], names: Names) -> Context {
+        let mut context = Context {
+            names,
+            ..Context::default()
+        };
+        for file in files {
+            if file.language == Language::Python {
+                let targets = python::auto_cdc_targets(&file.text);
+                context
+                    .cdc_targets
+                    .extend(targets.iter().map(|t| sql::short_name(t)));
+                continue;
+            }
+            for statement in sql::parse(&file.text).unwrap_or_default() {
+                context.cdc_targets.extend(auto_cdc::target_of(&statement));
+                if let Shape::Dataset {
+                    name,
+                    columns: Some(columns),
+                    query: None,
+                    ..
+                } = &statement.shape
+                {
+                    let (found, _) =
+                        expectations::split(&file.text, &statement.tokens, columns.clone());
+                    if !found.is_empty() {
+                        context.rules.insert(sql::short_name(name), found);
+                    }
                 }
             }
         }
+        context
     }
-    rules
 }
 
 /// The words between `CREATE [OR REFRESH]` and the name, as open-source Spark spells them:
@@ -190,7 +199,7 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
         match &statement.shape {
             Shape::Dataset {
                 name, query: None, ..
-            } if context.cdc_targets.contains(&auto_cdc::short(name)) => {
+            } if context.cdc_targets.contains(&sql::short_name(name)) => {
                 let what = format!("{name}, the target of an AUTO CDC flow");
                 edits.push((span.clone(), auto_cdc::placeholder(&text[span], &what)));
                 continue;
@@ -198,7 +207,7 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
             Shape::Flow { name, target } => {
                 if let Some(flow) = auto_cdc::read(text, t, name) {
                     flows.push(flow?);
-                    if rules.contains_key(&key(target)) {
+                    if rules.contains_key(&sql::short_name(target)) {
                         mapped.warnings.push(format!(
                             "The expectations of {target} are not enforced on the flow {name} \
                              by the local engine (AUTO CDC)"
@@ -276,7 +285,9 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
                 }
             }
             Shape::Flow { target, .. } => {
-                if let (Some(found), Some(query)) = (rules.get(&key(target)), flow_query(t)) {
+                if let (Some(found), Some(query)) =
+                    (rules.get(&sql::short_name(target)), flow_query(t))
+                {
                     mapped.checks.push(Check {
                         dataset: target.clone(),
                         query: batch_query(text, t, query, &own),

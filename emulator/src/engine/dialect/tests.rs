@@ -78,10 +78,7 @@ fn a_streaming_tables_expectations_apply_to_its_flows() {
         sql_file("CREATE STREAMING TABLE t (CONSTRAINT ok EXPECT (id > 0) ON VIOLATION DROP ROW);"),
         sql_file("CREATE FLOW f AS INSERT INTO t BY NAME SELECT * FROM STREAM(src);"),
     ];
-    let context = Context {
-        rules: rules_of(&files),
-        ..Context::default()
-    };
+    let context = Context::of(&files, Names::default());
     assert_eq!(context.rules["t"].len(), 1);
     let m = map(&files[1], &context).unwrap();
     assert!(
@@ -137,10 +134,7 @@ fn auto_cdc_flows_and_their_targets_move_to_the_companion() {
              CREATE MATERIALIZED VIEW after AS SELECT * FROM current;",
         ),
     ];
-    let context = Context {
-        cdc_targets: auto_cdc::targets_of(&files),
-        ..Context::default()
-    };
+    let context = Context::of(&files, Names::default());
     assert_eq!(context.cdc_targets, BTreeSet::from(["current".to_string()]));
     let m = map(&files[0], &context).unwrap();
     assert!(
@@ -173,10 +167,7 @@ fn auto_cdc_flows_and_their_targets_move_to_the_companion() {
         text: "dp.create_auto_cdc_flow(target=\"py_target\", source=\"changes\", keys=[\"id\"], sequence_by=\"seq\")\n".into(),
     };
     let declared = sql_file("CREATE OR REFRESH STREAMING TABLE py_target;");
-    let context = Context {
-        cdc_targets: auto_cdc::targets_of(&[python, declared.clone()]),
-        ..Context::default()
-    };
+    let context = Context::of(&[python, declared.clone()], Names::default());
     let m = map(&declared, &context).unwrap();
     assert!(m.text.starts_with("/* py_target, the target"), "{}", m.text);
     // A streaming table no AUTO CDC flow writes stays.

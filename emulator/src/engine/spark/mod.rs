@@ -18,7 +18,6 @@ use serde_json::json;
 
 use driver_output::read_lines;
 
-use super::auto_cdc;
 use super::names::Names;
 use super::sources::SourceFile;
 use super::structure::{STREAMING_FROM_MATERIALIZED_VIEW, Target, check};
@@ -200,11 +199,7 @@ impl SparkEngine {
         verdict: &mut Verdict,
     ) -> anyhow::Result<Option<Vec<(PathBuf, String)>>> {
         let names = Names::new(&job.catalog, &job.tables);
-        let context = dialect::Context {
-            rules: dialect::rules_of(&job.files),
-            names,
-            cdc_targets: auto_cdc::targets_of(&job.files),
-        };
+        let context = dialect::Context::of(&job.files, names);
         let mut mapped = Vec::new();
         let mut checks = Vec::new();
         let mut views = Vec::new();

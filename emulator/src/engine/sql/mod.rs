@@ -75,6 +75,16 @@ pub fn parse(text: &str) -> Result<Vec<Statement>, Problem> {
     Ok(statements)
 }
 
+/// A table's own name (the last part of a dotted name), lower case: how a pipeline's datasets
+/// are keyed whatever catalog and schema they are written with.
+pub fn short_name(name: &str) -> String {
+    name.rsplit('.')
+        .next()
+        .unwrap_or(name)
+        .trim_matches('`')
+        .to_ascii_lowercase()
+}
+
 /// `[PARSE_SYNTAX_ERROR]` at `tok` (None: the end of the statement), `text` said after it.
 pub fn syntax_error(tok: Option<&Tok>, text: &str) -> Problem {
     let (near, line) = tok.map_or(("end of input".to_string(), 0), |t| {
