@@ -6,6 +6,8 @@ decorators are evaluated.
 
 import re
 
+import sdp_local
+
 # Python datasets with expectations, for the data-quality counts after a run:
 # {"dataset": name, "function": the undecorated query function, "expectations": [...]}.
 CHECKS = []
@@ -92,7 +94,7 @@ expect_all_or_drop = _expect("drop", True)
 expect_all_or_fail = _expect("fail", True)
 
 
-def _kept(define, kwargs):
+def kept_arguments(define, kwargs):
     """The keyword arguments the open-source decorator takes (Databricks has more, e.g.
     `private`, `path`, `row_filter`: without effect on a local run)."""
     import inspect
@@ -109,12 +111,12 @@ def _dataset(define_for, query_function, kwargs):
             CHECKS.append({"dataset": name, "function": func._sdp_function,
                            "expectations": func._sdp_expectations})
         define = define_for(func)
-        return define(**_kept(define, kwargs))(func)
+        return define(**kept_arguments(define, kwargs))(func)
 
     return outer(query_function) if query_function is not None else outer
 
 
-def _oss():
+def oss_api():
     from pyspark.pipelines import api
 
     return api
@@ -129,17 +131,17 @@ def table(query_function=None, **kwargs):
         except Exception:
             # Let the engine report it where it reports every query function's error.
             streaming = True
-        return _oss().table if streaming else _oss().materialized_view
+        return oss_api().table if streaming else oss_api().materialized_view
 
     return _dataset(define_for, query_function, kwargs)
 
 
 def materialized_view(query_function=None, **kwargs):
-    return _dataset(lambda _: _oss().materialized_view, query_function, kwargs)
+    return _dataset(lambda _: oss_api().materialized_view, query_function, kwargs)
 
 
 def temporary_view(query_function=None, **kwargs):
-    return _dataset(lambda _: _oss().temporary_view, query_function, kwargs)
+    return _dataset(lambda _: oss_api().temporary_view, query_function, kwargs)
 
 
 view = temporary_view
@@ -171,7 +173,7 @@ def install_pipelines_api():
 
     import sdp_cdc
 
-    oss = _oss()
+    oss = oss_api()
     for name in ("append_flow", "create_sink"):
         globals()[name] = getattr(oss, name, None)
     # AUTO CDC targets are materialized views locally (sdp_cdc.py says why).
@@ -184,15 +186,6 @@ def install_pipelines_api():
                  "expect_all_or_drop", "expect_all_or_fail", "create_streaming_table",
                  "create_target_table", "create_auto_cdc_flow", "apply_changes"):
         setattr(dp, name, globals()[name])
-
-
-def _columns_outside_the_flow(df):
-    """The frame's column names, analysed on a thread of its own (a query function may not
-    analyse anything on its own thread)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: df.columns).result()
 
 
 def install_projections():
@@ -214,7 +207,7 @@ def install_projections():
         if not all(isinstance(c, Column) for c in mapping.values()):
             return None
         try:
-            names = _columns_outside_the_flow(df)
+            names = sdp_local.outside_the_flow(lambda: df.columns)
         except Exception:
             return None
         if len({n.lower() for n in names}) != len(names):

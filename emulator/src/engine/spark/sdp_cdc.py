@@ -14,6 +14,7 @@ source does not exist yet): "all columns but these" is a column regex Spark expa
 
 import re
 
+import sdp_api
 from sdp_local import LocalEngineError
 
 # Streaming tables declared with create_streaming_table, by lower-case name: registered when every
@@ -26,19 +27,6 @@ HELPERS = ("__sdp_seq", "__sdp_deleted", "__sdp_truncated", "__sdp_tracked", "__
            "__sdp_start", "__sdp_end", "__sdp_rn", "__sdp_new")
 
 
-def _oss():
-    from pyspark.pipelines import api
-
-    return api
-
-
-def _kept(define, kwargs):
-    import inspect
-
-    allowed = inspect.signature(define).parameters
-    return {k: v for k, v in kwargs.items() if k in allowed and v is not None}
-
-
 def create_streaming_table(name, **kwargs):
     """Databricks' create_streaming_table: registered once every file is loaded, so that an
     AUTO CDC flow declared after it can make its target a materialized view instead."""
@@ -49,8 +37,8 @@ def finish():
     """After every file is loaded: the declared streaming tables no AUTO CDC flow claimed."""
     for key, (name, kwargs) in list(PENDING.items()):
         if key not in CLAIMED:
-            define = _oss().create_streaming_table
-            define(name, **_kept(define, kwargs))
+            define = sdp_api.oss_api().create_streaming_table
+            define(name, **sdp_api.kept_arguments(define, kwargs))
     PENDING.clear()
 
 
@@ -220,12 +208,10 @@ def create_auto_cdc_flow(target, source, keys, sequence_by, where=None, ignore_n
     declared = PENDING.get(key, (target, {}))[1]
 
     def query():
-        import sdp_api
-
         return changes(sdp_api.session().read.table(source), spec)
 
-    define = _oss().materialized_view
-    options = _kept(define, {k: v for k, v in declared.items() if k != "name"})
+    define = sdp_api.oss_api().materialized_view
+    options = sdp_api.kept_arguments(define, {k: v for k, v in declared.items() if k != "name"})
     define(name=target.split(".")[-1].strip("`"), **options)(query)
 
 

@@ -117,15 +117,14 @@ def _split_top(text):
     return [p.strip() for p in parts if p.strip()]
 
 
-def _infer_schema(reader, local):
-    """Auto Loader infers a stream's schema from the files; Spark's stream sources need it
-    given. A pipeline's query function may not analyse anything (the server refuses requests
-    carrying the flow's thread-local context), so the inference runs on a thread of its own.
-    """
+def outside_the_flow(work):
+    """`work()` on a thread of its own: a pipeline's query function may not analyse anything
+    (the server refuses requests carrying the flow's thread-local context), yet Auto Loader's
+    schema and a frame's columns need an analysis."""
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(lambda: reader.load(local).schema).result()
+        return pool.submit(work).result()
 
 
 def read_files(spark, path, options, streaming, schema=None, what="read_files"):
@@ -179,7 +178,7 @@ def read_files(spark, path, options, streaming, schema=None, what="read_files"):
     if schema:
         batch = batch.schema(schema)
     if streaming:
-        stream_schema = schema or _infer_schema(batch, local)
+        stream_schema = schema or outside_the_flow(lambda: batch.load(local).schema)
         df = spark.readStream.format(fmt).options(**passed).schema(stream_schema).load(local)
     else:
         df = batch.load(local)
