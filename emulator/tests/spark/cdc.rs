@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::client::Client;
 use crate::support::{
-    create_pipeline, failed_validation, run_update, spark_emulator_with, tables_of,
+    create_pipeline, failed_validation, run_update, spark_emulator_with, tables_of, update_record,
     validate_then_run,
 };
 
@@ -126,14 +126,7 @@ async fn auto_cdc_flows_end_in_the_documented_rows_for_scd_types_1_and_2() {
                "customers_history": 7, "history_expected": 7, "customers_py": 3,
                "emails_py": 7, "changes_flagged": 9, "changes_without_op": 9})
     );
-    let pipelines = emulator.pipelines();
-    let record = pipelines[0]["updates"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["update_id"] == update)
-        .unwrap()
-        .clone();
+    let record = update_record(&emulator, &update);
     assert_eq!(
         record["shapes"]["customers_current"]["columns"],
         json!(["email", "id", "seq", "_rescued_data"])

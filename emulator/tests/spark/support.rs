@@ -112,10 +112,15 @@ pub async fn failed_validation(client: &Client, id: &str) -> Vec<String> {
 
 /// The row counts the emulator recorded for `update`'s tables.
 pub fn tables_of(emulator: &Emulator, update: &str) -> Value {
+    update_record(emulator, update)["tables"].clone()
+}
+
+/// What the emulator recorded of `update` (of its first pipeline): tables, shapes, state.
+pub fn update_record(emulator: &Emulator, update: &str) -> Value {
     let pipelines = emulator.pipelines();
     let updates = pipelines[0]["updates"].as_array().unwrap();
     let record = updates.iter().find(|u| u["update_id"] == update).unwrap();
-    record["tables"].clone()
+    record.clone()
 }
 
 /// The exception messages of the update's ERROR events.
