@@ -108,15 +108,20 @@ fn name_list(t: &[Tok], open: usize, end: usize) -> Result<Vec<String>, Problem>
     let Some(close) = close else {
         return Err(problem(t.get(open), "expected one list of columns"));
     };
+    names(t, open + 1, close)
+}
+
+/// `a, b.c` from token `from` up to (not including) `end`.
+fn names(t: &[Tok], from: usize, end: usize) -> Result<Vec<String>, Problem> {
     let mut names = Vec::new();
-    let mut i = open + 1;
-    while i < close {
+    let mut i = from;
+    while i < end {
         let Some((name, next)) = dotted_name(t, i) else {
             return Err(problem(t.get(i), "expected a column name"));
         };
         names.push(name);
         i = next;
-        if i < close && t[i].token != Token::Comma {
+        if i < end && t[i].token != Token::Comma {
             return Err(problem(t.get(i), "expected ',' between columns"));
         }
         i += 1;
@@ -135,19 +140,7 @@ fn columns(t: &[Tok], from: usize, end: usize) -> Result<Columns, Problem> {
     if t.get(from).is_some_and(|x| x.token == Token::LParen) {
         return name_list(t, from, end).map(Columns::Only);
     }
-    let mut names = Vec::new();
-    let mut i = from;
-    while i < end {
-        let Some((name, next)) = dotted_name(t, i) else {
-            return Err(problem(t.get(i), "expected a column name"));
-        };
-        names.push(name);
-        i = next + 1;
-        if next < end && t[next].token != Token::Comma {
-            return Err(problem(t.get(next), "expected ',' between columns"));
-        }
-    }
-    Ok(Columns::Only(names))
+    names(t, from, end).map(Columns::Only)
 }
 
 /// The source: `STREAM(name)`, `STREAM name` or `name`.
