@@ -9,7 +9,6 @@ mod common;
 use common::deploying;
 use common::*;
 use deploying::*;
-use serde_json::{Value, json};
 use std::process::Command;
 
 fn assert_refused_as_dynamic(out: &Outcome) {
@@ -98,13 +97,8 @@ fn the_deployed_launcher_runs_the_deployed_version_not_a_stale_binary() {
         .assert_ok()
         .clone();
     let cluster = TempDir::new("cluster-stale");
-    let dir = deployed["workspace_dir"].as_str().unwrap();
-    let launcher = cluster.0.join("sdp_agent_launcher.py");
-    std::fs::write(
-        &launcher,
-        emu.file(&format!("{dir}/sdp_agent_launcher.py")).unwrap(),
-    )
-    .unwrap();
+    // The cluster's view, with a stale binary beside the launcher.
+    let launcher = cluster_view(&emu, &deployed, &cluster.0);
     let stale = "#!/bin/sh\necho 'stale binary ran' >&2\nexit 42\n";
     for name in ["sdp-agent", "sdp-agent-x86_64"] {
         let path = cluster.0.join(name);
@@ -112,21 +106,6 @@ fn the_deployed_launcher_runs_the_deployed_version_not_a_stale_binary() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    // The volume as a cluster mounts it: a local copy of what deploy uploaded.
-    let mount = cluster.0.join("volume");
-    std::fs::create_dir_all(&mount).unwrap();
-    for (path, _) in emu.volume_files() {
-        let name = path.rsplit('/').next().unwrap();
-        std::fs::write(mount.join(name), emu.volume_file(&path).unwrap()).unwrap();
-    }
-    let mut settings: Value =
-        serde_json::from_str(&emu.file(&format!("{dir}/sdp_agent_deploy.json")).unwrap()).unwrap();
-    settings["volume_path"] = json!(mount.display().to_string());
-    std::fs::write(
-        cluster.0.join("sdp_agent_deploy.json"),
-        settings.to_string(),
-    )
-    .unwrap();
     // Within deploy's default policy: the volume's catalog, under its root, the model's SQL.
     let payload = payload_within_policy(&deployed, "deployed_version");
     let encoded = {

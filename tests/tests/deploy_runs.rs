@@ -39,27 +39,7 @@ fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
     // The cluster's view: the workspace folder with the launcher and its settings, and the
     // volume mounted under /Volumes (here: a local copy of what deploy uploaded).
     let cluster = TempDir::new("cluster");
-    let dir = deployed["workspace_dir"].as_str().unwrap();
-    let launcher = cluster.0.join("sdp_agent_launcher.py");
-    std::fs::write(
-        &launcher,
-        emu.file(&format!("{dir}/sdp_agent_launcher.py")).unwrap(),
-    )
-    .unwrap();
-    let mut settings: Value =
-        serde_json::from_str(&emu.file(&format!("{dir}/sdp_agent_deploy.json")).unwrap()).unwrap();
-    let mount = cluster.0.join("volume");
-    std::fs::create_dir_all(&mount).unwrap();
-    for (path, _) in emu.volume_files() {
-        let name = path.rsplit('/').next().unwrap();
-        std::fs::write(mount.join(name), emu.volume_file(&path).unwrap()).unwrap();
-    }
-    settings["volume_path"] = json!(mount.display().to_string());
-    std::fs::write(
-        cluster.0.join("sdp_agent_deploy.json"),
-        settings.to_string(),
-    )
-    .unwrap();
+    let launcher = cluster_view(&emu, &deployed, &cluster.0);
 
     // As a job on a cluster starts it: the task's first parameter, the workspace's host and
     // the run identity's token, no binary named and no runtime.

@@ -136,6 +136,30 @@ fn sha256_of(bytes: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
 
+/// The deployment as a cluster sees it, in `cluster`: the workspace folder's launcher and
+/// settings, and the volume mounted under `cluster/volume` (a local copy of what deploy
+/// uploaded; the settings' `volume_path` points there). Returns the launcher's path.
+pub fn cluster_view(emu: &Emulator, deployed: &Value, cluster: &Path) -> PathBuf {
+    let dir = deployed["workspace_dir"].as_str().unwrap();
+    let launcher = cluster.join("sdp_agent_launcher.py");
+    std::fs::write(
+        &launcher,
+        emu.file(&format!("{dir}/sdp_agent_launcher.py")).unwrap(),
+    )
+    .unwrap();
+    let mount = cluster.join("volume");
+    std::fs::create_dir_all(&mount).unwrap();
+    for (path, _) in emu.volume_files() {
+        let name = path.rsplit('/').next().unwrap();
+        std::fs::write(mount.join(name), emu.volume_file(&path).unwrap()).unwrap();
+    }
+    let mut settings: Value =
+        serde_json::from_str(&emu.file(&format!("{dir}/sdp_agent_deploy.json")).unwrap()).unwrap();
+    settings["volume_path"] = json!(mount.display().to_string());
+    std::fs::write(cluster.join("sdp_agent_deploy.json"), settings.to_string()).unwrap();
+    launcher
+}
+
 /// A caller's payload within deploy's default policy: the volume's catalog, a pipeline under the
 /// policy's root, the model's SQL (no caller sources).
 pub fn payload_within_policy(deployed: &Value, name: &str) -> Value {
