@@ -6,6 +6,7 @@ mod run;
 mod sources;
 pub(crate) mod staging;
 mod validate;
+mod checks;
 
 pub use predict::{SubmittedRun, predict, submit};
 pub use run::run;

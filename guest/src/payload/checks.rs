@@ -95,6 +95,26 @@ pub fn check_sources(config: &PartialConfig, paths_given: bool, errors: &mut Vec
     }
 }
 
+/// A SQL warehouse id (hex digits, e.g. `1234567890abcdef`) is only used to check the data of
+/// an update the run waits for: without `wait` it would silently do nothing.
+pub fn check_warehouse_id(id: String, wait: bool, errors: &mut Vec<FieldError>) -> Option<String> {
+    if id.is_empty() || id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        errors.push(FieldError::new(
+            "warehouse_id",
+            format!("`{id}` is not a SQL warehouse id (letters and digits, e.g. 1234567890abcdef)"),
+        ));
+        None
+    } else if !wait {
+        errors.push(FieldError::new(
+            "warehouse_id",
+            "used only to check the data of an update the run waits for: add \"wait\": true",
+        ));
+        None
+    } else {
+        Some(id)
+    }
+}
+
 pub fn check_runner_path(r: &str, errors: &mut Vec<FieldError>) {
     let uri = ["dbfs:/", "s3://", "s3a://", "abfss://", "gs://", "file:/"]
         .iter()

@@ -29,4 +29,5 @@ pub const KNOWN_KEYS: &[&str] = &[
     "wait_timeout_seconds",
     "dry_run",
     "validate",
+    "warehouse_id",
 ];

@@ -12,7 +12,7 @@ mod keys;
 
 use checks::{
     check_endpoint_name, check_file_paths, check_no_one_time_run_keys, check_runner_path,
-    check_sources, is_endpoint_name, not_an_endpoint,
+    check_sources, check_warehouse_id, is_endpoint_name, not_an_endpoint,
 };
 use cluster::check_new_cluster;
 use keys::KNOWN_KEYS;
@@ -60,6 +60,8 @@ pub struct Payload {
     pub dry_run: bool,
     /// Validate the source files a run writes before its update (`validate_only`); default on.
     pub validate: bool,
+    /// The SQL warehouse that counts nulls and duplicate keys after a waited update.
+    pub warehouse_id: Option<String>,
 }
 
 /// Which entry point reads the payload: the job side does not need a runner.
@@ -190,6 +192,8 @@ impl Payload {
             .get("validate")
             .and_then(|v| boolean("validate", v, errors))
             .unwrap_or(true);
+        let warehouse_id =
+            s("warehouse_id", errors).and_then(|w| check_warehouse_id(w, wait, errors));
         let config = PartialConfig::read(&doc, errors);
 
         if existing.is_some() && new_cluster.is_some() {
@@ -296,6 +300,7 @@ impl Payload {
             wait_timeout_seconds,
             dry_run,
             validate,
+            warehouse_id,
         }
     }
 }

@@ -9,7 +9,7 @@
 use serde::Deserialize;
 
 /// The policy document: `{"catalogs", "schemas", "root", "python", "caller_sources", "adopt",
-/// "claude_endpoint"}`, each optional.
+/// "claude_endpoint", "warehouses"}`, each optional.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Document {
@@ -27,6 +27,9 @@ pub struct Document {
     pub adopt: Option<bool>,
     /// The only model endpoint a payload may name.
     pub claude_endpoint: Option<String>,
+    /// The SQL warehouses a payload's `warehouse_id` may name (the data checks run SQL there as
+    /// the run identity); empty = none.
+    pub warehouses: Option<Vec<String>>,
 }
 
 impl Document {
@@ -71,6 +74,13 @@ impl Document {
                 "policy.root: `{root}` must be an absolute workspace folder without `.` or `..` \
                  segments, e.g. /Workspace/Users/me/pipelines"
             ));
+        }
+        for (i, id) in self.warehouses.iter().flatten().enumerate() {
+            if id.trim().is_empty() {
+                return Err(format!(
+                    "policy.warehouses[{i}]: a warehouse id cannot be empty"
+                ));
+            }
         }
         if let Some(endpoint) = &self.claude_endpoint
             && endpoint.trim().is_empty()

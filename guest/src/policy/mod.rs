@@ -3,7 +3,7 @@
 //! starts anything (on the payload first, then on the config the model completed).
 //!
 //! - the policy document (`--policy`, [`Document`]): catalogs, schemas, root, Python, caller
-//!   sources, adopt, the model endpoint;
+//!   sources, adopt, the model endpoint, the SQL warehouses;
 //! - the folder that holds the policy file (the deployed launcher's): never written or used,
 //!   whatever the document says;
 //! - the serving rules `serve` sets: the pinned job, and whether callers may choose code.
@@ -172,6 +172,26 @@ impl Policy {
             return Err(refuse(
                 "claude_endpoint",
                 format!("this deployment asks the model endpoint `{allowed}` only, not `{given}`"),
+            ));
+        }
+        // The data checks run SQL on the named warehouse as the run identity: only on one the
+        // operator listed.
+        if let (Some(allowed), Some(given)) = (&doc.warehouses, &payload.warehouse_id)
+            && !allowed.iter().any(|w| w == given)
+        {
+            return Err(refuse(
+                "warehouse_id",
+                if allowed.is_empty() {
+                    format!(
+                        "this deployment runs no SQL on a warehouse (policy warehouses: []), \
+                         not on `{given}`"
+                    )
+                } else {
+                    format!(
+                        "this deployment runs SQL on the warehouses {} only, not on `{given}`",
+                        allowed.join(", ")
+                    )
+                },
             ));
         }
         if doc.caller_sources == Some(false) {

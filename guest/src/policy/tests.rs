@@ -310,3 +310,17 @@ fn deploys_default_root_inside_the_launcher_folder_is_the_only_part_written() {
         );
     }
 }
+
+#[test]
+fn a_warehouse_only_from_the_list() {
+    let p = policy(json!({"warehouses": ["abc123"]}));
+    let with = |id: &str| payload(Side::Run, json!({"wait": true, "warehouse_id": id}));
+    assert!(p.check_payload(&with("abc123")).is_ok());
+    assert_eq!(refused(p.check_payload(&with("other9"))), "warehouse_id");
+    let none = policy(json!({"warehouses": []}));
+    assert_eq!(refused(none.check_payload(&with("abc123"))), "warehouse_id");
+    // No list is no limit, and no warehouse asks for nothing.
+    assert!(policy(json!({})).check_payload(&with("other9")).is_ok());
+    assert!(none.check_payload(&payload(Side::Run, json!({}))).is_ok());
+    assert!(Document::parse(r#"{"warehouses": [" "]}"#).is_err());
+}

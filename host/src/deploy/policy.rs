@@ -1,9 +1,10 @@
 //! The deployment's policy as `deploy` writes it: what a caller's run may touch (issue 17's
 //! document: `catalogs`, `schemas`, `root`, `python`, `caller_sources`, `adopt`,
-//! `claude_endpoint`), stored under `policy` in `sdp_agent_deploy.json` beside the launcher,
+//! `claude_endpoint`, and `warehouses`, issue 19's), stored under `policy` in `sdp_agent_deploy.json` beside the launcher,
 //! which passes it to `run --policy @<that file>`; the app passes the same document to
 //! `serve --policy`. Defaults are the narrow ones: the volume's catalog, root
-//! `<workspace-dir>/pipelines`, SQL only, no caller sources, no adopt, deploy's model endpoint.
+//! `<workspace-dir>/pipelines`, SQL only, no caller sources, no adopt, deploy's model endpoint,
+//! no SQL warehouse for the data checks.
 
 use crate::outcome::Failure;
 use clap::Args;
@@ -39,6 +40,11 @@ pub struct PolicyArgs {
     /// Let payloads `adopt` (edit) an existing pipeline of that name.
     #[arg(long)]
     pub allow_adopt: bool,
+
+    /// A SQL warehouse a payload's `warehouse_id` may name for the data checks after a run
+    /// (repeatable; the run identity needs CAN_USE on it) [default: none].
+    #[arg(long = "allow-warehouse", value_name = "ID")]
+    pub warehouses: Vec<String>,
 }
 
 impl PolicyArgs {
@@ -65,6 +71,14 @@ impl PolicyArgs {
                         format!("`{glob}` is not CATALOG.SCHEMA (globs allowed in either part)"),
                     ));
                 }
+            }
+        }
+        for id in &self.warehouses {
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(Failure::invalid_field(
+                    "--allow-warehouse",
+                    format!("`{id}` is not a SQL warehouse id (letters and digits)"),
+                ));
             }
         }
         if let Some(root) = &self.root
@@ -138,6 +152,7 @@ impl PolicyArgs {
             "caller_sources": self.allow_caller_sources,
             "adopt": self.allow_adopt,
             "claude_endpoint": claude_endpoint,
+            "warehouses": self.warehouses,
         });
         // Absent = any schema of an allowed catalog.
         if !self.schemas.is_empty() {
@@ -186,7 +201,8 @@ mod tests {
         assert_eq!(
             a.document("main", &root, "claude"),
             json!({"catalogs": ["main"], "root": root, "python": false,
-                   "caller_sources": false, "adopt": false, "claude_endpoint": "claude"})
+                   "caller_sources": false, "adopt": false, "claude_endpoint": "claude",
+                   "warehouses": []})
         );
         let wide = args(|a| {
             a.catalogs = vec!["dev_*".into()];
@@ -226,6 +242,10 @@ mod tests {
             "--allow-catalog"
         );
         assert_eq!(field(args(|a| a.root = Some("Shared/x".into()))), "--root");
+        assert_eq!(
+            field(args(|a| a.warehouses = vec!["a b".into()])),
+            "--allow-warehouse"
+        );
         let dir = "/Workspace/Users/me@x.com/.sdp-agent/a";
         for holding in [
             "/Workspace/Users/me@x.com",
