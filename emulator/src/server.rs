@@ -152,6 +152,10 @@ const GRACE: Duration = Duration::from_secs(1);
 /// Serves until the `stop` sender is dropped: in-flight requests may finish (within GRACE),
 /// idle keep-alive connections close at once.
 pub async fn serve(listener: tokio::net::TcpListener, app: SharedApp, stop: watch::Receiver<()>) {
+    // The local Spark server boots while the first requests (a model's answer, say) are served.
+    if let crate::config::Engine::Spark(spark) = &app.config.engine {
+        spark.warm_up();
+    }
     let mut graceful = stop.clone();
     let mut hard = stop;
     let server = axum::serve(listener, router(app)).with_graceful_shutdown(async move {

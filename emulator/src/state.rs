@@ -62,7 +62,12 @@ pub type SharedApp = Arc<App>;
 
 impl App {
     /// Fails when the data directory (`config.data`) cannot be read.
-    pub fn new(config: EmulatorConfig, url: String) -> anyhow::Result<SharedApp> {
+    pub fn new(mut config: EmulatorConfig, url: String) -> anyhow::Result<SharedApp> {
+        // An engine may be shared by emulators (one warm Spark server): this one's pipelines
+        // get a namespace of their own there.
+        if let crate::config::Engine::Spark(spark) = &mut config.engine {
+            *spark = spark.for_emulator();
+        }
         let mut state = State::default();
         // The deployment's own identity: the personal access token's user, a workspace admin.
         let owner = WorkspaceUser::new(crate::USER_NAME).in_groups(&["admins"]);

@@ -62,8 +62,10 @@ pub async fn run(cli: &Cli, args: &EvalArgs) -> ExitCode {
 
 async fn evaluate(cli: &Cli, args: &EvalArgs) -> Result<Report, Failure> {
     let cases = load_cases(&args.cases)?;
-    // Checked once, before any case runs; each case then gets its own (runner::engine).
-    args.engine
+    // Made once, before any case runs: on Spark every case's emulator runs its updates on the
+    // one warm server, each in a namespace of its own (SparkEngine::for_emulator).
+    let engine = args
+        .engine
         .engine()
         .map_err(|e| Failure::Config(format!("the {:?} engine: {e:#}", args.engine.engine)))?;
     let model = args
@@ -75,7 +77,8 @@ async fn evaluate(cli: &Cli, args: &EvalArgs) -> Result<Report, Failure> {
         .map_err(|e| Failure::Config(format!("{e:#}")))?;
     let setup = Setup {
         runtime,
-        engine: args.engine.clone(),
+        engine,
+        data: args.engine.data.clone(),
         model,
         reference: args.reference,
     };

@@ -9,7 +9,7 @@ use crate::component::Runtime;
 use crate::demo::session::Session;
 use crate::demo::{CLAUDE_ENDPOINT, RUNNER_PATH};
 use crate::outcome::Failure;
-use sdp_emulator::{EmulatorConfig, Engine, EngineArgs, EngineKind, ModelConfig, ModelUsage};
+use sdp_emulator::{EmulatorConfig, Engine, ModelConfig, ModelUsage};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Instant;
@@ -17,9 +17,10 @@ use std::time::Instant;
 /// What every case shares.
 pub struct Setup {
     pub runtime: Arc<Runtime>,
-    /// `--engine` and its settings; `--data` is mounted for the cases that name no data folder
-    /// of their own.
-    pub engine: EngineArgs,
+    /// The engine every case's emulator runs on.
+    pub engine: Engine,
+    /// `--data`, mounted for the cases that name no data folder of their own.
+    pub data: Option<std::path::PathBuf>,
     pub model: ModelConfig,
     /// Run each case's reference sources instead of asking the model.
     pub reference: bool,
@@ -28,29 +29,8 @@ pub struct Setup {
 impl Setup {
     /// Whether updates write data whose tables can be checked (the Spark engine).
     fn writes_data(&self) -> bool {
-        self.engine.engine == EngineKind::Spark
+        matches!(self.engine, Engine::Spark(_))
     }
-
-    fn engine(&self, case: &LoadedCase) -> Result<Engine, Failure> {
-        case_engine(&self.engine, &case.name)
-            .map_err(|e| Failure::Config(format!("case {}: {e:#}", case.name)))
-    }
-}
-
-/// The case's engine. On Spark, a new directory of its own, `<spark dir>/eval/<case>`: every
-/// fresh emulator numbers its pipelines alike, so cases sharing a directory would share one
-/// pipeline's metastore and checkpoints, and an earlier run's state would leak into this one.
-fn case_engine(args: &EngineArgs, case: &str) -> anyhow::Result<Engine> {
-    let mut args = args.clone();
-    if args.engine == EngineKind::Spark {
-        let dir = args.spark_dir().join("eval").join(case);
-        if dir.exists() {
-            std::fs::remove_dir_all(&dir)
-                .map_err(|e| anyhow::anyhow!("clearing {}: {e}", dir.display()))?;
-        }
-        args.spark_dir = Some(dir);
-    }
-    args.engine()
 }
 
 /// How the case's run ended, before its tables are looked at.
@@ -146,7 +126,7 @@ fn describe(check: &Check) -> String {
 
 /// A fresh emulator for the case (its data folder mounted like `--data`), and the agent on it.
 async fn start(cli: &Cli, setup: &Setup, case: &LoadedCase) -> Result<Session, Failure> {
-    let data = case.data_dir().or_else(|| setup.engine.data.clone());
+    let data = case.data_dir().or_else(|| setup.data.clone());
     if let Some(dir) = data.as_ref().filter(|d| !d.is_dir()) {
         // The corpus's data is generated, not committed: say how to make it.
         return Err(Failure::Config(format!(
@@ -157,7 +137,7 @@ async fn start(cli: &Cli, setup: &Setup, case: &LoadedCase) -> Result<Session, F
         )));
     }
     let config = EmulatorConfig {
-        engine: setup.engine(case)?,
+        engine: setup.engine.clone(),
         model: setup.model.clone(),
         data,
         ..Default::default()
@@ -206,53 +186,4 @@ fn repair_rounds(pipeline: &Value) -> u32 {
         .filter(|u| u["validate_only"] == true)
         .count() as u32;
     validations.saturating_sub(1)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct Args {
-        #[command(flatten)]
-        engine: EngineArgs,
-    }
-
-    #[test]
-    fn on_spark_each_case_gets_a_cleared_directory_of_its_own() {
-        let dir = std::env::temp_dir().join(format!("sdp-agent-eval-dirs-{}", std::process::id()));
-        let venv = dir.join("venv");
-        std::fs::create_dir_all(venv.join("bin")).unwrap();
-        for file in ["bin/spark-class", "bin/python"] {
-            std::fs::write(venv.join(file), "").unwrap();
-        }
-        let spark = dir.join("spark");
-        let stale = spark.join("eval/a/pipeline/metastore_db");
-        let other = spark.join("eval/b/pipeline/metastore_db");
-        for d in [&stale, &other] {
-            std::fs::create_dir_all(d).unwrap();
-        }
-        let args = Args::parse_from([
-            "eval",
-            "--engine",
-            "spark",
-            "--spark-venv",
-            venv.to_str().unwrap(),
-            "--spark-dir",
-            spark.to_str().unwrap(),
-        ])
-        .engine;
-        assert!(matches!(case_engine(&args, "a").unwrap(), Engine::Spark(_)));
-        assert!(spark.join("eval/a").is_dir(), "the case's own directory");
-        assert!(!stale.exists(), "an earlier run's state is cleared");
-        assert!(other.exists(), "another case's directory is left alone");
-
-        let structural = Args::parse_from(["eval"]).engine;
-        assert!(matches!(
-            case_engine(&structural, "a").unwrap(),
-            Engine::Structural
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 }

@@ -1,8 +1,8 @@
 """Runs one Spark Declarative Pipelines update for sdp-emulator and reports it as JSON lines.
 
-Started by `spark-class org.apache.spark.deploy.SparkPipelines driver.py <mode>` in the
-pipeline's private directory (beside its spark-pipeline.yml), like `spark-pipelines` starts
-pyspark's own cli.py. Every line meant for the emulator starts with "@@sdp " and is one JSON
+Started as `python driver.py <mode> ...` in the pipeline's private directory (beside its
+spark-pipeline.yml) with SPARK_REMOTE naming the engine's Spark Connect server, doing what
+pyspark's own cli.py does for `spark-pipelines`. Every line meant for the emulator starts with "@@sdp " and is one JSON
 object: {"kind": "log"|"event"|"table"|"error"|"done", ...}. Spark's own output is left as is.
 Arguments: mode (dry-run = validate only, run = incremental, full-refresh), then the datasets to
 refresh and to fully refresh, comma-separated (empty = all).
@@ -86,8 +86,10 @@ def main():
     sdp_names.install_table_names()
     try:
         if spec.database:
-            # The open-source catalog does not create the target schema; a workspace does.
-            spark.sql(f"CREATE DATABASE IF NOT EXISTS `{spec.database}`")
+            # The open-source catalog does not create the target schema; a workspace does. Its
+            # tables' files stay in the pipeline's directory.
+            location = Path("warehouse", f"{spec.database}.db").resolve()
+            spark.sql(f"CREATE DATABASE IF NOT EXISTS `{spec.database}` LOCATION '{location}'")
         sdp_names.register_tables(spark)
         graph = create_dataflow_graph(
             spark,

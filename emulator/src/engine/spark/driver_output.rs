@@ -9,6 +9,7 @@ use regex::Regex;
 use serde::Deserialize;
 
 use crate::engine::expectations::VIOLATION_MARK;
+use crate::engine::names::Names;
 use crate::engine::{ANALYSIS_EXCEPTION, PARSE_EXCEPTION, Problem, Quality, TableShape, Verdict};
 
 /// One line the driver prints (after `@@sdp `).
@@ -93,8 +94,14 @@ fn expectation_violation(mut problem: Problem) -> Problem {
     problem
 }
 
-/// The driver's output into the verdict; true when it reported `done`.
-pub(super) fn read_lines(stdout: &str, files: &[(PathBuf, String)], verdict: &mut Verdict) -> bool {
+/// The driver's output into the verdict, in the pipeline's own names; true when it reported
+/// `done`.
+pub(super) fn read_lines(
+    stdout: &str,
+    files: &[(PathBuf, String)],
+    names: &Names,
+    verdict: &mut Verdict,
+) -> bool {
     let mut loading: Option<String> = None;
     let mut done = false;
     let mut flow_problems = 0;
@@ -117,6 +124,7 @@ pub(super) fn read_lines(stdout: &str, files: &[(PathBuf, String)], verdict: &mu
                 }
             }
             Line::Event { message } => {
+                let message = names.public(&message);
                 if let Some(found) = FLOW_FAILED
                     .captures(&message)
                     .or_else(|| FLOW_RUN_FAILED.captures(&message))
@@ -171,6 +179,7 @@ pub(super) fn read_lines(stdout: &str, files: &[(PathBuf, String)], verdict: &mu
                 } else {
                     ANALYSIS_EXCEPTION
                 };
+                let message = names.public(&message);
                 let mut problem =
                     problem_from(&headline(&message), condition.as_deref(), exception);
                 // A parse error's next lines show the SQL with a caret under the error.
@@ -199,15 +208,22 @@ mod tests {
         )];
         let out = r#"noise
 @@sdp {"kind": "log", "message": "Registering SQL file /w/p/transformations/00_a.sql..."}
-@@sdp {"kind": "event", "timestamp": "t", "message": "Failed to resolve flow: 'spark_catalog.clicks.silver'.\nError: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `acton` cannot be resolved. SQLSTATE: 42703; line 2 pos 46;\n'Project [id#6L]"}
+@@sdp {"kind": "event", "timestamp": "t", "message": "Failed to resolve flow: 'spark_catalog.clicks__1.silver'.\nError: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `acton` cannot be resolved. SQLSTATE: 42703; line 2 pos 46;\n'Project [id#6L]"}
 @@sdp {"kind": "error", "class_name": "pyspark.errors.exceptions.connect.AnalysisException", "message": "\nFailed to resolve flows in the pipeline.\n"}
 "#;
+        let names = Names::new("main", "1", &[]);
         let mut verdict = Verdict::default();
-        assert!(!read_lines(out, &files, &mut verdict));
+        assert!(!read_lines(out, &files, &names, &mut verdict));
         assert_eq!(verdict.problems.len(), 1, "{:?}", verdict.problems);
         let p = &verdict.problems[0];
         assert_eq!(p.class, "UNRESOLVED_COLUMN.WITH_SUGGESTION");
         assert_eq!(p.flow.as_deref(), Some("silver"));
+        // The pipeline's own database is named as the user names it.
+        assert!(
+            verdict.messages[0].starts_with("Failed to resolve flow: 'main.clicks.silver'."),
+            "{}",
+            verdict.messages[0]
+        );
         assert_eq!(
             p.message,
             "[UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `acton` cannot be resolved. SQLSTATE: 42703; line 2 pos 46;"
@@ -217,7 +233,7 @@ mod tests {
 @@sdp {"kind": "error", "class_name": "pyspark.errors.exceptions.connect.ParseException", "message": "\n[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. SQLSTATE: 42601 (line 2, pos 0)\n\n== SQL ==\nSELEC\n^^^\n", "condition": "PARSE_SYNTAX_ERROR", "sql_state": "42601"}
 "#;
         let mut verdict = Verdict::default();
-        read_lines(out, &files, &mut verdict);
+        read_lines(out, &files, &names, &mut verdict);
         let p = &verdict.problems[0];
         assert_eq!(p.class, "PARSE_SYNTAX_ERROR");
         assert_eq!(p.exception, PARSE_EXCEPTION);
@@ -230,7 +246,7 @@ mod tests {
 
         let out = "x@@sdp {\"kind\": \"table\", \"name\": \"bronze\", \"rows\": 100, \"columns\": [\"id\", \"tags\"], \"distinct\": {\"id\": 100}}\n@@sdp {\"kind\": \"done\"}\n";
         let mut verdict = Verdict::default();
-        assert!(read_lines(out, &files, &mut verdict));
+        assert!(read_lines(out, &files, &names, &mut verdict));
         assert!(!verdict.failed());
         assert_eq!(verdict.tables["bronze"], 100);
         assert_eq!(verdict.shapes["bronze"].columns, ["id", "tags"]);

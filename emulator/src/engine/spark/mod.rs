@@ -1,27 +1,30 @@
-//! Apache Spark Declarative Pipelines as the emulator's engine: each update copies the
-//! pipeline's (dialect-mapped) files into the pipeline's private directory and runs
-//! `driver.py` there through `spark-class org.apache.spark.deploy.SparkPipelines`, as
-//! `spark-pipelines dry-run|run` would, then reads the driver's JSON lines back.
+//! Apache Spark Declarative Pipelines as the emulator's engine. One Spark Connect server per
+//! engine (`server.rs`), started at the first update and kept warm; each update writes the
+//! pipeline's (dialect-mapped) files into the pipeline's private directory (`prepare.rs`) and
+//! runs `driver.py` there against the server, as `spark-pipelines dry-run|run` would run its
+//! `cli.py`, then reads the driver's JSON lines back.
 //!
-//! The private directory holds the spec, the files, the checkpoints, a Hive (Derby) metastore
-//! and the warehouse, so re-runs find their tables. Spark's local Connect server always binds
-//! port 15002, so one update runs at a time on the machine (a lock file in the temp dir).
+//! Pipelines share the server but nothing else: each has its own directory (spec, files,
+//! checkpoints, its tables' files) and its own databases (`names.rs`), and every emulator
+//! given the engine numbers its pipelines in a namespace of its own ([`SparkEngine::for_emulator`]).
 
 mod driver_output;
+mod prepare;
+mod server;
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::Arc;
 
 use anyhow::Context;
-use serde_json::json;
 
 use driver_output::read_lines;
+use prepare::{Prepared, prepare};
+use server::Server;
 
-use super::names::Names;
 use super::sources::SourceFile;
 use super::structure::{STREAMING_FROM_MATERIALIZED_VIEW, Target, check};
-use super::{Problem, Verdict, dialect};
+use super::{Problem, Verdict};
 
 /// The driver and the modules it imports, written beside the pipelines' directories.
 const DRIVER_FILES: &[(&str, &str)] = &[
@@ -39,36 +42,92 @@ const DRIVER_FILES: &[(&str, &str)] = &[
     // `import dlt`: the same API under its Databricks name.
     ("dlt.py", include_str!("dlt.py")),
 ];
-/// Serialises Spark runs machine-wide: they all need port 15002.
-const LOCK_FILE: &str = "sdp-emulator-spark-15002.lock";
-
-/// A local pyspark install (`scripts/setup --spark`) and where pipelines get their directories.
+/// A local pyspark install (`scripts/setup --spark`), its server and where pipelines get their
+/// directories. Clones share the server.
 #[derive(Clone, Debug)]
 pub struct SparkEngine {
-    /// The virtual environment holding `pyspark[pipelines]` (`bin/spark-class`, `bin/python`).
+    /// The virtual environment holding `pyspark[pipelines]` (`bin/spark-submit`, `bin/python`).
     venv: PathBuf,
-    /// Parent of every pipeline's private directory.
-    work_dir: PathBuf,
+    shared: Arc<Shared>,
+    /// The emulator whose pipelines these are: pipeline ids repeat across emulators.
+    namespace: String,
+}
+
+/// What every clone of an engine shares: its directory and its server.
+#[derive(Debug)]
+struct Shared {
+    /// `<work dir>/<engine id>`: `server/` and each emulator's pipelines' directories.
+    dir: PathBuf,
+    server: tokio::sync::Mutex<Option<Server>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // The server first (dropping it stops it), then its files and the pipelines'.
+        drop(self.server.get_mut().take());
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 impl SparkEngine {
-    /// Checks that `venv` has pyspark's launcher and creates `work_dir`.
+    /// Checks that `venv` has pyspark's launchers and creates this engine's directory under
+    /// `work_dir` (removed with the engine). The server starts at the first update.
     pub fn new(venv: &Path, work_dir: &Path) -> anyhow::Result<SparkEngine> {
         let venv = std::path::absolute(venv)?;
-        for needed in ["bin/spark-class", "bin/python"] {
+        for needed in ["bin/spark-submit", "bin/python"] {
             anyhow::ensure!(
                 venv.join(needed).exists(),
                 "{} is missing: install the engine with scripts/setup --spark (or point --spark-venv at a venv with pyspark[pipelines])",
                 venv.join(needed).display()
             );
         }
-        std::fs::create_dir_all(work_dir)
-            .with_context(|| format!("creating {}", work_dir.display()))?;
+        let dir = std::path::absolute(work_dir)?.join(short_id());
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         Ok(SparkEngine {
             venv,
-            work_dir: std::path::absolute(work_dir)?,
+            shared: Arc::new(Shared {
+                dir,
+                server: tokio::sync::Mutex::new(None),
+            }),
+            namespace: short_id(),
         })
     }
+
+    /// The same engine (and server) for another emulator: its pipelines get directories and
+    /// databases of their own even where their ids equal another emulator's.
+    pub fn for_emulator(&self) -> SparkEngine {
+        SparkEngine {
+            namespace: short_id(),
+            ..self.clone()
+        }
+    }
+
+    /// The server's address, starting it (again, if it stopped) when needed.
+    async fn remote(&self) -> anyhow::Result<String> {
+        let mut server = self.shared.server.lock().await;
+        if let Some(running) = server.as_ref().filter(|s| s.alive()) {
+            return Ok(running.remote());
+        }
+        let started = Server::start(&self.venv, &self.shared.dir.join("server")).await?;
+        let remote = started.remote();
+        *server = Some(started);
+        Ok(remote)
+    }
+
+    /// Starts the server now, in the background, so that the first update finds it warm.
+    pub fn warm_up(&self) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.remote().await {
+                tracing::warn!("the local Spark engine did not start: {e:#}");
+            }
+        });
+    }
+}
+
+/// Eight hex digits, unique enough for the engines and emulators of one machine.
+fn short_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
 }
 
 impl SparkEngine {
@@ -166,21 +225,12 @@ impl SparkEngine {
         if verdict.failed() {
             return verdict;
         }
-        // Emulators share pipeline directories (ids repeat across instances): hold the lock
-        // from writing the directory until Spark is done with it.
-        let _lock = match lock_port().await {
-            Ok(lock) => lock,
-            Err(e) => {
-                verdict.problems.push(Problem::new(
-                    "",
-                    format!("The local Spark engine could not take its lock: {e:#}"),
-                    "java.io.IOException",
-                ));
-                return verdict;
-            }
-        };
-        match self.prepare(&job, &mut verdict) {
-            Ok(Some(files)) => self.run(&job, files, &mut verdict).await,
+        let dir = self.shared.dir.join(&self.namespace).join(&job.pipeline_id);
+        let prepared = std::fs::create_dir_all(&dir)
+            .map_err(anyhow::Error::from)
+            .and_then(|()| prepare(&job, &dir, &self.shared.dir, &mut verdict));
+        match prepared {
+            Ok(Some(prepared)) => self.run(&job, &dir, prepared, &mut verdict).await,
             Ok(None) => {}
             Err(e) => verdict.problems.push(Problem::new(
                 "",
@@ -191,138 +241,45 @@ impl SparkEngine {
         verdict
     }
 
-    /// Writes the pipeline's directory; returns the local path → workspace path of each file,
-    /// or None when the dialect mapping already found a problem.
-    fn prepare(
-        &self,
-        job: &Job,
-        verdict: &mut Verdict,
-    ) -> anyhow::Result<Option<Vec<(PathBuf, String)>>> {
-        let names = Names::new(&job.catalog, &job.tables);
-        let context = dialect::Context::of(&job.files, names);
-        let mut mapped = Vec::new();
-        let mut checks = Vec::new();
-        let mut views = Vec::new();
-        for file in &job.files {
-            match dialect::map(file, &context) {
-                Ok(m) => {
-                    verdict.warnings.extend(m.warnings);
-                    checks.extend(m.checks);
-                    views.extend(m.views);
-                    mapped.push((file, m.text, m.python));
-                }
-                Err(problem) => verdict.problems.push(problem),
+    async fn run(&self, job: &Job, dir: &Path, prepared: Prepared, verdict: &mut Verdict) {
+        let remote = match self.remote().await {
+            Ok(remote) => remote,
+            Err(e) => {
+                verdict.problems.push(Problem::new(
+                    "",
+                    format!("The local Spark engine did not start: {e:#}"),
+                    "java.io.IOException",
+                ));
+                return;
             }
-        }
-        if verdict.failed() {
-            return Ok(None);
-        }
-        let dir = self.work_dir.join(&job.pipeline_id);
-        let code = dir.join("transformations");
-        if code.exists() {
-            std::fs::remove_dir_all(&code)?;
-        }
-        std::fs::create_dir_all(&code)?;
-        let mut files = Vec::new();
-        for (i, (file, text, python)) in mapped.into_iter().enumerate() {
-            let base = file.path.rsplit('/').next().unwrap_or("source");
-            let local = code.join(format!("{i:02}_{base}"));
-            std::fs::write(&local, text)?;
-            files.push((local, file.path.clone()));
-            if let Some(python) = python {
-                // Errors in the companion belong to the SQL file it stands for.
-                let local = code.join(format!("{i:02}_{base}_sources.py"));
-                std::fs::write(&local, python)?;
-                files.push((local, file.path.clone()));
-            }
-        }
-        write_volumes(&dir, &job.volumes)?;
-        // What the driver counts expectations on after a run.
-        let quality = json!({"checks": checks, "views": views});
-        std::fs::write(
-            dir.join("checks.json"),
-            serde_json::to_string_pretty(&quality)?,
-        )?;
-        // The --data tables it registers, and how Python's table names map.
-        let names = json!({
-            "catalog": context.names.catalog,
-            "others": context.names.others,
-            "tables": context.names.local_tables(&job.tables),
-        });
-        std::fs::write(
-            dir.join("names.json"),
-            serde_json::to_string_pretty(&names)?,
-        )?;
-        // YAML is a superset of JSON: the spec is written with serde_json.
-        let spec = json!({
-            "name": job.name,
-            "storage": format!("file://{}", dir.join("storage").display()),
-            "database": job.schema,
-            "configuration": job.configuration,
-            "libraries": [{"glob": {"include": "transformations/**"}}],
-        });
-        std::fs::write(
-            dir.join("spark-pipeline.yml"),
-            serde_json::to_string_pretty(&spec)?,
-        )?;
-        for (name, text) in DRIVER_FILES {
-            std::fs::write(self.work_dir.join(name), text)?;
-        }
-        Ok(Some(files))
-    }
-
-    async fn run(&self, job: &Job, files: Vec<(PathBuf, String)>, verdict: &mut Verdict) {
-        let dir = self.work_dir.join(&job.pipeline_id);
+        };
         let bin = self.venv.join("bin");
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let mut paths = vec![bin.clone()];
-        paths.extend(std::env::split_paths(&path));
-        // Spark's JVMs (the driver and its local Connect server) put scratch files in
-        // java.io.tmpdir, Hive a `<session>_resources` folder per session: a folder of this
-        // run's, removed after it, rather than /tmp.
-        let scratch = dir.join("jvm-tmp");
-        let _ = std::fs::create_dir_all(&scratch);
-        let mut java_options = std::env::var("JAVA_TOOL_OPTIONS").unwrap_or_default();
-        java_options.push_str(&format!(" -Djava.io.tmpdir={}", scratch.display()));
-        let output = tokio::process::Command::new(bin.join("spark-class"))
-            .arg("org.apache.spark.deploy.SparkPipelines")
-            .arg(self.work_dir.join("driver.py"))
-            .args(["--conf", "spark.ui.enabled=false"])
-            .args(["--conf", "spark.ui.showConsoleProgress=false"])
-            .args(["--conf", "spark.sql.catalogImplementation=hive"])
-            .arg("--conf")
-            .arg(format!(
-                "spark.sql.warehouse.dir={}",
-                dir.join("warehouse").display()
-            ))
+        let output = tokio::process::Command::new(bin.join("python"))
+            .arg(self.shared.dir.join("driver.py"))
             .arg(job.mode.arg())
             .arg(job.refresh.join(","))
             .arg(job.full_refresh_selection.join(","))
-            .current_dir(&dir)
-            .env("PATH", std::env::join_paths(paths).unwrap_or(path))
-            .env("PYSPARK_PYTHON", bin.join("python"))
-            .env("SPARK_LOCAL_IP", "127.0.0.1")
-            .env("JAVA_TOOL_OPTIONS", java_options.trim_start())
-            .env_remove("SPARK_REMOTE")
+            .current_dir(dir)
+            .env("SPARK_REMOTE", remote)
             .env_remove("SPARK_LOCAL_CONNECT_REUSE")
+            .env_remove("PYTHONPATH")
             .stdin(Stdio::null())
             .kill_on_drop(true)
             .output()
             .await;
-        let _ = std::fs::remove_dir_all(&scratch);
         let output = match output {
             Ok(output) => output,
             Err(e) => {
                 verdict.problems.push(Problem::new(
                     "",
-                    format!("The local Spark engine did not start: {e}"),
+                    format!("The local Spark engine's driver did not start: {e}"),
                     "java.io.IOException",
                 ));
                 return;
             }
         };
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let finished = read_lines(&stdout, &files, verdict);
+        let finished = read_lines(&stdout, &prepared.files, &prepared.names, verdict);
         if !finished && !verdict.failed() {
             let stderr = String::from_utf8_lossy(&output.stderr);
             let tail: Vec<&str> = stderr.lines().rev().take(15).collect();
@@ -338,54 +295,4 @@ impl SparkEngine {
             ));
         }
     }
-}
-
-/// Makes the volumes readable where the pipeline runs: stored files are written under
-/// `volumes/` of the pipeline's directory, and `volumes.json` maps each `/Volumes/c/s/v` to
-/// its local directory (what `sdp_local.py` reads).
-fn write_volumes(dir: &Path, volumes: &[Volume]) -> anyhow::Result<()> {
-    let stored = dir.join("volumes");
-    if stored.exists() {
-        std::fs::remove_dir_all(&stored)?;
-    }
-    let mut map = serde_json::Map::new();
-    for volume in volumes {
-        let [c, s, v] = &volume.names;
-        let local = match &volume.files {
-            VolumeFiles::Dir(local) => local.clone(),
-            VolumeFiles::Stored(files) => {
-                let root = stored.join(c).join(s).join(v);
-                std::fs::create_dir_all(&root)?;
-                for (path, bytes) in files {
-                    let target = path.split('/').fold(root.clone(), |p, part| p.join(part));
-                    if let Some(parent) = target.parent() {
-                        std::fs::create_dir_all(parent)?;
-                    }
-                    std::fs::write(target, bytes)?;
-                }
-                root
-            }
-        };
-        map.insert(
-            format!("/volumes/{c}/{s}/{v}"),
-            json!(local.display().to_string()),
-        );
-    }
-    std::fs::write(
-        dir.join("volumes.json"),
-        serde_json::to_string_pretty(&map)?,
-    )?;
-    Ok(())
-}
-
-/// Waits for the machine-wide lock; it is released when the file is dropped.
-async fn lock_port() -> anyhow::Result<File> {
-    let path = std::env::temp_dir().join(LOCK_FILE);
-    tokio::task::spawn_blocking(move || {
-        let file = File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        file.lock()
-            .with_context(|| format!("locking {}", path.display()))?;
-        Ok(file)
-    })
-    .await?
 }

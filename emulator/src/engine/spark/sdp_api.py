@@ -7,6 +7,7 @@ decorators are evaluated.
 import re
 
 import sdp_local
+import sdp_names
 
 # Python datasets with expectations, for the data-quality counts after a run:
 # {"dataset": name, "function": the undecorated query function, "expectations": [...]}.
@@ -111,7 +112,11 @@ def _dataset(define_for, query_function, kwargs):
             CHECKS.append({"dataset": name, "function": func._sdp_function,
                            "expectations": func._sdp_expectations})
         define = define_for(func)
-        return define(**kept_arguments(define, kwargs))(func)
+        arguments = kept_arguments(define, kwargs)
+        if "name" in arguments:
+            # A qualified name is a table of the pipeline's own database (sdp_names.py).
+            arguments["name"] = sdp_names.table_name(arguments["name"], quoted=False)
+        return define(**arguments)(func)
 
     return outer(query_function) if query_function is not None else outer
 

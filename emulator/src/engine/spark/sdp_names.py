@@ -1,5 +1,5 @@
-"""Three-part table names and the `--data` tables on sdp-emulator's local engine (`names.json`,
-written by names.rs)."""
+"""Table names and the `--data` tables on sdp-emulator's local engine (`names.json`, written by
+names.rs): a schema of the pipeline's catalog is the pipeline's own database `<schema>__<tag>`."""
 
 import json
 from pathlib import Path
@@ -7,21 +7,36 @@ from pathlib import Path
 _names = None
 
 
-def table_name(name):
-    """A three-part table name as the local engine knows it (`names.json`, see names.rs)."""
+def _mapping():
     global _names
     if _names is None:
         mapping = Path("names.json")
         _names = json.loads(mapping.read_text()) if mapping.exists() else {}
-    parts = name.split(".") if isinstance(name, str) else []
-    if len(parts) != 3:
+    return _names
+
+
+def database(catalog, schema):
+    """The local database of `catalog.schema` (None for an unknown catalog)."""
+    names = _mapping()
+    own = f"__{names.get('tag')}" if names.get("tag") else ""
+    if catalog is None or catalog.lower() == names.get("catalog"):
+        # The engine's own reads name the local database already.
+        return schema if schema.lower().endswith(own) else f"{schema.lower()}{own}"
+    if catalog.lower() in names.get("others", []):
+        return f"{catalog.lower()}__{schema.lower()}"
+    return None
+
+
+def table_name(name, quoted=True):
+    """A two- or three-part table name as the local engine knows it (see names.rs)."""
+    parts = [p.strip("`") for p in name.split(".")] if isinstance(name, str) else []
+    if len(parts) not in (2, 3):
         return name
-    catalog, schema, table = (p.strip("`") for p in parts)
-    if catalog.lower() == _names.get("catalog"):
-        return f"`{schema}`.`{table}`"
-    if catalog.lower() in _names.get("others", []):
-        return f"`{catalog.lower()}__{schema.lower()}`.`{table}`"
-    return name
+    catalog = parts[0] if len(parts) == 3 else None
+    local = database(catalog, parts[-2])
+    if local is None:
+        return name
+    return f"`{local}`.`{parts[-1]}`" if quoted else f"{local}.{parts[-1]}"
 
 
 def register_tables(spark):
