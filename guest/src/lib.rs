@@ -81,6 +81,9 @@ impl Guest for Component {
                         })
                         .collect()
                 }),
+                checks: r
+                    .checks
+                    .map(|all| all.into_iter().map(table_checks).collect()),
                 plan: r.plan.map(planned),
                 model: wit::ModelUsage {
                     calls: r.model.calls,
@@ -89,6 +92,29 @@ impl Guest for Component {
                 },
             })
             .map_err(Into::into)
+    }
+}
+
+fn table_checks(t: agent::TableChecks) -> wit::TableChecks {
+    wit::TableChecks {
+        table: t.table,
+        rows: t.rows,
+        null_keys: t.null_keys.map(|all| {
+            all.into_iter()
+                .map(|(column, count)| wit::ColumnCount { column, count })
+                .collect()
+        }),
+        duplicate_keys: t.duplicate_keys,
+        expectations: t.expectations.map(|all| {
+            all.into_iter()
+                .map(|(name, e)| wit::ExpectationCount {
+                    name,
+                    passed: e.passed,
+                    failed: e.failed,
+                    dropped: e.dropped,
+                })
+                .collect()
+        }),
     }
 }
 

@@ -22,7 +22,11 @@ pub mod bindings {
 }
 
 pub use bindings::EntryPointsPre;
-pub use bindings::sdp::agent::types::{AgentError, PipelineResult, PlannedCall, SubmittedRun};
+pub use bindings::sdp::agent::types::{
+    AgentError, PipelineResult, PlannedCall, SubmittedRun, TableChecks,
+};
+#[cfg(test)]
+pub use bindings::sdp::agent::types::{ColumnCount, ExpectationCount};
 
 /// Which of the component's `entry-points` exports to call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,13 +1,14 @@
 //! The two entry points, as async functions over the service modules.
 
+mod checks;
 mod predict;
 mod progress;
 mod run;
 mod sources;
 pub(crate) mod staging;
 mod validate;
-mod checks;
 
+pub use checks::TableChecks;
 pub use predict::{SubmittedRun, predict, submit};
 pub use run::run;
 

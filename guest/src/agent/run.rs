@@ -2,6 +2,7 @@
 //! not the agent's, make sure the source files exist, create or edit the pipeline, validate
 //! what was written (repairing the model's files), start an update and optionally wait for it.
 
+use super::checks::{self, TableChecks};
 use super::progress::Progress;
 use super::sources;
 use super::validate::{self, Check};
@@ -29,6 +30,8 @@ pub struct PipelineResult {
     pub state: Option<String>,
     /// The datasets and what feeds them, from the last update that ran to its end.
     pub datasets: Option<Vec<Dataset>>,
+    /// The data checks of each dataset, after a waited update that completed.
+    pub checks: Option<Vec<TableChecks>>,
     /// Plan mode: the withheld writes (ids they would have made are placeholders).
     pub plan: Option<Vec<PlannedCall>>,
     /// What the model's answers cost (zero when it was not asked).
@@ -107,6 +110,14 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         notes.push(note);
     }
 
+    // The texts of the files the run wrote (repaired ones as repaired): what the data checks
+    // read keys and expectations from.
+    let mut texts: BTreeMap<String, String> = written
+        .by_model
+        .iter()
+        .chain(&payload.config.sources)
+        .map(|(p, t)| (p.clone(), t.clone()))
+        .collect();
     // What the run wrote is proven valid (or repaired) before an update touches data.
     let validated = if payload.validate && written.any() {
         let check = Check {
@@ -117,6 +128,7 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         };
         let validated = validate::validate(&ws, &check, &written, conversation.as_mut()).await?;
         notes.push(validated.note());
+        texts.extend(validated.model_files);
         validated.update_id
     } else {
         None
@@ -158,16 +170,32 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         None
     };
     // The graph of the update waited for, else of the validation that passed.
-    let mut datasets = Vec::new();
-    for update in [state.as_ref().map(|_| &update_id), validated.as_ref()]
-        .into_iter()
-        .flatten()
+    let update_events = match &state {
+        Some(_) => events::info(&ws, &pipeline_id, &update_id).await,
+        None => Vec::new(),
+    };
+    let mut datasets = events::graph(&update_events);
+    if datasets.is_empty()
+        && let Some(validation) = &validated
     {
-        datasets = events::datasets(&ws, &pipeline_id, update).await;
-        if !datasets.is_empty() {
-            break;
-        }
+        datasets = events::datasets(&ws, &pipeline_id, validation).await;
     }
+    // What the update wrote, counted: only when it completed (a failed one wrote nothing to
+    // trust), never a reason to fail the run.
+    let checks = if state.as_deref() == Some("COMPLETED") && !datasets.is_empty() {
+        let run = checks::Run {
+            datasets: &datasets,
+            events: &update_events,
+            sources: &texts,
+            warehouse_id: payload.warehouse_id.as_deref(),
+            progress: &progress,
+        };
+        let (found, why) = checks::check(&ws, &run).await;
+        notes.extend(why);
+        Some(found)
+    } else {
+        None
+    };
 
     Ok(PipelineResult {
         service_url: format!("{}/pipelines/{pipeline_id}", ws.base()),
@@ -180,6 +208,7 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         },
         state,
         datasets: (!datasets.is_empty()).then_some(datasets),
+        checks,
         plan: ws.planned(),
         model: conversation
             .as_ref()

@@ -9,6 +9,7 @@ use crate::databricks::updates::{self, Kind, Started};
 use crate::databricks::{WorkspaceClient, events, workspace};
 use crate::error::{Error, Invalid, Result, UpdateError};
 use crate::model_fill::Conversation;
+use std::collections::BTreeMap;
 
 /// Repair rounds the model gets.
 pub const MAX_ROUNDS: u32 = 2;
@@ -18,6 +19,8 @@ pub struct Validated {
     /// The validation update that passed; None in plan mode (nothing ran).
     pub update_id: Option<String>,
     pub rounds: u32,
+    /// The model's files as last written (repaired ones included), path → text.
+    pub model_files: BTreeMap<String, String>,
 }
 
 impl Validated {
@@ -58,6 +61,7 @@ pub async fn validate(
             return Ok(Validated {
                 update_id: None,
                 rounds,
+                model_files,
             });
         }
         let state = check
@@ -74,6 +78,7 @@ pub async fn validate(
             return Ok(Validated {
                 update_id: Some(update_id),
                 rounds,
+                model_files,
             });
         }
         let errors = errors(ws, check, &update_id, &state).await;

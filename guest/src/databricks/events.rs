@@ -1,5 +1,6 @@
 //! What one pipeline update reported in the event log: its errors (ERROR events,
-//! `error.exceptions[].message`) and the dataset graph (`flow_definition` events). Events are
+//! `error.exceptions[].message`), the dataset graph (`flow_definition` events) and its INFO
+//! events for the data checks (`flow_progress`). Events are
 //! read by level, paged, and kept when their `origin.update_id` is that update.
 
 use super::client::{WorkspaceClient, query};
@@ -119,10 +120,17 @@ pub struct Dataset {
 /// The datasets `update_id` defined (its `flow_definition` events), each after the datasets
 /// of the pipeline it reads. Empty when the update reported none (yet).
 pub async fn datasets(ws: &WorkspaceClient, id: &str, update_id: &str) -> Vec<Dataset> {
-    graph(&of_update(ws, id, update_id, "INFO").await)
+    graph(&info(ws, id, update_id).await)
 }
 
-fn graph(events: &[Value]) -> Vec<Dataset> {
+/// The update's INFO events, oldest first: its `flow_definition`s (the graph) and its
+/// `flow_progress` (rows and data quality, read by the data checks).
+pub async fn info(ws: &WorkspaceClient, id: &str, update_id: &str) -> Vec<Value> {
+    of_update(ws, id, update_id, "INFO").await
+}
+
+/// The dataset graph of `events` (see [`datasets`]).
+pub fn graph(events: &[Value]) -> Vec<Dataset> {
     let mut defined: Vec<Dataset> = Vec::new();
     let definitions = events
         .iter()

@@ -8,6 +8,7 @@ pub mod pipelines;
 pub mod plan;
 pub mod run_now;
 pub mod serving;
+pub mod statements;
 pub mod unity_catalog;
 pub mod updates;
 pub mod workspace;

@@ -4,8 +4,10 @@ use crate::component::{PipelineResult, PlannedCall, SubmittedRun};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+mod checks;
 mod failure;
 
+pub use checks::Checked;
 pub use failure::Failure;
 #[cfg(test)]
 pub use failure::FieldProblem;
@@ -28,6 +30,9 @@ pub enum Success {
         /// The pipeline's datasets, each after those it reads (`[{name, inputs}]`).
         #[serde(skip_serializing_if = "Option::is_none")]
         datasets: Option<Vec<DatasetNode>>,
+        /// The data checks by table, after a waited update that completed.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        checks: Option<std::collections::BTreeMap<String, Checked>>,
         /// Who asked for the run (`run --caller`).
         #[serde(skip_serializing_if = "Option::is_none")]
         caller: Option<String>,
@@ -117,6 +122,7 @@ impl From<PipelineResult> for Success {
                         })
                         .collect()
                 }),
+                checks: r.checks.map(checks::by_table),
                 caller: None,
                 model: (r.model.calls > 0).then_some(ModelCost {
                     calls: r.model.calls,
@@ -181,6 +187,7 @@ mod tests {
             message: "created".into(),
             state: None,
             datasets: None,
+            checks: None,
             caller: None,
             model: None,
         };

@@ -54,6 +54,7 @@ impl Guest for Probe {
             message: r.text,
             state: None,
             datasets: None,
+            checks: None,
             plan: None,
             model: ModelUsage {
                 calls: 0,
