@@ -3,7 +3,8 @@
 //! error event a workspace would write, the fixed pipeline validates, and a real update writes
 //! tables with rows; the demo model's pipeline, flawed first, is repaired and runs.
 //! `cdc.rs`: AUTO CDC flows (SQL and Python, SCD types 1 and 2) run into their targets' rows.
-//! Slow (each Spark start takes ~15-40 s; one update at a time on a machine, port 15002).
+//! `warm.rs`: one server per engine, pipelines isolated on it.
+//! Slow: each test's engine starts a Spark Connect server (~5-40 s), then updates run warm.
 //!
 //! Without the engine these tests skip with a message, unless `SDP_REQUIRE_SPARK` is set (as
 //! `scripts/test`, hence CI, does): then a missing engine fails them.
@@ -18,3 +19,4 @@ use client::Client;
 mod cdc;
 mod pipelines;
 mod support;
+mod warm;

@@ -25,18 +25,8 @@ pub async fn spark_emulator_with(
     demo_flaw: DemoFlaw,
     data: Option<PathBuf>,
 ) -> Option<(Emulator, PathBuf)> {
-    let dir = std::env::temp_dir().join(format!(
-        "sdp-emulator-spark-test-{}-{test}",
-        std::process::id()
-    ));
-    let engine = match SparkEngine::new(&venv(), &dir) {
-        Ok(engine) => engine,
-        Err(e) if std::env::var_os("SDP_REQUIRE_SPARK").is_none() => {
-            eprintln!("SKIPPED {test}: the Spark engine is not installed ({e:#})");
-            return None;
-        }
-        Err(e) => panic!("SDP_REQUIRE_SPARK is set but the Spark engine is missing: {e:#}"),
-    };
+    let dir = spark_dir(test)?;
+    let engine = SparkEngine::new(&venv(), &dir).unwrap();
     let emulator = Emulator::start(EmulatorConfig {
         engine: Engine::Spark(engine),
         demo_flaw,
@@ -46,6 +36,23 @@ pub async fn spark_emulator_with(
     .await
     .unwrap();
     Some((emulator, dir))
+}
+
+/// A directory of this test's own for the engine's files; None (the test skips) when the
+/// engine is not installed and not required.
+pub fn spark_dir(test: &str) -> Option<PathBuf> {
+    let dir = std::env::temp_dir().join(format!(
+        "sdp-emulator-spark-test-{}-{test}",
+        std::process::id()
+    ));
+    if let Err(e) = SparkEngine::new(&venv(), &dir) {
+        if std::env::var_os("SDP_REQUIRE_SPARK").is_none() {
+            eprintln!("SKIPPED {test}: the Spark engine is not installed ({e:#})");
+            return None;
+        }
+        panic!("SDP_REQUIRE_SPARK is set but the Spark engine is missing: {e:#}");
+    }
+    Some(dir)
 }
 
 /// Creates the pipeline `name` over every file under `root`, in `catalog.schema`.

@@ -114,6 +114,13 @@ impl SparkEngine {
         Ok(remote)
     }
 
+    /// The running server's `sc://` address, if one is running (for tests and benchmarks: the
+    /// engine's clones share it).
+    pub async fn server_address(&self) -> Option<String> {
+        let server = self.shared.server.lock().await;
+        server.as_ref().filter(|s| s.alive()).map(Server::remote)
+    }
+
     /// Starts the server now, in the background, so that the first update finds it warm.
     pub fn warm_up(&self) {
         let engine = self.clone();
