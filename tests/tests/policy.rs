@@ -36,7 +36,7 @@ fn assert_refused(emu: &Emulator, out: &Outcome, field: &str) {
 
 #[test]
 fn each_rule_of_the_document_is_refused_with_its_field_and_nothing_written() {
-    let cases: [(&str, &str, Value); 7] = [
+    let cases: [(&str, &str, Value); 8] = [
         ("catalogs", r#"{"catalogs": ["dev_*"]}"#, json!({})),
         ("schemas", r#"{"schemas": ["main.sales_*"]}"#, json!({})),
         (
@@ -57,6 +57,11 @@ fn each_rule_of_the_document_is_refused_with_its_field_and_nothing_written() {
             &format!(r#"{{"claude_endpoint": "{ENDPOINT}"}}"#),
             json!({"claude_endpoint": "someone-elses-endpoint"}),
         ),
+        (
+            "warehouses",
+            r#"{"warehouses": ["0123456789abcdef"]}"#,
+            json!({"wait": true, "warehouse_id": "fedcba9876543210"}),
+        ),
     ];
     let expected = [
         "catalog",
@@ -66,6 +71,7 @@ fn each_rule_of_the_document_is_refused_with_its_field_and_nothing_written() {
         "workspace_file_paths",
         "adopt",
         "claude_endpoint",
+        "warehouse_id",
     ];
     for ((rule, policy, extra), field) in cases.into_iter().zip(expected) {
         let emu = emulator();

@@ -15,7 +15,7 @@ import json
 import re
 import sys
 
-from databricks.sdk.service import apps, catalog, jobs, pipelines, serving, workspace
+from databricks.sdk.service import apps, catalog, jobs, pipelines, serving, sql, workspace
 
 
 def roundtrip(cls):
@@ -147,6 +147,13 @@ CHECKS = [
     (r"PUT /api/2\.0/serving-endpoints/[^/]+/config$", update_endpoint_config),
     (r"PATCH /api/2\.0/serving-endpoints/[^/]+/tags$", patch_endpoint_tags),
     (r"DELETE /api/2\.1/unity-catalog/models/[^/]+/versions/[^/]+$", no_body),
+    (
+        r"POST /api/2\.0/sql/statements$",
+        keywords(
+            sql.StatementExecutionAPI.execute_statement,
+            {"format": sql.Format, "disposition": sql.Disposition, "on_wait_timeout": sql.ExecuteStatementRequestOnWaitTimeout},
+        ),
+    ),
 ]
 
 
