@@ -51,6 +51,13 @@ fn the_demo_builds_a_pipeline_that_passes_the_check() {
         "{lines:#?}"
     );
     assert!(json.get("tables").is_none(), "no tables without an engine");
+    // The data checks: one entry and one line per table (the structural engine counts none).
+    for table in ["bronze_clickstream", "silver_clickstream"] {
+        let name = format!("main.clickstream_demo.{table}");
+        assert!(json["checks"].get(&name).is_some(), "{json}");
+        let line = format!("checks {name}: nothing counted");
+        assert!(lines.iter().any(|l| l.trim() == line), "{lines:#?}");
+    }
 }
 
 /// `--flaw`: the model's first pipeline fails validation, one repair round fixes it, and the

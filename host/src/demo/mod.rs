@@ -4,6 +4,7 @@
 //! cluster (see [`session`]).
 
 mod report;
+mod samples;
 pub mod session;
 
 use crate::cli::Cli;
@@ -105,13 +106,23 @@ async fn demo(
         model_source(model_args),
     );
 
-    let payload = json!({
+    // The workspace's SQL warehouse counts the keys after the run and reads the sample rows.
+    let sql = samples::Sql::new(&session.workspace)?;
+    let warehouse = sql.warehouse().await;
+    let mut payload = json!({
         "question": question,
         "runner_path": RUNNER_PATH,
         "claude_endpoint": CLAUDE_ENDPOINT,
         "wait": true,
-    })
-    .to_string();
+    });
+    match &warehouse {
+        Ok(id) => {
+            payload["warehouse_id"] = json!(id);
+            println!("      SQL warehouse {id}");
+        }
+        Err(why) => println!("      no SQL warehouse: {why}"),
+    }
+    let payload = payload.to_string();
     let (run_id, run_url) = session.predict(&payload).await?;
     println!("[2/4] predict → run {run_id} ({run_url})");
 
@@ -146,6 +157,22 @@ async fn demo(
     let mut result = result.clone();
     for chain in chains(&result["datasets"]) {
         println!("      flow   {chain}");
+    }
+    for line in samples::check_lines(&result["checks"]) {
+        println!("      checks {line}");
+    }
+    let tables_of_run = result["datasets"].as_array().cloned().unwrap_or_default();
+    for table in tables_of_run.iter().filter_map(|d| d["name"].as_str()) {
+        let Ok(id) = &warehouse else { break };
+        match sql.sample(id, table).await {
+            Ok(lines) => {
+                println!("      sample {table}");
+                for line in lines {
+                    println!("             {line}");
+                }
+            }
+            Err(why) => println!("      sample {table}: {why}"),
+        }
     }
     if engine_args.engine == EngineKind::Spark {
         let tables = tables(emulator, pipeline_id);

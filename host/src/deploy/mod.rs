@@ -18,7 +18,7 @@ mod model_version;
 mod ownership;
 mod package;
 mod policy;
-mod rest;
+pub(crate) mod rest;
 mod run_as;
 mod serving;
 mod sources;
