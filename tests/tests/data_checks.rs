@@ -9,8 +9,9 @@ mod common;
 
 use common::deploying::assert_sdk_accepts;
 use common::*;
-use sdp_emulator::{Emulator, Fault};
+use sdp_emulator::{Emulator, EmulatorConfig, Engine, Fault, SparkEngine};
 use serde_json::{Value, json};
+use std::path::PathBuf;
 
 const STATEMENTS: &str = "/api/2.0/sql/statements";
 const WAREHOUSE: &str = "abc123def4567890";
@@ -208,5 +209,67 @@ fn without_a_warehouse_nothing_is_sent_and_a_wrong_one_is_refused_first() {
         emu.requests().is_empty(),
         "nothing is sent: {:?}",
         emu.requests()
+    );
+}
+
+/// An emulator whose updates run on the local Spark engine; None (the test skips) when it is
+/// not installed, unless `SDP_REQUIRE_SPARK` is set.
+fn spark_emulator(test: &str) -> Option<(Emulator, PathBuf)> {
+    let venv = std::env::var_os("SDP_SPARK_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv-spark"));
+    let dir = std::env::temp_dir().join(format!("sdp-checks-{test}-{}", std::process::id()));
+    match SparkEngine::new(&venv, &dir) {
+        Ok(engine) => Some((
+            emulator_with(EmulatorConfig {
+                engine: Engine::Spark(engine),
+                ..Default::default()
+            }),
+            dir,
+        )),
+        Err(e) if std::env::var_os("SDP_REQUIRE_SPARK").is_none() => {
+            eprintln!("SKIPPED {test}: the Spark engine is not installed ({e:#})");
+            None
+        }
+        Err(e) => panic!("SDP_REQUIRE_SPARK is set but the Spark engine is missing: {e:#}"),
+    }
+}
+
+/// Five orders, one without an id and one without a customer; silver drops the first.
+const SPARK_ORDERS: &str = "CREATE OR REFRESH MATERIALIZED VIEW orders_bronze AS
+SELECT * FROM VALUES (1, 10), (2, 20), (CAST(NULL AS INT), 30), (3, CAST(NULL AS INT)), (3, 40)
+  AS t(order_id, customer_id);
+
+CREATE OR REFRESH MATERIALIZED VIEW orders_silver (
+  CONSTRAINT valid_id EXPECT (order_id IS NOT NULL) ON VIOLATION DROP ROW,
+  CONSTRAINT has_customer EXPECT (customer_id IS NOT NULL)
+) AS SELECT * FROM orders_bronze;
+";
+
+#[test]
+fn on_spark_the_update_events_count_rows_and_expectations() {
+    let Some((emu, dir)) = spark_emulator("events") else {
+        return;
+    };
+    let mut payload = payload("on_spark");
+    let file = format!("{ROOT}/transformations/orders.sql");
+    payload["sources"] = json!({file: SPARK_ORDERS});
+    payload.as_object_mut().unwrap().remove("warehouse_id");
+    let out = run(&emu, &payload);
+    std::fs::remove_dir_all(&dir).ok();
+    let result = out.assert_ok();
+    assert_eq!(result["state"], "COMPLETED", "{}", out.stderr);
+    assert!(statements(&emu).is_empty());
+    assert_eq!(
+        result["checks"],
+        json!({
+            "main.demo.orders_bronze": {"rows": 5},
+            "main.demo.orders_silver": {"rows": 4, "expectations": {
+                "valid_id": {"passed": 4, "failed": 1, "dropped": 1},
+                "has_customer": {"passed": 4, "failed": 1, "dropped": 0},
+            }},
+        }),
+        "{}",
+        out.stderr
     );
 }
