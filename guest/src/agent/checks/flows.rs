@@ -49,18 +49,25 @@ pub fn read(events: &[Value]) -> BTreeMap<String, Counted> {
                 continue;
             };
             let count = |k: &str| e.get(k).and_then(Value::as_u64).unwrap_or(0);
-            // An expectation names its dataset; a flow writes one, so they agree.
-            let target = e.get("dataset").and_then(Value::as_str).map(key);
-            let counted = match target {
-                Some(t) if t != key(dataset) => out.entry(t).or_default(),
-                _ => out.get_mut(&key(dataset)).expect("entered above"),
-            };
+            // Its `dataset` is the one the flow writes (maybe named otherwise qualified).
             let (passed, failed) = counted.expectations.entry(name.to_string()).or_default();
             *passed += count("passed_records");
             *failed += count("failed_records");
         }
     }
     out
+}
+
+/// The counts of `dataset` (as `datasets` names it): its own entry, else one the events named
+/// by its last parts only (`orders` or `sales.orders` for `main.sales.orders`).
+pub fn of<'a>(counted: &'a BTreeMap<String, Counted>, dataset: &str) -> Option<&'a Counted> {
+    let full = key(dataset);
+    counted.get(&full).or_else(|| {
+        counted
+            .iter()
+            .find(|(name, _)| full.ends_with(&format!(".{name}")))
+            .map(|(_, c)| c)
+    })
 }
 
 /// A dataset name to compare by: parts unquoted, lower case (Unity Catalog ignores case).
@@ -114,5 +121,9 @@ mod tests {
         assert_eq!(counted["main.s.plain"].dropped, None);
         assert_eq!(counted["main.s.silent"], Counted::default());
         assert!(!counted.contains_key("main.s.x"));
+        assert_eq!(of(&counted, "MAIN.s.Orders"), Some(orders));
+        let short = read(&[progress("orders", "COMPLETED", quality(2, 0, 0))]);
+        assert_eq!(of(&short, "main.s.orders").and_then(|c| c.rows), Some(2));
+        assert_eq!(of(&short, "main.s.x_orders"), None);
     }
 }

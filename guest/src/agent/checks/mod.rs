@@ -65,8 +65,7 @@ pub async fn check(ws: &WorkspaceClient, run: &Run<'_>) -> (Vec<TableChecks>, Ve
     let mut out = Vec::new();
     for dataset in run.datasets {
         let rules = declared.of(&dataset.name);
-        let from_events = counted
-            .get(&flows::key(&dataset.name))
+        let from_events = flows::of(&counted, &dataset.name)
             .cloned()
             .unwrap_or_default();
         let mut checks = TableChecks {
