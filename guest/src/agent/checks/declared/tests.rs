@@ -116,3 +116,31 @@ fn a_file_that_cannot_be_tokenized_is_a_note() {
     assert!(notes[0].starts_with("keys and expectations of /p/broken.sql not read"));
     assert_eq!(strings(&declared.of("m.s.u").key_columns()), ["y"]);
 }
+
+/// The evaluation's reference pipelines (eval/cases/*.ref/), SQL and Python as a user writes
+/// them: every file tokenizes, and the keys and actions they declare are read.
+#[test]
+fn the_evaluation_references_are_read() {
+    let cases = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../eval/cases");
+    let mut files = BTreeMap::new();
+    for case in std::fs::read_dir(&cases).unwrap().flatten() {
+        if !case.file_name().to_string_lossy().ends_with(".ref") {
+            continue;
+        }
+        for file in std::fs::read_dir(case.path()).unwrap().flatten() {
+            let text = std::fs::read_to_string(file.path()).unwrap();
+            files.insert(file.path().display().to_string(), text);
+        }
+    }
+    assert!(files.len() > 20, "{} reference files", files.len());
+    let (declared, notes) = Declared::read(&files);
+    assert!(notes.is_empty(), "{notes:#?}");
+    let customers = declared.of("main.crm.customers_current");
+    assert_eq!(strings(customers.key()), ["customer_id"]);
+    let checked = declared.of("main.sales.orders_checked");
+    assert_eq!(strings(&checked.key_columns()), ["order_id", "order_ts"]);
+    assert_eq!(checked.actions["has_order_id"], Action::Fail);
+    assert_eq!(checked.actions["nonzero_quantity"], Action::Drop);
+    let silver = declared.of("main.sales.orders_silver");
+    assert_eq!(silver.actions.get("nonzero_quantity"), Some(&Action::Drop));
+}
