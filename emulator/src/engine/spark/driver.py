@@ -28,7 +28,9 @@ from pyspark.pipelines.spark_connect_pipeline import create_dataflow_graph, star
 
 
 def emit(kind, **fields):
-    print("@@sdp " + json.dumps({"kind": kind, **fields}), flush=True)
+    # One write per line: the checks after a run emit from several threads.
+    sys.stdout.write("@@sdp " + json.dumps({"kind": kind, **fields}) + "\n")
+    sys.stdout.flush()
 
 
 def shape(df):
@@ -67,6 +69,24 @@ def error_fields(e):
     return fields
 
 
+def after_the_run(spark, database):
+    """Each table's shape and the expectations' counts: small jobs, run side by side (their
+    latency, not the machine, bounds them)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tables = [
+        t.name
+        for t in spark.catalog.listTables(database)
+        if not t.isTemporary and t.tableType != "VIEW"
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        quality = pool.submit(sdp_quality.quality, spark, database, emit)
+        shapes = [(name, pool.submit(shape, spark.table(f"`{database}`.`{name}`"))) for name in tables]
+        for name, found in shapes:
+            emit("table", name=name, **found.result())
+        quality.result()
+
+
 def main():
     mode = sys.argv[1]
     assert mode in ("dry-run", "run", "full-refresh"), mode
@@ -76,6 +96,10 @@ def main():
     spec_path = Path("spark-pipeline.yml").resolve()
     spec = cli.load_pipeline_spec(spec_path)
     builder = SparkSession.builder.config("spark.sql.connect.serverStacktrace.enabled", "false")
+    # The run checks its flows' states every `pollingInterval` whole seconds (1 by default),
+    # a second per stage of a small pipeline; 0 checks continuously (yielding), which costs
+    # about a second of CPU per update. The pipeline's configuration may set it back.
+    builder = builder.config("spark.sql.pipelines.execution.streamstate.pollingInterval", "0")
     for key, value in spec.configuration.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
@@ -115,11 +139,7 @@ def main():
                 event = result["pipeline_event_result"].event
                 emit("event", timestamp=event.timestamp.ToJsonString(), message=event.message)
         if mode != "dry-run":
-            for table in spark.catalog.listTables(spec.database):
-                if table.isTemporary or table.tableType == "VIEW":
-                    continue
-                emit("table", name=table.name, **shape(spark.table(f"`{spec.database}`.`{table.name}`")))
-            sdp_quality.quality(spark, spec.database, emit)
+            after_the_run(spark, spec.database)
         emit("done")
     except Exception as e:  # every failure is reported, then the exit status says it failed
         emit("error", **error_fields(e))
