@@ -5,15 +5,19 @@
 use std::time::{Duration, Instant};
 
 use sdp_emulator::{DemoFlaw, Emulator, EmulatorConfig, Engine, SparkEngine};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::client::Client;
 use crate::support::*;
 
 const ROOT: &str = "/Workspace/Shared/warm";
 
+/// `t` with `n` rows, and `u` reading it.
 fn rows(n: u32) -> String {
-    format!("CREATE MATERIALIZED VIEW t AS SELECT id FROM range({n});")
+    format!(
+        "CREATE MATERIALIZED VIEW t AS SELECT id FROM range({n});\n\
+         CREATE MATERIALIZED VIEW u AS SELECT * FROM t;"
+    )
 }
 
 async fn emulator_on(engine: &SparkEngine) -> Emulator {
@@ -26,13 +30,18 @@ async fn emulator_on(engine: &SparkEngine) -> Emulator {
     .unwrap()
 }
 
-/// A full refresh of the pipeline, its table's rows and how long the update took.
-async fn refresh(emulator: &Emulator, id: &str) -> (u64, Duration) {
+/// An update of the pipeline, the rows of the tables it wrote and how long it took.
+async fn refresh(emulator: &Emulator, id: &str, body: Value) -> (Value, Duration) {
     let client = Client::new(emulator);
     let started = Instant::now();
-    let (update, state) = run_update(&client, id, json!({"full_refresh": true})).await;
+    let (update, state) = run_update(&client, id, body).await;
     let took = started.elapsed();
-    assert_eq!(state, "COMPLETED", "{:?}", errors(&client, id, &update).await);
+    assert_eq!(
+        state,
+        "COMPLETED",
+        "{:?}",
+        errors(&client, id, &update).await
+    );
     let record = emulator
         .pipelines()
         .into_iter()
@@ -45,7 +54,7 @@ async fn refresh(emulator: &Emulator, id: &str) -> (u64, Duration) {
         .find(|u| u["update_id"] == update)
         .unwrap()
         .clone();
-    (update["tables"]["t"].as_u64().unwrap(), took)
+    (update["tables"].clone(), took)
 }
 
 #[tokio::test]
@@ -62,15 +71,18 @@ async fn pipelines_share_one_warm_server_and_nothing_else() {
         ids.push(create_pipeline(&client, "warm", ROOT, "shared").await);
     }
 
-    // Same pipeline name, schema and table in both: each sees its own rows.
-    let (rows_a, cold) = refresh(&a, &ids[0]).await;
+    // Emulators number their pipelines alike: the same id, name, schema and tables in both.
+    assert_eq!(ids[0], ids[1]);
+    let full = || json!({"full_refresh": true});
+    let (tables_a, cold) = refresh(&a, &ids[0], full()).await;
     let server = engine.server_address().await.expect("a running server");
-    let (rows_b, first_b) = refresh(&b, &ids[1]).await;
-    assert_eq!((rows_a, rows_b), (3, 5));
-    a.put_file(&format!("{ROOT}/t.sql"), &rows(7));
-    let (rows_a, warm_a) = refresh(&a, &ids[0]).await;
-    let (rows_b, warm_b) = refresh(&b, &ids[1]).await;
-    assert_eq!((rows_a, rows_b), (7, 5), "a's rewrite did not reach b's table");
+    let (tables_b, first_b) = refresh(&b, &ids[1], full()).await;
+    assert_eq!((&tables_a["u"], &tables_b["u"]), (&json!(3), &json!(5)));
+    // Only `u` refreshed in a: it reads a's `t` (3 rows), not b's (5), written last.
+    let (tables_a, warm_a) = refresh(&a, &ids[0], json!({"refresh_selection": ["u"]})).await;
+    assert_eq!(tables_a["u"], 3, "a read b's table: {tables_a}");
+    let (tables_b, warm_b) = refresh(&b, &ids[1], json!({"refresh_selection": ["u"]})).await;
+    assert_eq!(tables_b["u"], 5, "b read a's table: {tables_b}");
     assert_eq!(
         engine.server_address().await.as_deref(),
         Some(server.as_str()),
@@ -79,7 +91,7 @@ async fn pipelines_share_one_warm_server_and_nothing_else() {
     // Printed, not asserted (a shared machine's timings are noise): the first update waits
     // for the server to start.
     eprintln!(
-        "full refresh: first {:.1} s (server start), then {:.1} s, {:.1} s, {:.1} s",
+        "updates: first {:.1} s (server start), then {:.1} s, {:.1} s, {:.1} s",
         cold.as_secs_f64(),
         first_b.as_secs_f64(),
         warm_a.as_secs_f64(),
@@ -96,6 +108,9 @@ async fn pipelines_share_one_warm_server_and_nothing_else() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
-    assert!(left.is_empty(), "the engine's directory is removed: {left:?}");
+    assert!(
+        left.is_empty(),
+        "the engine's directory is removed: {left:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

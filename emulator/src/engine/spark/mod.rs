@@ -102,6 +102,12 @@ impl SparkEngine {
         }
     }
 
+    /// What makes a pipeline's databases on the server its own: the emulator's namespace and
+    /// the pipeline's id.
+    pub fn tag(&self, pipeline_id: &str) -> String {
+        format!("{}{pipeline_id}", self.namespace)
+    }
+
     /// The server's address, starting it (again, if it stopped) when needed.
     async fn remote(&self) -> anyhow::Result<String> {
         let mut server = self.shared.server.lock().await;
@@ -235,7 +241,15 @@ impl SparkEngine {
         let dir = self.shared.dir.join(&self.namespace).join(&job.pipeline_id);
         let prepared = std::fs::create_dir_all(&dir)
             .map_err(anyhow::Error::from)
-            .and_then(|()| prepare(&job, &dir, &self.shared.dir, &mut verdict));
+            .and_then(|()| {
+                prepare(
+                    &job,
+                    &self.tag(&job.pipeline_id),
+                    &dir,
+                    &self.shared.dir,
+                    &mut verdict,
+                )
+            });
         match prepared {
             Ok(Some(prepared)) => self.run(&job, &dir, prepared, &mut verdict).await,
             Ok(None) => {}

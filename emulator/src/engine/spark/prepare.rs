@@ -17,14 +17,16 @@ pub(super) struct Prepared {
 }
 
 /// Writes `dir` (the pipeline's) and the driver beside it (in `driver_dir`); None when the
-/// dialect mapping already found a problem (it is in the verdict).
+/// dialect mapping already found a problem (it is in the verdict). `tag` makes the
+/// pipeline's databases its own.
 pub(super) fn prepare(
     job: &Job,
+    tag: &str,
     dir: &Path,
     driver_dir: &Path,
     verdict: &mut Verdict,
 ) -> anyhow::Result<Option<Prepared>> {
-    let names = Names::new(&job.catalog, &job.pipeline_id, &job.tables);
+    let names = Names::new(&job.catalog, tag, &job.tables);
     let context = dialect::Context::of(&job.files, names);
     let mut mapped = Vec::new();
     let mut checks = Vec::new();
