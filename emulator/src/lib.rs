@@ -34,6 +34,7 @@ mod secrets;
 mod seeds;
 mod server;
 mod serving;
+mod sql_statements;
 mod state;
 mod uc_grants;
 mod unity_catalog;

@@ -14,7 +14,7 @@ use crate::pipelines::{self, events, updates};
 use crate::state::SharedApp;
 use crate::{
     apps, files, foundation_models, gate, models, oauth, oidc, permissions, scim, secrets, serving,
-    uc_grants, unity_catalog, volumes, workspace,
+    sql_statements, uc_grants, unity_catalog, volumes, workspace,
 };
 
 pub fn router(app: SharedApp) -> Router {
@@ -117,6 +117,20 @@ pub fn router(app: SharedApp) -> Router {
             delete(models::delete_version),
         )
         .route("/api/2.0/secrets/list", get(secrets::list))
+        .route(
+            "/api/2.0/sql/warehouses",
+            get(sql_statements::list_warehouses),
+        )
+        .route(
+            "/api/2.0/sql/warehouses/{id}",
+            get(sql_statements::get_warehouse),
+        )
+        .route("/api/2.0/sql/statements", post(sql_statements::execute))
+        .route("/api/2.0/sql/statements/{id}", get(sql_statements::get))
+        .route(
+            "/api/2.0/sql/statements/{id}/cancel",
+            post(sql_statements::cancel),
+        )
         .route(
             "/api/2.1/unity-catalog/permissions/{securable_type}/{full_name}",
             get(uc_grants::get).patch(uc_grants::update),

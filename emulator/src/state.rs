@@ -47,6 +47,7 @@ pub struct State {
     pub data_tables: Vec<crate::data::DataTable>,
     pub permissions: PermissionsState,
     pub uc_grants: UcGrants,
+    pub statements: crate::sql_statements::StatementsState,
 }
 
 /// Everything a handler needs: fixed configuration, the served URL, and the mutable state.

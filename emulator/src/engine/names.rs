@@ -92,41 +92,56 @@ impl Names {
     /// Edits that put every known three-part name of the statement, and every two-part name
     /// where a table goes, in its local form.
     pub fn rewrite(&self, t: &[Tok], edits: &mut Vec<(Range<usize>, String)>) {
-        let period = |i: usize| t.get(i).is_some_and(|x| x.token == Token::Period);
-        for i in 0..t.len() {
-            // `schema.table`: only after a word that puts a table there (`a.b` elsewhere is a
-            // column of an alias), and not `LIVE.x` (the dialect drops that prefix).
-            if (i == 0 || !period(i - 1))
-                && period(i + 1)
-                && !period(i + 3)
-                && table_goes_before(t, i)
+        rewrite_tables(
+            t,
+            |catalog, schema| match catalog {
+                Some(catalog) => self.database(catalog, schema),
+                None => Some(self.own(schema)),
+            },
+            edits,
+        );
+    }
+}
+
+/// Edits that name tables by their local database: `resolve(Some(catalog), schema)` for a
+/// three-part name, `resolve(None, schema)` for a two-part one where a table goes (`a.b`
+/// elsewhere is a column of an alias; `LIVE.x` is left to the dialect, which drops the
+/// prefix). A name `resolve` does not know is left as written.
+pub fn rewrite_tables(
+    t: &[Tok],
+    resolve: impl Fn(Option<&str>, &str) -> Option<String>,
+    edits: &mut Vec<(Range<usize>, String)>,
+) {
+    let period = |i: usize| t.get(i).is_some_and(|x| x.token == Token::Period);
+    for i in 0..t.len() {
+        if (i == 0 || !period(i - 1)) && period(i + 1) && !period(i + 3) && table_goes_before(t, i)
+        {
+            if let (Some(s), Some(name)) = (t[i].ident(), t.get(i + 2).and_then(Tok::ident))
+                && !t[i].is("LIVE")
+                && let Some(database) = resolve(None, s)
             {
-                if let (Some(s), Some(name)) = (t[i].ident(), t.get(i + 2).and_then(Tok::ident))
-                    && !t[i].is("LIVE")
-                {
-                    edits.push((
-                        t[i].bytes.start..t[i + 2].bytes.end,
-                        format!("`{}`.`{name}`", self.own(s)),
-                    ));
-                }
-                continue;
-            }
-            if (i > 0 && period(i - 1)) || !period(i + 1) || !period(i + 3) || period(i + 5) {
-                continue;
-            }
-            let (Some(c), Some(s), Some(name)) = (
-                t[i].ident(),
-                t.get(i + 2).and_then(Tok::ident),
-                t.get(i + 4).and_then(Tok::ident),
-            ) else {
-                continue;
-            };
-            if let Some(database) = self.database(c, s) {
                 edits.push((
-                    t[i].bytes.start..t[i + 4].bytes.end,
+                    t[i].bytes.start..t[i + 2].bytes.end,
                     format!("`{database}`.`{name}`"),
                 ));
             }
+            continue;
+        }
+        if (i > 0 && period(i - 1)) || !period(i + 1) || !period(i + 3) || period(i + 5) {
+            continue;
+        }
+        let (Some(c), Some(s), Some(name)) = (
+            t[i].ident(),
+            t.get(i + 2).and_then(Tok::ident),
+            t.get(i + 4).and_then(Tok::ident),
+        ) else {
+            continue;
+        };
+        if let Some(database) = resolve(Some(c), s) {
+            edits.push((
+                t[i].bytes.start..t[i + 4].bytes.end,
+                format!("`{database}`.`{name}`"),
+            ));
         }
     }
 }

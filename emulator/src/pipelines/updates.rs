@@ -85,6 +85,12 @@ impl Update {
         self.step >= self.active_states().len()
     }
 
+    /// When a run (not a validation) that wrote its tables ended, if this is one.
+    pub fn wrote_at(&self) -> Option<i64> {
+        (self.is_final() && !self.validate_only && self.final_state == "COMPLETED")
+            .then_some(self.end_time)
+    }
+
     /// Row counts of the tables a run wrote (engine runs only), by dataset name.
     fn tables(&self) -> Value {
         self.verdict

@@ -11,6 +11,7 @@ mod oauth;
 mod pipelines;
 mod plans;
 mod scim;
+mod sql_statements;
 mod unity_catalog;
 mod workspace;
 

@@ -18,5 +18,6 @@ use client::Client;
 
 mod cdc;
 mod pipelines;
+mod statements;
 mod support;
 mod warm;

@@ -313,7 +313,7 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
 }
 
 /// Applies non-overlapping edits (insertions at the same point keep their order).
-fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
+pub(crate) fn splice(text: &str, mut edits: Vec<(Range<usize>, String)>) -> String {
     edits.sort_by_key(|(r, _)| (r.start, r.end));
     let mut out = String::with_capacity(text.len() + 64);
     let mut at = 0;

@@ -10,6 +10,7 @@
 
 mod driver_output;
 mod prepare;
+mod query;
 mod server;
 
 use std::path::{Path, PathBuf};
@@ -20,8 +21,10 @@ use anyhow::Context;
 
 use driver_output::read_lines;
 use prepare::{Prepared, prepare};
+pub use query::{Column, LocalSchema, Parameter, Rows};
 use server::Server;
 
+use super::names::Names;
 use super::sources::SourceFile;
 use super::structure::{STREAMING_FROM_MATERIALIZED_VIEW, Target, check};
 use super::{Problem, Verdict};
@@ -106,6 +109,12 @@ impl SparkEngine {
     /// the pipeline's id.
     pub fn tag(&self, pipeline_id: &str) -> String {
         format!("{}{pipeline_id}", self.namespace)
+    }
+
+    /// The Spark database holding the tables pipeline `pipeline_id` (of this emulator)
+    /// publishes to `catalog.schema`.
+    pub fn database_of(&self, pipeline_id: &str, catalog: &str, schema: &str) -> String {
+        Names::new(catalog, &self.tag(pipeline_id), &[]).own(schema)
     }
 
     /// The server's address, starting it (again, if it stopped) when needed.
