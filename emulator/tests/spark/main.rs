@@ -18,6 +18,7 @@ use client::Client;
 
 mod cdc;
 mod pipelines;
+mod rules;
 mod statements;
 mod support;
 mod warm;

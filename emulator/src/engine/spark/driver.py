@@ -125,6 +125,7 @@ def main():
         cli.register_definitions(spec_path, registry, spec, spark, graph)
         with graph_element_registration_context(registry):
             sdp_cdc.finish()
+        sdp_quality.check_conditions()
         results = start_run(
             spark,
             graph,

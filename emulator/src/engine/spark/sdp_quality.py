@@ -2,10 +2,37 @@
 expectation's passed, failed and dropped rows over its dataset's input, read again as a batch."""
 
 import json
+import re
 from pathlib import Path
 
 import sdp_api
-from sdp_local import SOURCES, read_files
+from sdp_local import SOURCES, LocalEngineError, read_files
+
+# String literals, blanked before a condition is searched for calls and subqueries.
+_STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+_SELECT = re.compile(r"\bselect\b", re.IGNORECASE)
+
+
+def _all_expectations():
+    spec_path = Path("checks.json")
+    spec = json.loads(spec_path.read_text()) if spec_path.exists() else {}
+    found = [(c["dataset"], e) for c in spec.get("checks", []) for e in c["expectations"]]
+    found += [(c["dataset"], e) for c in sdp_api.CHECKS for e in c["expectations"]]
+    return found
+
+
+def check_conditions():
+    """The documented rule Spark does not enforce: an expectation's constraint is evaluated row
+    by row, so it may not hold a subquery (Spark would run one). User-defined functions, the
+    rule's other half, cannot reach a constraint here: registering one in a pipeline is
+    already refused (`SESSION_MUTATION_IN_DECLARATIVE_PIPELINE`)."""
+    for dataset, e in _all_expectations():
+        if _SELECT.search(_STRINGS.sub("''", e["condition"])):
+            raise LocalEngineError(
+                "EXPECTATION_CONDITION_NOT_ALLOWED",
+                f"The expectation '{e['name']}' of {dataset} holds a subquery: a constraint is a "
+                "condition on each row's own columns (no subqueries, no user-defined functions).",
+            )
 
 
 def count(df, expectations):
