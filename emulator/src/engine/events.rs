@@ -1,7 +1,10 @@
 //! A verdict as Databricks pipeline events: `flow_definition` for each flow of the graph,
-//! WARN events for what the engine only reports, ERROR events (`error.exceptions[]`, the
-//! message starting with the error class) for each problem, and `flow_progress` with the row
-//! counts of a run. The caller stamps `id`, `sequence`, `timestamp` and `origin`'s pipeline
+//! WARN events for what the engine only reports, ERROR events (`error.exceptions[]` with the
+//! engine's exception class, the message starting with the error class) for each problem, and
+//! `flow_progress` with the row counts of a run. Like a workspace's, no event names the source
+//! file a problem is in (`PipelineEvent`, `Origin` and `ErrorDetail` of databricks-sdk's
+//! `service/pipelines.py` have no field for it): a client finds the file from the dataset
+//! (`origin.dataset_name`) or from the code the message quotes. The caller stamps `id`, `sequence`, `timestamp` and `origin`'s pipeline
 //! and update.
 
 use serde_json::{Value, json};
@@ -71,20 +74,14 @@ pub fn for_verdict(verdict: &Verdict, catalog: &str, schema: &str) -> Vec<Value>
                 let name = qualified(catalog, schema, flow);
                 json!({
                     "origin": {"flow_name": name, "dataset_name": name},
-                    "message": match &problem.file {
-                        Some(file) => format!("Failed to resolve flow: '{name}' (defined in {file})."),
-                        None => format!("Failed to resolve flow: '{name}'."),
-                    },
+                    "message": format!("Failed to resolve flow: '{name}'."),
                     "event_type": "flow_progress",
                     "details": {"flow_progress": {"status": "FAILED"}},
                 })
             }
             None => json!({
                 "origin": {},
-                "message": match &problem.file {
-                    Some(file) => format!("Failed to load pipeline source {file}."),
-                    None => "Failed to analyze the pipeline.".to_string(),
-                },
+                "message": "Failed to analyze the pipeline.",
                 "event_type": "operation_progress",
             }),
         };
@@ -166,8 +163,12 @@ mod tests {
             "[TABLE_OR_VIEW_NOT_FOUND] gone"
         );
         assert_eq!(
-            error["message"],
-            "Failed to resolve flow: 'main.demo.silver' (defined in /Workspace/s.sql)."
+            error["error"]["exceptions"][0]["class_name"],
+            "x.AnalysisException"
+        );
+        assert_eq!(
+            error["message"], "Failed to resolve flow: 'main.demo.silver'.",
+            "a real event names no source file (databricks-sdk's PipelineEvent has no field for it)"
         );
     }
 }

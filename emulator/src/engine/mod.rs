@@ -46,15 +46,15 @@ pub struct Problem {
     pub class: String,
     /// The whole message, starting with `[CLASS]` when there is a class.
     pub message: String,
-    /// The JVM/Python exception class name the event reports.
-    pub exception: &'static str,
+    /// The exception class the engine reported (JVM or Python), as the event carries it.
+    pub exception: String,
 }
 
 pub const ANALYSIS_EXCEPTION: &str = "org.apache.spark.sql.AnalysisException";
 pub const PARSE_EXCEPTION: &str = "org.apache.spark.sql.catalyst.parser.ParseException";
 
 impl Problem {
-    pub fn new(class: &str, message: impl Into<String>, exception: &'static str) -> Problem {
+    pub fn new(class: &str, message: impl Into<String>, exception: impl Into<String>) -> Problem {
         let message = message.into();
         Problem {
             flow: None,
@@ -65,7 +65,7 @@ impl Problem {
             } else {
                 format!("[{class}] {message}")
             },
-            exception,
+            exception: exception.into(),
         }
     }
 

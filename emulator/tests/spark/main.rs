@@ -17,6 +17,7 @@ mod plans;
 use client::Client;
 
 mod cdc;
+mod events;
 mod pipelines;
 mod rules;
 mod statements;

@@ -59,8 +59,41 @@ def log(message):
     emit("log", message=str(message))
 
 
+def keep_server_classes():
+    """Spark Connect's errors name the server's exception classes (the JVM's, most specific
+    first), which the Python exception it builds drops: kept on it, so the event reports the
+    engine's class, as a workspace's event log does."""
+    import pyspark.errors.exceptions.connect as connect
+
+    convert = connect._convert_exception
+
+    def converting(*args, **kwargs):
+        e = convert(*args, **kwargs)
+        classes = kwargs.get("classes", args[0] if args else None)
+        if classes:
+            try:
+                e.sdp_server_classes = list(classes)
+            except AttributeError:
+                pass
+        return e
+
+    connect._convert_exception = converting
+
+
+def class_name(e):
+    """The engine's class for `e`: the server's, else Python's (builtins unqualified); the
+    emulator's own refusals stand for Spark's analysis errors."""
+    classes = getattr(e, "sdp_server_classes", None)
+    if classes:
+        return classes[0]
+    if isinstance(e, sdp_local.LocalEngineError):
+        return "org.apache.spark.sql.AnalysisException"
+    module = type(e).__module__
+    return type(e).__name__ if module == "builtins" else f"{module}.{type(e).__name__}"
+
+
 def error_fields(e):
-    fields = {"class_name": f"{type(e).__module__}.{type(e).__name__}", "message": str(e)}
+    fields = {"class_name": class_name(e), "message": str(e)}
     if isinstance(e, sdp_local.LocalEngineError):
         fields["condition"] = e.condition
     if isinstance(e, PySparkException):
@@ -93,6 +126,7 @@ def main():
     refresh = [n for n in sys.argv[2].split(",") if n] if len(sys.argv) > 2 else []
     full_refresh = [n for n in sys.argv[3].split(",") if n] if len(sys.argv) > 3 else []
     cli.log_with_curr_timestamp = log
+    keep_server_classes()
     spec_path = Path("spark-pipeline.yml").resolve()
     spec = cli.load_pipeline_spec(spec_path)
     builder = SparkSession.builder.config("spark.sql.connect.serverStacktrace.enabled", "false")

@@ -43,6 +43,9 @@ enum Line {
     Done,
 }
 
+/// What a failed Spark job raises (a flow that failed while it ran).
+const SPARK_EXCEPTION: &str = "org.apache.spark.SparkException";
+
 static FLOW_FAILED: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?s)^Failed to resolve flow: '([^']+)'\.\s*Error: (.*)$").expect("valid regex")
 });
@@ -62,7 +65,7 @@ fn headline(message: &str) -> String {
 }
 
 /// A Spark error message as a problem, its class read from its `[CLASS]` prefix.
-fn problem_from(message: &str, condition: Option<&str>, exception: &'static str) -> Problem {
+fn problem_from(message: &str, condition: Option<&str>, exception: impl Into<String>) -> Problem {
     let message = message.trim();
     let class = condition
         .map(str::to_string)
@@ -130,8 +133,15 @@ pub(super) fn read_lines(
                     .or_else(|| FLOW_RUN_FAILED.captures(&message))
                 {
                     let flow = found[1].rsplit('.').next().unwrap_or(&found[1]).to_string();
+                    // The engine's events carry text only: a flow it could not resolve failed
+                    // its analysis; one that failed running failed a Spark job.
+                    let exception = if FLOW_FAILED.is_match(&message) {
+                        ANALYSIS_EXCEPTION
+                    } else {
+                        SPARK_EXCEPTION
+                    };
                     let problem =
-                        problem_from(&headline(&found[2]), None, ANALYSIS_EXCEPTION).in_flow(&flow);
+                        problem_from(&headline(&found[2]), None, exception).in_flow(&flow);
                     verdict.problems.push(expectation_violation(problem));
                     flow_problems += 1;
                 }
@@ -174,10 +184,13 @@ pub(super) fn read_lines(
                 if flow_problems > 0 && condition.is_none() {
                     continue;
                 }
-                let exception = if class_name.ends_with("ParseException") {
-                    PARSE_EXCEPTION
-                } else {
-                    ANALYSIS_EXCEPTION
+                // The server's class when the driver had it; a client-side Connect class
+                // stands for the server's of the same name.
+                let exception = match class_name.strip_prefix("pyspark.errors.exceptions.connect.")
+                {
+                    Some("ParseException") => PARSE_EXCEPTION.to_string(),
+                    Some(_) => ANALYSIS_EXCEPTION.to_string(),
+                    None => class_name,
                 };
                 let message = names.public(&message);
                 let mut problem =
@@ -243,6 +256,27 @@ mod tests {
                 .starts_with("[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'.")
         );
         assert!(p.message.contains("== SQL =="), "{}", p.message);
+
+        // The server's class when the driver kept it; Python's own for the user's code.
+        for (class_name, exception) in [
+            (
+                "org.apache.spark.sql.catalyst.parser.ParseException",
+                PARSE_EXCEPTION,
+            ),
+            ("NameError", "NameError"),
+            (
+                "pyspark.errors.exceptions.connect.AnalysisException",
+                ANALYSIS_EXCEPTION,
+            ),
+        ] {
+            let out = format!(
+                "@@sdp {}\n",
+                serde_json::json!({"kind": "error", "class_name": class_name, "message": "boom"})
+            );
+            let mut verdict = Verdict::default();
+            read_lines(&out, &files, &names, &mut verdict);
+            assert_eq!(verdict.problems[0].exception, exception);
+        }
 
         let out = "x@@sdp {\"kind\": \"table\", \"name\": \"bronze\", \"rows\": 100, \"columns\": [\"id\", \"tags\"], \"distinct\": {\"id\": 100}}\n@@sdp {\"kind\": \"done\"}\n";
         let mut verdict = Verdict::default();
