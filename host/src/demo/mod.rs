@@ -162,6 +162,8 @@ async fn demo(
         println!("      checks {line}");
     }
     let tables_of_run = result["datasets"].as_array().cloned().unwrap_or_default();
+    // Tables the warehouse could not read, by reason: one line per reason.
+    let mut unread: Vec<(String, Vec<&str>)> = Vec::new();
     for table in tables_of_run.iter().filter_map(|d| d["name"].as_str()) {
         let Ok(id) = &warehouse else { break };
         match sql.sample(id, table).await {
@@ -171,8 +173,14 @@ async fn demo(
                     println!("             {line}");
                 }
             }
-            Err(why) => println!("      sample {table}: {why}"),
+            Err(why) => match unread.iter_mut().find(|(w, _)| *w == why) {
+                Some((_, tables)) => tables.push(table),
+                None => unread.push((why, vec![table])),
+            },
         }
+    }
+    for (why, tables) in unread {
+        println!("      sample {}: {why}", tables.join(", "));
     }
     if engine_args.engine == EngineKind::Spark {
         let tables = tables(emulator, pipeline_id);
