@@ -161,6 +161,10 @@ fn still_broken_after_two_rounds_fails_with_the_errors_and_starts_no_update() {
             .contains("bronze_clicks"),
         "the last validation's errors: {errors:?}"
     );
+    // No event names a file (a workspace's do not): the error's dataset, clicks_silver, is
+    // defined by the silver file, the model's latest.
+    assert_eq!(errors[0]["file"], SILVER, "{errors:?}");
+    assert_eq!(errors[0]["dataset"], "main.clickstream.clicks_silver");
     assert_eq!(emu.chat_requests().len(), 3);
     assert_eq!(updates(&emu), vec![(true, "FAILED".into()); 3]);
     assert_eq!(imports(&emu, SILVER), 3);
@@ -177,6 +181,12 @@ fn invalid_sources_from_the_payload_are_not_repaired() {
     let out = run(&emu, &payload);
     assert_eq!(out.kind(), "validation_failed", "{}", out.json);
     assert_eq!(out.json["error"]["repair_rounds"], 0);
+    // The payload's own files explain its errors too.
+    assert_eq!(
+        out.json["error"]["errors"][0]["file"], SILVER,
+        "{}",
+        out.json
+    );
     assert!(emu.chat_requests().is_empty());
     assert_eq!(updates(&emu), vec![(true, "FAILED".into())]);
 }

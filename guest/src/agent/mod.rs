@@ -1,5 +1,6 @@
 //! The two entry points, as async functions over the service modules.
 
+mod attribute;
 mod checks;
 mod predict;
 mod progress;

@@ -123,6 +123,7 @@ pub async fn run(text: &str) -> Result<PipelineResult> {
         let check = Check {
             pipeline_id: &pipeline_id,
             files: &cfg.workspace_file_paths,
+            payload_sources: &payload.config.sources,
             timeout_secs: payload.wait_timeout_seconds,
             progress: &progress,
         };

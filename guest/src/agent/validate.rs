@@ -3,6 +3,7 @@
 //! corrected files are re-imported and validated again; anything still invalid, or invalid
 //! sources that were not the model's, fail the run before any data is touched.
 
+use super::attribute::attribute;
 use super::progress::Progress;
 use super::sources::Written;
 use crate::databricks::updates::{self, Kind, Started};
@@ -40,6 +41,9 @@ pub struct Check<'a> {
     pub pipeline_id: &'a str,
     /// Every source file of the pipeline, to name the file an error is in.
     pub files: &'a [String],
+    /// The payload's source files (path → text): the file an error is in is found from them
+    /// and the model's (events name none).
+    pub payload_sources: &'a BTreeMap<String, String>,
     pub timeout_secs: u64,
     pub progress: &'a Progress,
 }
@@ -81,7 +85,7 @@ pub async fn validate(
                 model_files,
             });
         }
-        let errors = errors(ws, check, &update_id, &state).await;
+        let errors = errors(ws, check, &update_id, &state, &model_files).await;
         let invalid = |rounds| {
             Error::ValidationFailed(Invalid {
                 pipeline_id: check.pipeline_id.to_string(),
@@ -139,8 +143,13 @@ async fn errors(
     check: &Check<'_>,
     update_id: &str,
     state: &str,
+    model_files: &BTreeMap<String, String>,
 ) -> Vec<UpdateError> {
-    let errors = events::errors(ws, check.pipeline_id, update_id, check.files).await;
+    let mut errors = events::errors(ws, check.pipeline_id, update_id, check.files).await;
+    // The files as they are now: the payload's, then the model's latest.
+    let mut sources = check.payload_sources.clone();
+    sources.extend(model_files.iter().map(|(p, t)| (p.clone(), t.clone())));
+    attribute(&mut errors, &sources);
     if errors.is_empty() {
         vec![UpdateError {
             dataset: None,

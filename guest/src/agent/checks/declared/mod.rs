@@ -120,6 +120,18 @@ impl Declared {
         rules
     }
 
+    /// Whether the sources define `dataset` (as the workspace names it, or its last parts).
+    pub fn declares(&self, dataset: &str) -> bool {
+        let parts: Vec<String> = dataset
+            .split('.')
+            .map(|p| p.trim_matches('`').to_ascii_lowercase())
+            .collect();
+        self.tables.iter().any(|(name, _)| {
+            let name: Vec<String> = name.iter().map(|p| p.to_ascii_lowercase()).collect();
+            parts.ends_with(&name)
+        })
+    }
+
     fn table(&mut self, mut name: Vec<String>) -> &mut Rules {
         // The older `LIVE.t` names the pipeline's own `t`.
         if name.len() > 1 && name[0].eq_ignore_ascii_case("LIVE") {
