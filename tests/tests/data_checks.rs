@@ -1,9 +1,10 @@
 //! Data checks after a run (issue 19 item 7): after a waited update that completed, `run`
 //! reports for each table its rows, the NULLs of each key column, its duplicate keys and its
 //! expectations' records, as `checks` in its JSON and one progress line per table. NULL and
-//! duplicate keys take one SQL statement per table on the payload's `warehouse_id`: here the
-//! emulator's log is the spy that shows exactly what was sent, and its faults answer the
-//! statements as a warehouse would.
+//! duplicate keys take one SQL statement per table on the payload's `warehouse_id`: the
+//! emulator's log is the spy that shows exactly what was sent; its faults answer the statements
+//! as a warehouse would (no Spark needed), and on the local Spark engine its own warehouse runs
+//! them over the tables the update wrote (skipped without Spark unless SDP_REQUIRE_SPARK).
 
 mod common;
 
@@ -214,7 +215,7 @@ fn without_a_warehouse_nothing_is_sent_and_a_wrong_one_is_refused_first() {
 
 /// An emulator whose updates run on the local Spark engine; None (the test skips) when it is
 /// not installed, unless `SDP_REQUIRE_SPARK` is set.
-fn spark_emulator(test: &str) -> Option<(Emulator, PathBuf)> {
+fn spark_emulator(test: &str, data: Option<PathBuf>) -> Option<(Emulator, PathBuf)> {
     let venv = std::env::var_os("SDP_SPARK_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.venv-spark"));
@@ -223,6 +224,7 @@ fn spark_emulator(test: &str) -> Option<(Emulator, PathBuf)> {
         Ok(engine) => Some((
             emulator_with(EmulatorConfig {
                 engine: Engine::Spark(engine),
+                data,
                 ..Default::default()
             }),
             dir,
@@ -248,7 +250,7 @@ CREATE OR REFRESH MATERIALIZED VIEW orders_silver (
 
 #[test]
 fn on_spark_the_update_events_count_rows_and_expectations() {
-    let Some((emu, dir)) = spark_emulator("events") else {
+    let Some((emu, dir)) = spark_emulator("events", None) else {
         return;
     };
     let mut payload = payload("on_spark");
@@ -272,4 +274,100 @@ fn on_spark_the_update_events_count_rows_and_expectations() {
         "{}",
         out.stderr
     );
+}
+
+/// The SQL warehouse of a workspace: the first `GET /api/2.0/sql/warehouses` lists.
+fn first_warehouse(emu: &Emulator) -> String {
+    let listed: Value = common::answer::http_agent()
+        .get(&format!("{}/api/2.0/sql/warehouses", emu.url()))
+        .set(
+            "Authorization",
+            &format!("Bearer {}", emu.token().unwrap_or_default()),
+        )
+        .call()
+        .expect("the emulator lists its SQL warehouses")
+        .into_json()
+        .unwrap();
+    listed["warehouses"][0]["id"]
+        .as_str()
+        .expect("a warehouse id")
+        .to_string()
+}
+
+/// The evaluation's customer change feed (eval/data), applied by key: one row per customer.
+const SPARK_CDC: &str = "CREATE OR REFRESH STREAMING TABLE customer_changes AS
+SELECT * FROM STREAM read_files('/Volumes/main/raw/customer_changes/', format => 'json');
+CREATE OR REFRESH STREAMING TABLE customers_current;
+CREATE FLOW customers_current_cdc AS AUTO CDC INTO customers_current
+FROM STREAM(customer_changes) KEYS (customer_id)
+APPLY AS DELETE WHEN operation = 'DELETE' SEQUENCE BY change_seq
+COLUMNS * EXCEPT (operation) STORED AS SCD TYPE 1;
+";
+
+#[test]
+fn on_spark_the_warehouse_counts_null_and_duplicate_keys() {
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../eval/data");
+    let Some((emu, dir)) = spark_emulator("warehouse", Some(data)) else {
+        return;
+    };
+    let warehouse = first_warehouse(&emu);
+    let mut payload = payload("on_spark_sql");
+    let file = format!("{ROOT}/transformations/orders.sql");
+    payload["sources"] = json!({file: format!("{SPARK_ORDERS}\n{SPARK_CDC}")});
+    payload["warehouse_id"] = json!(warehouse);
+    let out = run(&emu, &payload);
+    std::fs::remove_dir_all(&dir).ok();
+    let result = out.assert_ok();
+    assert_eq!(result["state"], "COMPLETED", "{}", out.stderr);
+    let tables = result["datasets"].as_array().unwrap().len();
+    assert_eq!(statements(&emu).len(), tables, "one statement per table");
+    let checks = &result["checks"];
+    let context = format!("{checks:#}\n{}", out.stderr);
+    assert_eq!(
+        checks["main.demo.orders_bronze"],
+        json!({"rows": 5, "null_keys": {}}),
+        "{context}"
+    );
+    // The row without an id was dropped, the one without a customer kept (a warning).
+    let silver = &checks["main.demo.orders_silver"];
+    assert_eq!(silver["rows"], 4, "{context}");
+    assert_eq!(
+        silver["null_keys"],
+        json!({"order_id": 0, "customer_id": 1}),
+        "{context}"
+    );
+    assert!(silver.get("duplicate_keys").is_none(), "no key: {context}");
+    // AUTO CDC keeps one row per key.
+    let customers = &checks["main.demo.customers_current"];
+    assert_eq!(customers["duplicate_keys"], 0, "{context}");
+    assert_eq!(
+        customers["null_keys"],
+        json!({"customer_id": 0}),
+        "{context}"
+    );
+    assert!(customers["rows"].as_u64().unwrap_or(0) > 0, "{context}");
+    assert!(
+        !result["message"].as_str().unwrap().contains("checks of"),
+        "every statement answered: {context}"
+    );
+}
+
+#[test]
+fn on_the_structural_engine_the_emulators_warehouse_says_it_holds_no_data() {
+    let emu = emulator();
+    let mut payload = payload("structural");
+    payload["warehouse_id"] = json!(first_warehouse(&emu));
+    let out = run(&emu, &payload);
+    let result = out.assert_ok();
+    assert_eq!(statements(&emu).len(), 2, "one statement per table");
+    assert_eq!(
+        result["checks"],
+        json!({"main.demo.orders_bronze": {}, "main.demo.orders_silver": {}})
+    );
+    let message = result["message"].as_str().unwrap();
+    for table in ["orders_bronze", "orders_silver"] {
+        let note = format!("checks of main.demo.{table}: statement ");
+        assert!(message.contains(&note), "{message}");
+    }
+    assert!(message.contains("no data"), "{message}");
 }
