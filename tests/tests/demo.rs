@@ -58,6 +58,13 @@ fn the_demo_builds_a_pipeline_that_passes_the_check() {
         let line = format!("checks {name}: nothing counted");
         assert!(lines.iter().any(|l| l.trim() == line), "{lines:#?}");
     }
+    // The emulator's warehouse has no data to sample: one line says so for both tables.
+    let unread = "sample main.clickstream_demo.bronze_clickstream, \
+                  main.clickstream_demo.silver_clickstream: statement FAILED";
+    assert!(
+        lines.iter().any(|l| l.trim().starts_with(unread)),
+        "{lines:#?}"
+    );
 }
 
 /// `--flaw`: the model's first pipeline fails validation, one repair round fixes it, and the
@@ -140,6 +147,31 @@ fn on_spark_the_flawed_demo_is_repaired_then_ends_with_the_tables_and_their_rows
         lines.iter().any(|l| l
             .trim()
             .starts_with("table  main.clickstream_demo.silver_clickstream: ")),
+        "{lines:#?}"
+    );
+    // The data checks: the warehouse counted the silver table's key columns, and 5 sample
+    // rows (a header, then the rows) follow each table's name.
+    let checked = &json["checks"]["main.clickstream_demo.silver_clickstream"];
+    assert_eq!(checked["rows"], silver, "{json}");
+    assert_eq!(
+        checked["null_keys"],
+        serde_json::json!({"event_id": 0, "event_ts": 0}),
+        "{json}"
+    );
+    let at = lines
+        .iter()
+        .position(|l| l.trim() == "sample main.clickstream_demo.silver_clickstream")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert!(
+        lines[at + 1].trim().starts_with("event_id | "),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines[at + 2..]
+            .iter()
+            .take_while(|l| l.starts_with("             "))
+            .count(),
+        5,
         "{lines:#?}"
     );
 }
