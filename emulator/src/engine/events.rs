@@ -13,10 +13,11 @@ use super::{Problem, Verdict};
 
 /// Fully qualified dataset name as the workspace reports it.
 pub fn qualified(catalog: &str, schema: &str, name: &str) -> String {
-    if name.contains('.') {
-        name.to_string()
-    } else {
-        format!("{catalog}.{schema}.{name}")
+    match name.matches('.').count() {
+        0 => format!("{catalog}.{schema}.{name}"),
+        // `schema.table` is in the pipeline's catalog.
+        1 => format!("{catalog}.{name}"),
+        _ => name.to_string(),
     }
 }
 

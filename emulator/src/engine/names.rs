@@ -21,6 +21,8 @@ use crate::data::DataTable;
 pub struct Names {
     /// The pipeline's catalog, lower case.
     pub catalog: String,
+    /// The pipeline's schema (its default for one-part names), lower case.
+    pub schema: String,
     /// Other catalogs with tables from `--data`, lower case.
     pub others: BTreeSet<String>,
     /// What makes the pipeline's databases its own (letters, digits and `_`).
@@ -37,8 +39,9 @@ pub struct LocalTable {
 }
 
 impl Names {
-    pub fn new(catalog: &str, tag: &str, tables: &[DataTable]) -> Names {
+    pub fn new(catalog: &str, schema: &str, tag: &str, tables: &[DataTable]) -> Names {
         let catalog = catalog.to_ascii_lowercase();
+        let schema = schema.to_ascii_lowercase();
         let others = tables
             .iter()
             .map(|t| t.names[0].clone())
@@ -51,6 +54,7 @@ impl Names {
             .to_ascii_lowercase();
         Names {
             catalog,
+            schema,
             others,
             tag,
         }
@@ -194,7 +198,7 @@ mod tests {
             file: "/d/samples/nyctaxi/trips.json".into(),
             format: "json",
         }];
-        let names = Names::new("Main", "00ab-C1", &tables);
+        let names = Names::new("Main", "sales", "00ab-C1", &tables);
         let text = "SELECT * FROM main.sales.orders o JOIN samples.nyctaxi.trips t ON o.id = t.id JOIN x.y.z USING (id)";
         let t = lex(text).unwrap();
         let mut edits = Vec::new();
@@ -217,7 +221,7 @@ mod tests {
 
     #[test]
     fn two_part_names_are_rewritten_where_a_table_goes() {
-        let names = Names::new("main", "7", &[]);
+        let names = Names::new("main", "sales", "7", &[]);
         let text = "CREATE MATERIALIZED VIEW sales.silver AS SELECT sales.id, LIVE.x.y FROM Sales.orders sales \
                     JOIN STREAM(sales.clicks) c ON sales.id = c.id";
         let t = lex(text).unwrap();
@@ -239,7 +243,7 @@ mod tests {
 
     #[test]
     fn spark_messages_name_the_pipeline_databases_as_written() {
-        let names = Names::new("main", "7", &[]);
+        let names = Names::new("main", "sales", "7", &[]);
         assert_eq!(
             names.public(
                 "Flow spark_catalog.sales__7.silver failed; `spark_catalog`.`sales__7`.`x`, sales__7.y, sales__70.z"

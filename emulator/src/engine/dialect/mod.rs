@@ -27,6 +27,9 @@ pub struct Mapped {
     pub python: Option<String>,
     /// Databricks features that were kept only as a report (e.g. warn-only expectations).
     pub warnings: Vec<String>,
+    /// Each statement that defines a flow with a query, as mapped: the driver has the engine
+    /// read their inputs (`sdp_graph.py`).
+    pub statements: Vec<String>,
 }
 
 /// Maps one file, or says why it cannot run on the open-source engine.
@@ -192,6 +195,7 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
     let mut sources = Vec::new();
     let mut counter = 0;
     let mut flows = Vec::new();
+    let mut flow_spans = Vec::new();
     for statement in &statements {
         let t = &statement.tokens;
         // AUTO CDC flows and their targets' declarations leave the SQL for the companion.
@@ -219,6 +223,13 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
                 }
             }
             _ => {}
+        }
+        let defines_a_flow = matches!(
+            &statement.shape,
+            Shape::Dataset { query: Some(_), .. } | Shape::Flow { .. }
+        );
+        if defines_a_flow {
+            flow_spans.push(span.clone());
         }
         let mut own = Vec::new();
         let dataset = match &statement.shape {
@@ -300,6 +311,17 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
         }
         edits.extend(own);
     }
+    mapped.statements = flow_spans
+        .iter()
+        .map(|span| {
+            let inside = edits
+                .iter()
+                .filter(|(r, _)| r.start >= span.start && r.end <= span.end)
+                .map(|(r, s)| (r.start - span.start..r.end - span.start, s.clone()))
+                .collect();
+            splice(&text[span.clone()], inside)
+        })
+        .collect();
     mapped.text = splice(text, edits);
     let mut python = Vec::new();
     if !sources.is_empty() {

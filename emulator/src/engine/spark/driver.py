@@ -16,6 +16,7 @@ import pyspark.pipelines.cli as cli
 import sdp_api
 import sdp_cdc
 import sdp_local
+import sdp_graph
 import sdp_names
 import sdp_quality
 from pyspark.errors import PySparkException
@@ -142,6 +143,7 @@ def main():
     sdp_api.install_pipelines_api()
     sdp_api.install_projections()
     sdp_names.install_table_names()
+    sdp_graph.install()
     try:
         if spec.database:
             # The open-source catalog does not create the target schema; a workspace does. Its
@@ -173,6 +175,7 @@ def main():
             if "pipeline_event_result" in result:
                 event = result["pipeline_event_result"].event
                 emit("event", timestamp=event.timestamp.ToJsonString(), message=event.message)
+        sdp_graph.emit_flows(spark, emit)
         if mode != "dry-run":
             after_the_run(spark, spec.database)
         emit("done")

@@ -35,6 +35,8 @@ enum Line {
         #[serde(flatten)]
         quality: Quality,
     },
+    /// A flow as the engine read it (`sdp_graph.py`), in the engine's names.
+    Flow(super::graph::EngineFlow),
     Error {
         class_name: String,
         message: String,
@@ -108,6 +110,7 @@ pub(super) fn read_lines(
     let mut loading: Option<String> = None;
     let mut done = false;
     let mut flow_problems = 0;
+    let mut engine_flows = Vec::new();
     for line in stdout.lines() {
         // Spark may print without a newline before ours (a progress bar, a warning).
         let Some((_, json)) = line.split_once("@@sdp ") else {
@@ -203,9 +206,11 @@ pub(super) fn read_lines(
                 problem.file = loading.clone();
                 verdict.problems.push(expectation_violation(problem));
             }
+            Line::Flow(flow) => engine_flows.push(flow),
             Line::Done => done = true,
         }
     }
+    super::graph::merge(&mut verdict.graph, engine_flows, names);
     done
 }
 
@@ -224,7 +229,7 @@ mod tests {
 @@sdp {"kind": "event", "timestamp": "t", "message": "Failed to resolve flow: 'spark_catalog.clicks__1.silver'.\nError: [UNRESOLVED_COLUMN.WITH_SUGGESTION] A column `acton` cannot be resolved. SQLSTATE: 42703; line 2 pos 46;\n'Project [id#6L]"}
 @@sdp {"kind": "error", "class_name": "pyspark.errors.exceptions.connect.AnalysisException", "message": "\nFailed to resolve flows in the pipeline.\n"}
 "#;
-        let names = Names::new("main", "1", &[]);
+        let names = Names::new("main", "sales", "1", &[]);
         let mut verdict = Verdict::default();
         assert!(!read_lines(out, &files, &names, &mut verdict));
         assert_eq!(verdict.problems.len(), 1, "{:?}", verdict.problems);

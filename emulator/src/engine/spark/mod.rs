@@ -9,6 +9,7 @@
 //! given the engine numbers its pipelines in a namespace of its own ([`SparkEngine::for_emulator`]).
 
 mod driver_output;
+mod graph;
 mod prepare;
 mod query;
 mod server;
@@ -42,6 +43,8 @@ const DRIVER_FILES: &[(&str, &str)] = &[
     ("sdp_names.py", include_str!("sdp_names.py")),
     // The data-quality counts after a run.
     ("sdp_quality.py", include_str!("sdp_quality.py")),
+    // The flows' inputs as the engine reads them.
+    ("sdp_graph.py", include_str!("sdp_graph.py")),
     // `import dlt`: the same API under its Databricks name.
     ("dlt.py", include_str!("dlt.py")),
 ];
@@ -114,7 +117,7 @@ impl SparkEngine {
     /// The Spark database holding the tables pipeline `pipeline_id` (of this emulator)
     /// publishes to `catalog.schema`.
     pub fn database_of(&self, pipeline_id: &str, catalog: &str, schema: &str) -> String {
-        Names::new(catalog, &self.tag(pipeline_id), &[]).own(schema)
+        Names::new(catalog, schema, &self.tag(pipeline_id), &[]).own(schema)
     }
 
     /// The server's address, starting it (again, if it stopped) when needed.

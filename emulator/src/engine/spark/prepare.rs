@@ -26,17 +26,19 @@ pub(super) fn prepare(
     driver_dir: &Path,
     verdict: &mut Verdict,
 ) -> anyhow::Result<Option<Prepared>> {
-    let names = Names::new(&job.catalog, tag, &job.tables);
+    let names = Names::new(&job.catalog, &job.schema, tag, &job.tables);
     let context = dialect::Context::of(&job.files, names);
     let mut mapped = Vec::new();
     let mut checks = Vec::new();
     let mut views = Vec::new();
+    let mut statements = Vec::new();
     for file in &job.files {
         match dialect::map(file, &context) {
             Ok(m) => {
                 verdict.warnings.extend(m.warnings);
                 checks.extend(m.checks);
                 views.extend(m.views);
+                statements.extend(m.statements);
                 mapped.push((file, m.text, m.python));
             }
             Err(problem) => verdict.problems.push(problem),
@@ -69,6 +71,11 @@ pub(super) fn prepare(
     std::fs::write(
         dir.join("checks.json"),
         serde_json::to_string_pretty(&quality)?,
+    )?;
+    // The SQL flows whose inputs the engine reads after the run (sdp_graph.py).
+    std::fs::write(
+        dir.join("flows.json"),
+        serde_json::to_string_pretty(&statements)?,
     )?;
     let names = context.names;
     // The --data tables it registers, and how Python's table names map.
