@@ -371,3 +371,44 @@ fn on_the_structural_engine_the_emulators_warehouse_says_it_holds_no_data() {
     }
     assert!(message.contains("no data"), "{message}");
 }
+
+/// The orders of `SPARK_ORDERS` in Python: expectations by decorator, one of them in a dict.
+const PYTHON_ORDERS: &str = r#"from pyspark import pipelines as dp
+
+RULES = {"has_customer": "customer_id IS NOT NULL"}
+
+
+@dp.materialized_view(name="orders_py", comment="orders, the ones without an id dropped")
+@dp.expect_or_drop("valid_id", "order_id IS NOT NULL")
+@dp.expect_all(RULES)
+def orders():
+    rows = [(1, 10), (2, 20), (None, 30), (3, None), (3, 40)]
+    return spark.createDataFrame(rows, "order_id INT, customer_id INT")
+"#;
+
+/// The key columns a Python pipeline's decorators name are counted like SQL's.
+#[test]
+fn on_spark_a_python_pipelines_keys_are_counted_too() {
+    let Some((emu, dir)) = spark_emulator("python", None) else {
+        return;
+    };
+    let file = format!("{ROOT}/transformations/orders.py");
+    let mut payload = payload("on_spark_python");
+    payload["workspace_file_paths"] = json!([file]);
+    payload["sources"] = json!({file: PYTHON_ORDERS});
+    payload["warehouse_id"] = json!(first_warehouse(&emu));
+    let out = run(&emu, &payload);
+    std::fs::remove_dir_all(&dir).ok();
+    let result = out.assert_ok();
+    let context = format!("{:#}\n{}", result["checks"], out.stderr);
+    assert_eq!(result["state"], "COMPLETED", "{context}");
+    assert_eq!(statements(&emu).len(), 1, "{context}");
+    assert_eq!(
+        result["checks"]["main.demo.orders_py"],
+        json!({"rows": 4, "null_keys": {"order_id": 0, "customer_id": 1}, "expectations": {
+            "valid_id": {"passed": 4, "failed": 1, "dropped": 1},
+            "has_customer": {"passed": 4, "failed": 1, "dropped": 0},
+        }}),
+        "{context}"
+    );
+}

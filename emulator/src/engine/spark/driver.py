@@ -142,6 +142,7 @@ def main():
     sdp_local.install()
     sdp_api.install_pipelines_api()
     sdp_api.install_projections()
+    sdp_api.install_local_rows()
     sdp_names.install_table_names()
     sdp_graph.install()
     try:

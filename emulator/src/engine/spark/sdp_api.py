@@ -253,3 +253,23 @@ def install_projections():
     DataFrame.withColumns = withColumns
     DataFrame.withColumn = withColumn
     DataFrame.drop = dropped
+
+
+def install_local_rows():
+    """`spark.createDataFrame(rows, "a INT, b STRING")` in a query function, as on Databricks:
+    Spark Connect has the server parse a DDL schema, a request the server refuses inside a flow
+    (ATTEMPT_ANALYSIS_IN_PIPELINE_QUERY_FUNCTION, seen with pyspark 4.3). Parsing a schema reads
+    no data, so it is done outside the flow."""
+    from pyspark.sql.connect.session import SparkSession
+
+    create = SparkSession.createDataFrame
+
+    def createDataFrame(self, data, schema=None, *args, **kwargs):
+        if isinstance(schema, str):
+            client, ddl = self.client, schema
+            schema = sdp_local.outside_the_flow(
+                lambda: client._analyze(method="ddl_parse", ddl_string=ddl).parsed
+            )
+        return create(self, data, schema, *args, **kwargs)
+
+    SparkSession.createDataFrame = createDataFrame
