@@ -136,8 +136,7 @@ async fn broken_code_fails_the_update_with_error_events() {
         );
         // A workspace's event names the flow, never the file defining it.
         assert_eq!(
-            flow["message"],
-            "Failed to resolve flow: 'main.demo.silver'.",
+            flow["message"], "Failed to resolve flow: 'main.demo.silver'.",
             "{flow}"
         );
         assert!(!flow.to_string().contains(&silver), "{flow}");
