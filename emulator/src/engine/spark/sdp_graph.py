@@ -36,6 +36,10 @@ def _reads(relation, found):
         else:  # a repeated field (protobuf 6 has no `label` to ask)
             items = value
         for item in items:
+            if item.DESCRIPTOR.name == "SQL":
+                # `spark.sql(...)` in the function: its tables are in a query string, which
+                # this does not read; the flow keeps the structural reading.
+                raise LookupError("a SQL query relation")
             if item.DESCRIPTOR.name == "Read" and item.HasField("named_table"):
                 found.append((item.named_table.unparsed_identifier, item.is_streaming))
             _reads(item, found)
