@@ -4,6 +4,7 @@
 
 pub mod answer;
 pub mod callers;
+pub mod checks;
 pub mod credentials;
 pub mod deploying;
 pub mod jobs;
