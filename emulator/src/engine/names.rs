@@ -77,6 +77,38 @@ impl Names {
         }
     }
 
+    /// A table name of the engine's (`database.table`, maybe quoted, or as the user wrote it)
+    /// as the pipeline's user names it, the inverse of [`Names::database`]: a table of the
+    /// pipeline's schema by its plain name, one of another schema by `schema.table` (the
+    /// pipeline's catalog implied), a `--data` table by `catalog.schema.table`.
+    pub fn user_name(&self, name: &str) -> String {
+        let parts: Vec<String> = name
+            .split('.')
+            .map(|p| p.trim_matches('`').to_ascii_lowercase())
+            .collect();
+        let table = parts.last().cloned().unwrap_or_default();
+        let in_catalog = |schema: &str| {
+            if schema == self.schema {
+                table.clone()
+            } else {
+                format!("{schema}.{table}")
+            }
+        };
+        let own = format!("__{}", self.tag);
+        match parts.as_slice() {
+            [_] => table.clone(),
+            [database, _] => match database.strip_suffix(&own) {
+                Some(schema) => in_catalog(schema),
+                None => match database.split_once("__") {
+                    Some((catalog, schema)) => format!("{catalog}.{schema}.{table}"),
+                    None => in_catalog(database),
+                },
+            },
+            [catalog, schema, _] if *catalog == self.catalog => in_catalog(schema),
+            _ => parts.join("."),
+        }
+    }
+
     /// The tables the driver registers before the run.
     pub fn local_tables(&self, tables: &[DataTable]) -> Vec<LocalTable> {
         tables

@@ -45,40 +45,11 @@ pub fn merge(graph: &mut Graph, flows: Vec<EngineFlow>, names: &Names) {
     }
 }
 
-/// A name of the engine's as the pipeline's user names it: a dataset of the pipeline's
-/// schema by its plain name, one of another schema by `schema.name` (the pipeline's catalog
-/// implied), `--data` tables by `catalog.schema.table`; None for the views standing for
-/// `read_files` (a file source, not a dataset). A name the engine kept as written (a Python
-/// read of `schema.table`) is taken the same way.
+/// A name of the engine's in the pipeline's names ([`Names::user_name`]); None for the views
+/// standing for `read_files` (a file source, not a dataset).
 fn public_name(name: &str, names: &Names) -> Option<String> {
-    let parts: Vec<String> = name
-        .split('.')
-        .map(|p| p.trim_matches('`').to_ascii_lowercase())
-        .collect();
-    let last = parts.last()?.clone();
-    if last.contains("__read_files_") {
-        return None;
-    }
-    let in_catalog = |schema: &str| {
-        if schema == names.schema {
-            last.clone()
-        } else {
-            format!("{schema}.{last}")
-        }
-    };
-    let own = format!("__{}", names.tag);
-    Some(match parts.as_slice() {
-        [_] => last.clone(),
-        [database, _] => match database.strip_suffix(&own) {
-            Some(schema) => in_catalog(schema),
-            None => match database.split_once("__") {
-                Some((catalog, schema)) => format!("{catalog}.{schema}.{last}"),
-                None => in_catalog(database),
-            },
-        },
-        [catalog, schema, _] if *catalog == names.catalog => in_catalog(schema),
-        _ => parts.join("."),
-    })
+    let last = name.rsplit('.').next()?;
+    (!last.contains("__read_files_")).then(|| names.user_name(name))
 }
 
 #[cfg(test)]

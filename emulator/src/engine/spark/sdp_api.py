@@ -6,6 +6,7 @@ decorators are evaluated.
 
 import re
 
+import sdp_graph
 import sdp_local
 import sdp_names
 
@@ -14,22 +15,13 @@ import sdp_names
 CHECKS = []
 
 
-def _reads_a_stream(message):
+def _reads_a_stream(plan):
     """Whether a Spark Connect plan reads any source as a stream."""
-    if getattr(message, "DESCRIPTOR", None) is None:
-        return False
-    for field, value in message.ListFields():
-        if field.name == "is_streaming" and value is True:
-            return True
-        if field.message_type is None:
-            continue
-        repeated = getattr(field, "is_repeated", None)
-        if repeated is None:
-            repeated = field.label == field.LABEL_REPEATED
-        values = value if repeated else [value]
-        if any(_reads_a_stream(v) for v in values):
-            return True
-    return False
+    return any(
+        field.name == "is_streaming" and value is True
+        for message in sdp_graph.messages(plan)
+        for field, value in message.ListFields()
+    )
 
 
 def _is_streaming(df):

@@ -23,26 +23,33 @@ def _name(parts):
     return ".".join(p.strip() for p in parts.split(","))
 
 
-def _reads(relation, found):
-    """The named tables a Spark Connect relation (protobuf) reads, with their streaming flag."""
-    for field, value in relation.ListFields():
-        if field.type != field.TYPE_MESSAGE:
+def messages(message):
+    """Every message of a Spark Connect plan (protobuf), `message` first."""
+    yield message
+    for field, value in message.ListFields():
+        if field.message_type is None:
             continue
         if field.message_type.GetOptions().map_entry:
-            # A map (a read's `options`): its values hold no relation, or are messages.
-            items = [v for v in value.values() if hasattr(v, "ListFields")]
+            items = value.values()  # a map (a read's `options`)
         elif hasattr(value, "ListFields"):
             items = [value]
         else:  # a repeated field (protobuf 6 has no `label` to ask)
             items = value
         for item in items:
-            if item.DESCRIPTOR.name == "SQL":
-                # `spark.sql(...)` in the function: its tables are in a query string, which
-                # this does not read; the flow keeps the structural reading.
-                raise LookupError("a SQL query relation")
-            if item.DESCRIPTOR.name == "Read" and item.HasField("named_table"):
-                found.append((item.named_table.unparsed_identifier, item.is_streaming))
-            _reads(item, found)
+            if hasattr(item, "ListFields"):
+                yield from messages(item)
+
+
+def _reads(relation):
+    """The named tables a Spark Connect relation reads, with their streaming flag."""
+    found = []
+    for item in messages(relation):
+        if item.DESCRIPTOR.name == "SQL":
+            # `spark.sql(...)` in the function: its tables are in a query string, which
+            # this does not read; the flow keeps the structural reading.
+            raise LookupError("a SQL query relation")
+        if item.DESCRIPTOR.name == "Read" and item.HasField("named_table"):
+            found.append((item.named_table.unparsed_identifier, item.is_streaming))
     return found
 
 
@@ -60,7 +67,7 @@ def install():
         def recorded():
             df = func()
             try:
-                found = _reads(df._plan.plan(self._client), [])
+                found = _reads(df._plan.plan(self._client))
                 PYTHON_FLOWS.append((flow.name, flow.target, found))
             except Exception:  # the graph falls back to the emulator's reading
                 pass

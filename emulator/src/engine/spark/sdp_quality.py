@@ -13,9 +13,14 @@ _STRINGS = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
 _SELECT = re.compile(r"\bselect\b", re.IGNORECASE)
 
 
-def _all_expectations():
+def _spec():
+    """The SQL datasets' expectations and the views standing for `read_files` (prepare.rs)."""
     spec_path = Path("checks.json")
-    spec = json.loads(spec_path.read_text()) if spec_path.exists() else {}
+    return json.loads(spec_path.read_text()) if spec_path.exists() else {}
+
+
+def _all_expectations():
+    spec = _spec()
     found = [(c["dataset"], e) for c in spec.get("checks", []) for e in c["expectations"]]
     found += [(c["dataset"], e) for c in sdp_api.CHECKS for e in c["expectations"]]
     return found
@@ -67,8 +72,7 @@ def count(df, expectations):
 def quality(spark, database, emit):
     """After a completed run: each expectation's counts over its dataset's input, read again as
     a batch (`checks.json` from the SQL mapping, CHECKS from the Python decorators)."""
-    spec_path = Path("checks.json")
-    spec = json.loads(spec_path.read_text()) if spec_path.exists() else {}
+    spec = _spec()
     checks, views = spec.get("checks", []), spec.get("views", [])
     if not checks and not sdp_api.CHECKS:
         return
