@@ -12,7 +12,6 @@ use std::collections::BTreeMap;
 use axum::Json;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
 use crate::body::JsonBody;
@@ -82,31 +81,36 @@ pub async fn execute(
     if request.warehouse_id != WAREHOUSE_ID {
         return Err(no_such_warehouse(&request.warehouse_id));
     }
-    let id = app.lock().ids.uuid();
-    let (done, finished) = oneshot::channel();
-    let work = tokio::spawn({
+    // The slot exists before the work starts, so the work always finds it to settle.
+    let id = {
+        let mut state = app.lock();
+        let id = state.ids.uuid();
+        state.statements.statements.insert(
+            id.clone(),
+            Slot {
+                outcome: None,
+                work: None,
+            },
+        );
+        id
+    };
+    let mut work = tokio::spawn({
         let (app, id, request) = (app.clone(), id.clone(), request.clone());
         async move {
             let outcome = run(&app, &request).await;
-            settle(&app, &id, outcome.clone());
-            let _ = done.send(outcome);
+            settle(&app, &id, outcome);
         }
     });
-    app.lock().statements.statements.insert(
-        id.clone(),
-        Slot {
-            outcome: None,
-            work: Some(work.abort_handle()),
-        },
-    );
-    let waited = match request.wait {
-        Some(wait) => tokio::time::timeout(wait, finished)
-            .await
-            .ok()
-            .and_then(Result::ok),
-        None => None,
+    if let Some(slot) = app.lock().statements.statements.get_mut(&id)
+        && slot.outcome.is_none()
+    {
+        slot.work = Some(work.abort_handle());
+    }
+    let finished = match request.wait {
+        Some(wait) => matches!(tokio::time::timeout(wait, &mut work).await, Ok(Ok(()))),
+        None => false,
     };
-    if waited.is_none() && request.on_wait_timeout == OnWaitTimeout::Cancel {
+    if !finished && request.on_wait_timeout == OnWaitTimeout::Cancel {
         work.abort();
         settle(&app, &id, Outcome::Canceled);
     }

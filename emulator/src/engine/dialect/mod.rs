@@ -136,16 +136,21 @@ fn flow_query(t: &[Tok]) -> Option<usize> {
     (i < t.len()).then_some(i)
 }
 
-/// The query text from token `query` on, with this statement's edits in it applied and read
-/// as a batch (`STREAM` dropped): what the driver counts expectations over.
-fn batch_query(text: &str, t: &[Tok], query: usize, edits: &[(Range<usize>, String)]) -> String {
-    let range = t[query].bytes.start..t[t.len() - 1].bytes.end;
-    let inside: Vec<(Range<usize>, String)> = edits
+/// `text[range]` with those of `edits` that fall inside it applied.
+fn splice_range(text: &str, range: Range<usize>, edits: &[(Range<usize>, String)]) -> String {
+    let inside = edits
         .iter()
         .filter(|(r, _)| r.start >= range.start && r.end <= range.end)
         .map(|(r, s)| (r.start - range.start..r.end - range.start, s.clone()))
         .collect();
-    let mapped = splice(&text[range], inside);
+    splice(&text[range], inside)
+}
+
+/// The query text from token `query` on, with this statement's edits in it applied and read
+/// as a batch (`STREAM` dropped): what the driver counts expectations over.
+fn batch_query(text: &str, t: &[Tok], query: usize, edits: &[(Range<usize>, String)]) -> String {
+    let range = t[query].bytes.start..t[t.len() - 1].bytes.end;
+    let mapped = splice_range(text, range, edits);
     let Ok(tokens) = sql::lex(&mapped) else {
         return mapped;
     };
@@ -195,7 +200,6 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
     let mut sources = Vec::new();
     let mut counter = 0;
     let mut flows = Vec::new();
-    let mut flow_spans = Vec::new();
     for statement in &statements {
         let t = &statement.tokens;
         // AUTO CDC flows and their targets' declarations leave the SQL for the companion.
@@ -228,9 +232,6 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
             &statement.shape,
             Shape::Dataset { query: Some(_), .. } | Shape::Flow { .. }
         );
-        if defines_a_flow {
-            flow_spans.push(span.clone());
-        }
         let mut own = Vec::new();
         let dataset = match &statement.shape {
             Shape::Dataset { name, .. } | Shape::Flow { name, .. } => name.as_str(),
@@ -309,19 +310,11 @@ fn map_sql(path: &str, text: &str, context: &Context) -> Result<Mapped, Problem>
             }
             Shape::Setting => {}
         }
+        if defines_a_flow {
+            mapped.statements.push(splice_range(text, span, &own));
+        }
         edits.extend(own);
     }
-    mapped.statements = flow_spans
-        .iter()
-        .map(|span| {
-            let inside = edits
-                .iter()
-                .filter(|(r, _)| r.start >= span.start && r.end <= span.end)
-                .map(|(r, s)| (r.start - span.start..r.end - span.start, s.clone()))
-                .collect();
-            splice(&text[span.clone()], inside)
-        })
-        .collect();
     mapped.text = splice(text, edits);
     let mut python = Vec::new();
     if !sources.is_empty() {

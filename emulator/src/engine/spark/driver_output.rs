@@ -61,13 +61,17 @@ static LOADING: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The first line of an engine message (the rest is a query plan or a traceback), bounded.
-fn headline(message: &str) -> String {
+pub(super) fn headline(message: &str) -> String {
     let line = message.trim().lines().next().unwrap_or("").trim();
     line.chars().take(1000).collect()
 }
 
 /// A Spark error message as a problem, its class read from its `[CLASS]` prefix.
-fn problem_from(message: &str, condition: Option<&str>, exception: impl Into<String>) -> Problem {
+pub(super) fn problem_from(
+    message: &str,
+    condition: Option<&str>,
+    exception: impl Into<String>,
+) -> Problem {
     let message = message.trim();
     let class = condition
         .map(str::to_string)

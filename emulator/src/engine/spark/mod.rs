@@ -30,7 +30,8 @@ use super::sources::SourceFile;
 use super::structure::{STREAMING_FROM_MATERIALIZED_VIEW, Target, check};
 use super::{Problem, Verdict};
 
-/// The driver and the modules it imports, written beside the pipelines' directories.
+/// The driver and the modules it imports, and the SQL warehouse's query runner, written once
+/// beside the pipelines' directories.
 const DRIVER_FILES: &[(&str, &str)] = &[
     ("driver.py", include_str!("driver.py")),
     // Databricks-only features: `/Volumes` paths, read_files, Auto Loader.
@@ -47,6 +48,8 @@ const DRIVER_FILES: &[(&str, &str)] = &[
     ("sdp_graph.py", include_str!("sdp_graph.py")),
     // `import dlt`: the same API under its Databricks name.
     ("dlt.py", include_str!("dlt.py")),
+    // A Databricks SQL statement over the tables pipelines wrote (query.rs).
+    ("query.py", include_str!("query.py")),
 ];
 /// A local pyspark install (`scripts/setup --spark`), its server and where pipelines get their
 /// directories. Clones share the server.
@@ -89,6 +92,11 @@ impl SparkEngine {
         }
         let dir = std::path::absolute(work_dir)?.join(short_id());
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        // Written once: updates running side by side read them while others start.
+        for (name, text) in DRIVER_FILES {
+            std::fs::write(dir.join(name), text)
+                .with_context(|| format!("writing {}", dir.join(name).display()))?;
+        }
         Ok(SparkEngine {
             venv,
             shared: Arc::new(Shared {
@@ -253,15 +261,7 @@ impl SparkEngine {
         let dir = self.shared.dir.join(&self.namespace).join(&job.pipeline_id);
         let prepared = std::fs::create_dir_all(&dir)
             .map_err(anyhow::Error::from)
-            .and_then(|()| {
-                prepare(
-                    &job,
-                    &self.tag(&job.pipeline_id),
-                    &dir,
-                    &self.shared.dir,
-                    &mut verdict,
-                )
-            });
+            .and_then(|()| prepare(&job, &self.tag(&job.pipeline_id), &dir, &mut verdict));
         match prepared {
             Ok(Some(prepared)) => self.run(&job, &dir, prepared, &mut verdict).await,
             Ok(None) => {}

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use super::{DRIVER_FILES, Job, Volume, VolumeFiles};
+use super::{Job, Volume, VolumeFiles};
 use crate::engine::names::Names;
 use crate::engine::{Verdict, dialect};
 
@@ -16,14 +16,13 @@ pub(super) struct Prepared {
     pub names: Names,
 }
 
-/// Writes `dir` (the pipeline's) and the driver beside it (in `driver_dir`); None when the
+/// Writes `dir`, the pipeline's (the driver is beside it, written by the engine); None when the
 /// dialect mapping already found a problem (it is in the verdict). `tag` makes the
 /// pipeline's databases its own.
 pub(super) fn prepare(
     job: &Job,
     tag: &str,
     dir: &Path,
-    driver_dir: &Path,
     verdict: &mut Verdict,
 ) -> anyhow::Result<Option<Prepared>> {
     let names = Names::new(&job.catalog, &job.schema, tag, &job.tables);
@@ -101,9 +100,6 @@ pub(super) fn prepare(
         dir.join("spark-pipeline.yml"),
         serde_json::to_string_pretty(&spec)?,
     )?;
-    for (name, text) in DRIVER_FILES {
-        std::fs::write(driver_dir.join(name), text)?;
-    }
     Ok(Some(Prepared { files, names }))
 }
 

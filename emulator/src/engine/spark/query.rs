@@ -10,6 +10,7 @@ use serde_json::json;
 use tokio::io::AsyncWriteExt;
 
 use super::SparkEngine;
+use super::driver_output::{headline, problem_from};
 use crate::engine::dialect::splice;
 use crate::engine::names::rewrite_tables;
 use crate::engine::sql::lex;
@@ -91,7 +92,6 @@ impl SparkEngine {
             )
         };
         let script = self.shared.dir.join("query.py");
-        std::fs::write(&script, include_str!("query.py")).map_err(failed)?;
         let mut child = tokio::process::Command::new(self.venv.join("bin/python"))
             .arg(&script)
             .current_dir(&self.shared.dir)
@@ -123,16 +123,11 @@ impl SparkEngine {
             .find_map(|line| serde_json::from_str::<Answer>(line).ok());
         match answer {
             Some(Answer::Rows(rows)) => Ok(rows),
-            Some(Answer::Error { error }) => {
-                let message = public(&error.message, schemas);
-                let message = message.trim().lines().next().unwrap_or("").to_string();
-                let class = error.condition.unwrap_or_default();
-                let text = message
-                    .strip_prefix(&format!("[{class}]"))
-                    .unwrap_or(&message)
-                    .trim();
-                Err(Problem::new(&class, text, ANALYSIS_EXCEPTION))
-            }
+            Some(Answer::Error { error }) => Err(problem_from(
+                &headline(&public(&error.message, schemas)),
+                error.condition.as_deref(),
+                ANALYSIS_EXCEPTION,
+            )),
             None => Err(Problem::new(
                 "",
                 format!(
