@@ -5,25 +5,35 @@
 //! error's `== SQL ==` lines: the file holding them). An error no file explains keeps none.
 
 use super::checks::declared::Declared;
-use crate::error::UpdateError;
 use std::collections::BTreeMap;
 
-/// Sets `file` on each error that has none and that one of `sources` (path → text) explains.
-pub fn attribute(errors: &mut [UpdateError], sources: &BTreeMap<String, String>) {
-    let declared: Vec<(&String, Declared)> = sources
-        .iter()
-        .map(|(path, text)| (path, Declared::read([(path, text)]).0))
-        .collect();
-    for error in errors.iter_mut().filter(|e| e.file.is_none()) {
-        let defines = error.dataset.as_deref().and_then(|dataset| {
+/// The pipeline's files (path → text) and the datasets each declares.
+pub struct Attribution<'a> {
+    sources: &'a BTreeMap<String, String>,
+    declared: Vec<(&'a String, Declared)>,
+}
+
+impl<'a> Attribution<'a> {
+    pub fn of(sources: &'a BTreeMap<String, String>) -> Self {
+        let declared = sources
+            .iter()
+            .map(|(path, text)| (path, Declared::read([(path, text)]).0))
+            .collect();
+        Attribution { sources, declared }
+    }
+
+    /// The one file that explains an error about `dataset` saying `message` (whole, as the
+    /// event has it: the code a parse error quotes may come late in it).
+    pub fn file(&self, dataset: Option<&str>, message: &str) -> Option<String> {
+        let defines = dataset.and_then(|dataset| {
             only(
-                declared
+                self.declared
                     .iter()
                     .filter(|(_, d)| d.declares(dataset))
                     .map(|(p, _)| *p),
             )
         });
-        error.file = defines.or_else(|| quoting(&error.message, sources));
+        defines.or_else(|| quoting(message, self.sources))
     }
 }
 
@@ -60,14 +70,6 @@ fn quoting(message: &str, sources: &BTreeMap<String, String>) -> Option<String> 
 mod tests {
     use super::*;
 
-    fn error(dataset: Option<&str>, message: &str) -> UpdateError {
-        UpdateError {
-            dataset: dataset.map(str::to_string),
-            file: None,
-            message: message.to_string(),
-        }
-    }
-
     #[test]
     fn errors_find_their_file_from_the_dataset_or_the_quoted_code() {
         let sources: BTreeMap<String, String> = [
@@ -84,27 +86,29 @@ mod tests {
         .into_iter()
         .map(|(p, t)| (p.to_string(), t.to_string()))
         .collect();
-        let mut errors = vec![
-            error(Some("main.s.silver"), "[UNRESOLVED_COLUMN] x"),
-            error(Some("main.s.bronze"), "[TABLE_OR_VIEW_NOT_FOUND] y"),
-            error(
+        let errors = [
+            (Some("main.s.silver"), "[UNRESOLVED_COLUMN] x"),
+            (Some("main.s.bronze"), "[TABLE_OR_VIEW_NOT_FOUND] y"),
+            (
                 None,
                 "[PARSE_SYNTAX_ERROR] Syntax error at or near 'SELEC'. (line 2, pos 0)\n\n== SQL ==\nCREATE MATERIALIZED VIEW gold AS\nSELEC * FROM silver;\n^^^\n",
             ),
-            error(Some("main.s.elsewhere"), "[X] defined nowhere"),
-            error(None, "Update 1 is FAILED."),
+            (Some("main.s.elsewhere"), "[X] defined nowhere"),
+            (None, "Update 1 is FAILED."),
         ];
-        errors[4].file = Some("/kept.sql".into());
-        attribute(&mut errors, &sources);
-        let files: Vec<Option<&str>> = errors.iter().map(|e| e.file.as_deref()).collect();
+        let attribution = Attribution::of(&sources);
+        let files: Vec<Option<String>> = errors
+            .iter()
+            .map(|(dataset, message)| attribution.file(*dataset, message))
+            .collect();
         assert_eq!(
             files,
             [
-                Some("/p/silver.py"),
-                Some("/p/bronze.sql"),
-                Some("/p/gold.sql"),
+                Some("/p/silver.py".to_string()),
+                Some("/p/bronze.sql".to_string()),
+                Some("/p/gold.sql".to_string()),
                 None,
-                Some("/kept.sql")
+                None
             ]
         );
     }

@@ -3,7 +3,7 @@
 //! corrected files are re-imported and validated again; anything still invalid, or invalid
 //! sources that were not the model's, fail the run before any data is touched.
 
-use super::attribute::attribute;
+use super::attribute::Attribution;
 use super::progress::Progress;
 use super::sources::Written;
 use crate::databricks::updates::{self, Kind, Started};
@@ -145,11 +145,12 @@ async fn errors(
     state: &str,
     model_files: &BTreeMap<String, String>,
 ) -> Vec<UpdateError> {
-    let mut errors = events::errors(ws, check.pipeline_id, update_id, check.files).await;
     // The files as they are now: the payload's, then the model's latest.
     let mut sources = check.payload_sources.clone();
     sources.extend(model_files.iter().map(|(p, t)| (p.clone(), t.clone())));
-    attribute(&mut errors, &sources);
+    let attribution = Attribution::of(&sources);
+    let locate = |dataset: Option<&str>, message: &str| attribution.file(dataset, message);
+    let errors = events::errors(ws, check.pipeline_id, update_id, check.files, &locate).await;
     if errors.is_empty() {
         vec![UpdateError {
             dataset: None,

@@ -49,28 +49,33 @@ async fn of_update(ws: &WorkspaceClient, id: &str, update_id: &str, level: &str)
     kept
 }
 
+/// Which file an error is in, from its dataset and its whole message (before it is cut).
+pub type Locate<'a> = &'a dyn Fn(Option<&str>, &str) -> Option<String>;
+
 /// Why `update_id` failed, each error once, oldest first: the `error.exceptions[].message` of
-/// its ERROR events, each with the dataset the event is about and the one of `files` it names;
-/// when no event carries an exception, the events' own messages. Empty when none can be read.
+/// its ERROR events, each with the dataset the event is about and its file: the one of `files`
+/// it names, else what `locate` finds; when no event carries an exception, the events' own
+/// messages. Empty when none can be read.
 pub async fn errors(
     ws: &WorkspaceClient,
     id: &str,
     update_id: &str,
     files: &[String],
+    locate: Locate<'_>,
 ) -> Vec<UpdateError> {
-    read_errors(&of_update(ws, id, update_id, "ERROR").await, files)
+    read_errors(&of_update(ws, id, update_id, "ERROR").await, files, locate)
 }
 
 /// The messages of `errors`, for a note on a failed update.
 pub async fn failure_reasons(ws: &WorkspaceClient, id: &str, update_id: &str) -> Vec<String> {
-    errors(ws, id, update_id, &[])
+    errors(ws, id, update_id, &[], &|_, _| None)
         .await
         .into_iter()
         .map(|e| e.message)
         .collect()
 }
 
-fn read_errors(events: &[Value], files: &[String]) -> Vec<UpdateError> {
+fn read_errors(events: &[Value], files: &[String], locate: Locate<'_>) -> Vec<UpdateError> {
     let mut exceptions = Vec::new();
     let mut headlines = Vec::new();
     for event in events {
@@ -85,7 +90,8 @@ fn read_errors(events: &[Value], files: &[String]) -> Vec<UpdateError> {
             file: files
                 .iter()
                 .find(|f| headline.contains(f.as_str()) || message.contains(f.as_str()))
-                .cloned(),
+                .cloned()
+                .or_else(|| locate(dataset.as_deref(), message)),
             message: message.trim().chars().take(MESSAGE_CHARS).collect(),
         };
         let messages = event.pointer("/error/exceptions").and_then(Value::as_array);
@@ -231,7 +237,9 @@ mod tests {
                    "error": {"exceptions": [{"message": "[TABLE_OR_VIEW_NOT_FOUND] `bronze`"}]}}),
             json!({"level": "ERROR", "message": "Update 1 is FAILED.", "origin": {}}),
         ];
-        let errors = read_errors(&events, std::slice::from_ref(&file));
+        // A file the event names wins over what the locator finds.
+        let elsewhere = |_: Option<&str>, _: &str| Some("/kept.sql".to_string());
+        let errors = read_errors(&events, std::slice::from_ref(&file), &elsewhere);
         assert_eq!(
             errors,
             vec![UpdateError {
@@ -241,7 +249,23 @@ mod tests {
             }]
         );
         // Without exceptions, the headlines are all there is.
-        let errors = read_errors(&events[1..], &[]);
+        let errors = read_errors(&events[1..], &[], &elsewhere);
         assert_eq!(errors[0].message, "Update 1 is FAILED.");
+        assert_eq!(errors[0].file.as_deref(), Some("/kept.sql"));
+        // The locator reads the whole message: the code a parse error quotes may come after
+        // the cut.
+        let long = format!(
+            "[PARSE_SYNTAX_ERROR] x\n\n== SQL ==\n{}SELEC * FROM silver;\n^^^\n",
+            "-- a comment line\n".repeat(60)
+        );
+        let events = [json!({"level": "ERROR", "message": "m", "origin": {},
+                             "error": {"exceptions": [{"message": long}]}})];
+        let at_the_end = |_: Option<&str>, m: &str| {
+            m.contains("SELEC * FROM silver;")
+                .then(|| "/p/gold.sql".to_string())
+        };
+        let errors = read_errors(&events, &[], &at_the_end);
+        assert_eq!(errors[0].file.as_deref(), Some("/p/gold.sql"));
+        assert!(!errors[0].message.contains("SELEC * FROM silver;"));
     }
 }

@@ -4,15 +4,12 @@
 //! Execution API, as a user's SQL editor would read them. Nothing here fails the demo: what
 //! cannot be read is one line saying why.
 
-use crate::auth::Authenticator;
-use crate::client::HttpClient;
 use crate::deploy::rest::{Rest, Retry};
 use crate::outcome::Failure;
 use crate::workspace::Workspace;
 use http::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::sync::Arc;
 
 const SAMPLE_ROWS: usize = 5;
 const STATEMENTS: &str = "/api/2.0/sql/statements";
@@ -83,15 +80,8 @@ pub struct Sql {
 
 impl Sql {
     pub fn new(workspace: &Workspace) -> Result<Sql, Failure> {
-        let client =
-            HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
-        let auth = Arc::new(Authenticator::new(
-            &workspace.credentials,
-            &workspace.url,
-            &client,
-        ));
         Ok(Sql {
-            rest: Rest::new(&workspace.url, auth, false)?,
+            rest: Rest::for_workspace(workspace, false)?,
         })
     }
 

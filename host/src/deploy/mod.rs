@@ -27,8 +27,6 @@ mod wait;
 pub use args::DeployArgs;
 pub use package::PackageArgs;
 
-use crate::auth::Authenticator;
-use crate::client::HttpClient;
 use crate::outcome::Failure;
 use crate::workspace::Workspace;
 use args::Serve;
@@ -38,7 +36,6 @@ use http::Method;
 use rest::{Rest, Retry};
 use serde_json::{Map, Value, json};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// `sdp-agent [--profile P] deploy ...`: the profile is the one global flag deploy reads.
@@ -77,13 +74,7 @@ async fn deploy(profile: Option<&str>, args: &DeployArgs) -> Result<Value, Failu
     if let Some(runner) = args.serve.image_runner() {
         binaries::require_static(&found, runner)?;
     }
-    let client = HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
-    let auth = Arc::new(Authenticator::new(
-        &workspace.credentials,
-        &workspace.url,
-        &client,
-    ));
-    let rest = Rest::new(&workspace.url, auth, args.dry_run)?;
+    let rest = Rest::for_workspace(&workspace, args.dry_run)?;
     let mut out = Map::new();
     // The endpoint's credentials must be there before anything is made for it.
     let scope = args.secret_scope();

@@ -6,7 +6,9 @@
 //! binaries (tens of MB), which the guest path buffers and caps.
 
 use crate::auth::Authenticator;
+use crate::client::HttpClient;
 use crate::outcome::Failure;
+use crate::workspace::Workspace;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{Method, Request, StatusCode};
@@ -59,6 +61,19 @@ pub struct Answer {
 }
 
 impl Rest {
+    /// The calls to `workspace` with its credentials (their tokens fetched with the host's
+    /// client).
+    pub fn for_workspace(workspace: &Workspace, dry_run: bool) -> Result<Self, Failure> {
+        let client =
+            HttpClient::new().map_err(|e| Failure::Config(format!("HTTP client: {e:#}")))?;
+        let auth = Arc::new(Authenticator::new(
+            &workspace.credentials,
+            &workspace.url,
+            &client,
+        ));
+        Self::new(&workspace.url, auth, dry_run)
+    }
+
     pub fn new(base: &str, auth: Arc<Authenticator>, dry_run: bool) -> Result<Self, Failure> {
         let mut http = HttpConnector::new();
         http.enforce_http(false);

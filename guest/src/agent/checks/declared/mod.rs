@@ -106,29 +106,27 @@ impl Declared {
     /// The rules for `dataset` (as the workspace names it, e.g. `main.sales.orders`): those of
     /// every table of the sources whose name is it or its last parts, ignoring case.
     pub fn of(&self, dataset: &str) -> Rules {
-        let parts: Vec<String> = dataset
-            .split('.')
-            .map(|p| p.trim_matches('`').to_ascii_lowercase())
-            .collect();
         let mut rules = Rules::default();
-        for (name, r) in &self.tables {
-            let name: Vec<String> = name.iter().map(|p| p.to_ascii_lowercase()).collect();
-            if parts.ends_with(&name) {
-                rules.merge(r);
-            }
+        for r in self.matching(dataset) {
+            rules.merge(r);
         }
         rules
     }
 
     /// Whether the sources define `dataset` (as the workspace names it, or its last parts).
     pub fn declares(&self, dataset: &str) -> bool {
+        self.matching(dataset).next().is_some()
+    }
+
+    /// The rules of each table whose name is `dataset` or its last parts, ignoring case.
+    fn matching(&self, dataset: &str) -> impl Iterator<Item = &Rules> {
         let parts: Vec<String> = dataset
             .split('.')
             .map(|p| p.trim_matches('`').to_ascii_lowercase())
             .collect();
-        self.tables.iter().any(|(name, _)| {
+        self.tables.iter().filter_map(move |(name, rules)| {
             let name: Vec<String> = name.iter().map(|p| p.to_ascii_lowercase()).collect();
-            parts.ends_with(&name)
+            parts.ends_with(&name).then_some(rules)
         })
     }
 
