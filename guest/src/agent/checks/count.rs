@@ -151,6 +151,27 @@ mod tests {
         assert!(count.read(&missing).unwrap_err().contains("duplicate_keys"));
     }
 
+    /// Names come from the caller's sources: whatever they hold stays one quoted identifier.
+    #[test]
+    fn hostile_names_stay_identifiers() {
+        let count = statement("main.s.t`; DROP TABLE x; --", &rules("SELECT 1"));
+        assert_eq!(
+            count.statement,
+            "SELECT COUNT(*) AS row_count FROM `main`.`s`.`t``; DROP TABLE x; --`"
+        );
+        let keyed = rules(
+            "CREATE TABLE t (CONSTRAINT pk PRIMARY KEY (`id`` FROM y; DROP TABLE x; --`)) AS SELECT 1",
+        );
+        let count = statement("main.s.t", &keyed);
+        assert!(
+            count
+                .statement
+                .contains("GROUP BY `id`` FROM y; DROP TABLE x; --`)"),
+            "{}",
+            count.statement
+        );
+    }
+
     #[test]
     fn without_a_key_rows_and_nulls_only() {
         let count = statement("m.s.t", &rules("SELECT 1"));

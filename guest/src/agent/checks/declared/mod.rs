@@ -159,7 +159,16 @@ fn tokens(dialect: &dyn Dialect, text: &str) -> Result<Vec<Token>, String> {
 }
 
 fn sql_tokens(text: &str) -> Result<Vec<Token>, String> {
-    tokens(&DatabricksDialect {}, text)
+    let mut tokens = tokens(&DatabricksDialect {}, text)?;
+    // The tokenizer keeps escapes: a backtick inside a quoted identifier is written doubled.
+    for t in &mut tokens {
+        if let Token::Word(w) = t
+            && w.quote_style == Some('`')
+        {
+            w.value = w.value.replace("``", "`");
+        }
+    }
+    Ok(tokens)
 }
 
 /// Python's strings and `#` comments are BigQuery's lexical rules too.
