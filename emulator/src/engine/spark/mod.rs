@@ -274,30 +274,40 @@ impl SparkEngine {
         verdict
     }
 
-    async fn run(&self, job: &Job, dir: &Path, prepared: Prepared, verdict: &mut Verdict) {
-        let remote = match self.remote().await {
-            Ok(remote) => remote,
-            Err(e) => {
-                verdict.problems.push(Problem::new(
-                    "",
-                    format!("The local Spark engine did not start: {e:#}"),
-                    "java.io.IOException",
-                ));
-                return;
-            }
-        };
-        let bin = self.venv.join("bin");
-        let output = tokio::process::Command::new(bin.join("python"))
-            .arg(self.shared.dir.join("driver.py"))
-            .arg(job.mode.arg())
-            .arg(job.refresh.join(","))
-            .arg(job.full_refresh_selection.join(","))
+    /// `python <script>` (one of [`DRIVER_FILES`]) in `dir`, a client of the warm server
+    /// (started when needed).
+    async fn python(&self, script: &str, dir: &Path) -> Result<tokio::process::Command, Problem> {
+        let remote = self.remote().await.map_err(|e| {
+            Problem::new(
+                "",
+                format!("The local Spark engine did not start: {e:#}"),
+                "java.io.IOException",
+            )
+        })?;
+        let mut command = tokio::process::Command::new(self.venv.join("bin/python"));
+        command
+            .arg(self.shared.dir.join(script))
             .current_dir(dir)
             .env("SPARK_REMOTE", remote)
             .env_remove("SPARK_LOCAL_CONNECT_REUSE")
             .env_remove("PYTHONPATH")
+            .kill_on_drop(true);
+        Ok(command)
+    }
+
+    async fn run(&self, job: &Job, dir: &Path, prepared: Prepared, verdict: &mut Verdict) {
+        let mut command = match self.python("driver.py", dir).await {
+            Ok(command) => command,
+            Err(problem) => {
+                verdict.problems.push(problem);
+                return;
+            }
+        };
+        let output = command
+            .arg(job.mode.arg())
+            .arg(job.refresh.join(","))
+            .arg(job.full_refresh_selection.join(","))
             .stdin(Stdio::null())
-            .kill_on_drop(true)
             .output()
             .await;
         let output = match output {

@@ -77,13 +77,6 @@ impl SparkEngine {
         limit: usize,
     ) -> Result<Rows, Problem> {
         let (local, database) = local_statement(statement, schemas, default)?;
-        let remote = self.remote().await.map_err(|e| {
-            Problem::new(
-                "",
-                format!("The local Spark engine did not start: {e:#}"),
-                "java.io.IOException",
-            )
-        })?;
         let failed = |e: std::io::Error| {
             Problem::new(
                 "",
@@ -91,16 +84,12 @@ impl SparkEngine {
                 "java.io.IOException",
             )
         };
-        let script = self.shared.dir.join("query.py");
-        let mut child = tokio::process::Command::new(self.venv.join("bin/python"))
-            .arg(&script)
-            .current_dir(&self.shared.dir)
-            .env("SPARK_REMOTE", remote)
-            .env_remove("PYTHONPATH")
+        let mut child = self
+            .python("query.py", &self.shared.dir)
+            .await?
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .map_err(failed)?;
         let parameters: Vec<_> = parameters
