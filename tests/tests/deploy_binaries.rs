@@ -9,7 +9,6 @@ mod common;
 use common::deploying;
 use common::*;
 use deploying::*;
-use std::process::Command;
 
 fn assert_refused_as_dynamic(out: &Outcome) {
     assert_eq!(out.kind(), "config", "{}", out.json);
@@ -112,16 +111,7 @@ fn the_deployed_launcher_runs_the_deployed_version_not_a_stale_binary() {
         use base64::Engine as _;
         base64::engine::general_purpose::STANDARD.encode(payload.to_string())
     };
-    let out = Command::new("python3")
-        .arg(&launcher)
-        .arg(encoded)
-        .env("DATABRICKS_HOST", emu.url())
-        .env("DATABRICKS_TOKEN", emu.token().unwrap())
-        .env_remove("SDP_AGENT_BIN")
-        .env_remove("DATABRICKS_RUNTIME_VERSION")
-        .env("PATH", "/usr/bin:/bin")
-        .output()
-        .unwrap();
+    let out = launch_on_cluster(&emu, &launcher, &encoded);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("stale binary ran"), "{stderr}");
     assert!(

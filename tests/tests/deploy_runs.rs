@@ -41,20 +41,7 @@ fn predict_via_the_deployed_job_and_its_launcher_builds_the_pipeline() {
     let cluster = TempDir::new("cluster");
     let launcher = cluster_view(&emu, &deployed, &cluster.0);
 
-    // As a job on a cluster starts it: the task's first parameter, the workspace's host and
-    // the run identity's token, no binary named and no runtime.
-    let launch = |argv1: &str| {
-        Command::new("python3")
-            .arg(&launcher)
-            .arg(argv1)
-            .env("DATABRICKS_HOST", emu.url())
-            .env("DATABRICKS_TOKEN", emu.token().unwrap())
-            .env_remove("SDP_AGENT_BIN")
-            .env_remove("DATABRICKS_RUNTIME_VERSION")
-            .env("PATH", "/usr/bin:/bin")
-            .output()
-            .unwrap()
-    };
+    let launch = |argv1: &str| launch_on_cluster(&emu, &launcher, argv1);
     let out = launch(argv1);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

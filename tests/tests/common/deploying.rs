@@ -136,6 +136,21 @@ fn sha256_of(bytes: &[u8]) -> String {
     String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
 
+/// Runs the launcher as a job's task on a cluster starts it: its first parameter `argv1`, the
+/// workspace's host and the run identity's token, no binary named and no runtime.
+pub fn launch_on_cluster(emu: &Emulator, launcher: &Path, argv1: &str) -> std::process::Output {
+    Command::new("python3")
+        .arg(launcher)
+        .arg(argv1)
+        .env("DATABRICKS_HOST", emu.url())
+        .env("DATABRICKS_TOKEN", emu.token().unwrap())
+        .env_remove("SDP_AGENT_BIN")
+        .env_remove("DATABRICKS_RUNTIME_VERSION")
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap()
+}
+
 /// The deployment as a cluster sees it, in `cluster`: the workspace folder's launcher and
 /// settings, and the volume mounted under `cluster/volume` (a local copy of what deploy
 /// uploaded; the settings' `volume_path` points there). Returns the launcher's path.
